@@ -1,0 +1,259 @@
+//! Request extractors: the JSON body under the contract's limits, the caller, the client
+//! address and `If-Match`.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use service::auth::{self, Actor};
+use service::{Error, FieldError};
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// JSON nested deeper than this is refused with 422.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Service(Error::Internal("application state missing".into())))
+}
+
+/// A JSON request body: `application/json` (415 otherwise), at most 1 MiB (413), nested
+/// at most 32 levels (422), well-formed (400) and of the expected shape, with no unknown
+/// fields (422).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json_content_type(req);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared_length.is_some_and(|len| len > MAX_BODY_BYTES) {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a body, telling malformed JSON (400) from JSON of the wrong shape (422).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if json_depth_exceeds(body, MAX_JSON_DEPTH) {
+        return Err(ApiError::Service(Error::validation(
+            "body",
+            format!("JSON may be nested at most {MAX_JSON_DEPTH} levels deep"),
+        )));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        classify(e.into_inner(), path)
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| classify(e, String::new()))?;
+    Ok(value)
+}
+
+fn classify(err: serde_json::Error, path: String) -> ApiError {
+    match err.classify() {
+        serde_json::error::Category::Data => {
+            let field = if path.is_empty() || path == "." { "body".to_owned() } else { path };
+            ApiError::Service(Error::Validation(vec![FieldError::new(field, strip_position(&err))]))
+        }
+        _ => ApiError::Malformed(format!("malformed JSON: {err}")),
+    }
+}
+
+/// serde_json's message without " at line L column C", which means nothing to a client
+/// that sent a one-line body.
+fn strip_position(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// Whether brackets nest deeper than `max` outside of strings. Runs before parsing, so a
+/// hostile body never reaches serde's recursion.
+fn json_depth_exceeds(body: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Service(Error::Unauthorized("malformed Authorization header")))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(ApiError::Service(Error::Unauthorized("expected a Bearer token"))),
+    }
+}
+
+/// The caller, from a valid access token; 401 without one.
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state?;
+            let token = token?.ok_or(ApiError::Service(Error::Unauthorized("missing Bearer token")))?;
+            let actor = auth::authenticate(&state.db, &state.auth, &token).await?;
+            Ok(Authenticated(actor))
+        })
+    }
+}
+
+/// The caller if a token was sent (it must then be valid), or anonymous.
+pub struct MaybeAuthenticated(pub Option<Actor>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state?;
+            match token? {
+                Some(token) => Ok(MaybeAuthenticated(Some(
+                    auth::authenticate(&state.db, &state.auth, &token).await?,
+                ))),
+                None => Ok(MaybeAuthenticated(None)),
+            }
+        })
+    }
+}
+
+/// The client's address as this server saw it, the key for per-IP limits.
+pub struct ClientIp(pub String);
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ip = req
+            .peer_addr()
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        std::future::ready(Ok(ClientIp(ip)))
+    }
+}
+
+/// The version named by `If-Match: "<version>"`, if the header was sent. `*` matches any.
+pub struct IfMatch(pub Option<i32>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_if_match(req).map(IfMatch))
+    }
+}
+
+fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Malformed("malformed If-Match header".into()))?
+        .trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let tag = value.strip_prefix("W/").unwrap_or(value);
+    tag.trim_matches('"')
+        .parse::<i32>()
+        .map(Some)
+        // An entity tag we never issued cannot match the current one.
+        .or(Ok(Some(-1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_only_structure() {
+        let deep = "[".repeat(33) + &"]".repeat(33);
+        assert!(json_depth_exceeds(deep.as_bytes(), 32));
+        let ok = "[".repeat(32) + &"]".repeat(32);
+        assert!(!json_depth_exceeds(ok.as_bytes(), 32));
+        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(100));
+        assert!(!json_depth_exceeds(in_string.as_bytes(), 32));
+    }
+}

@@ -1,0 +1,82 @@
+//! Lorebase's HTTP edge: routes, extractors and problem+json errors. Handlers extract,
+//! call one `service` function and map its result; nothing else happens here.
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use utoipa_swagger_ui::SwaggerUi;
+
+mod extract;
+pub mod openapi;
+mod problem;
+mod routes;
+mod state;
+
+pub use problem::{ApiError, Problem};
+pub use state::AppState;
+
+use problem::ApiError as E;
+
+/// Registers every route on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::PathConfig::default()
+            // A path segment that is not even a UUID names nothing that exists.
+            .error_handler(|_, _| E::Service(service::Error::NotFound).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| E::Malformed(format!("invalid query string: {err}")).into()),
+    )
+    .service(routes::health::healthz)
+    .service(routes::health::readyz)
+    .service(
+        web::scope("/api/v1")
+            .service(routes::auth::register)
+            .service(routes::auth::login)
+            .service(routes::auth::refresh)
+            .service(routes::auth::logout)
+            .service(routes::users::get_me)
+            .service(routes::users::update_me)
+            .service(routes::users::change_password)
+            .service(routes::users::delete_me),
+    )
+    .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
+    .route("/docs", web::get().to(docs_redirect));
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
+async fn not_found(_: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(E::Service(service::Error::NotFound))
+}
+
+/// Server settings that are HTTP's business.
+pub struct ServerSettings {
+    pub workers: Option<usize>,
+    pub shutdown_timeout: Duration,
+}
+
+/// Builds the server on an already bound listener (so tests can bind port 0).
+pub fn run(listener: TcpListener, state: AppState, settings: ServerSettings) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .listen(listener)?;
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

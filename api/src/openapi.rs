@@ -1,0 +1,83 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use crate::problem::Problem;
+use crate::routes;
+
+macro_rules! problem_responses {
+    ($($name:ident => $description:literal),+ $(,)?) => {$(
+        #[derive(ToResponse)]
+        #[response(description = $description, content_type = "application/problem+json")]
+        pub struct $name(#[allow(dead_code)] Problem);
+    )+};
+}
+
+problem_responses! {
+    BadRequest => "Malformed JSON, query string or header",
+    Unauthorized => "Missing, invalid, expired or revoked token, or bad credentials",
+    Forbidden => "Authenticated, but the role does not allow this",
+    NotFound => "No such resource, or the caller may not see it",
+    Conflict => "Conflicts with an existing resource",
+    PreconditionFailed => "If-Match does not match the current version",
+    PayloadTooLarge => "Request body larger than 1 MiB",
+    UnsupportedMediaType => "Request body is not application/json",
+    ValidationFailed => "A field is invalid, unknown, or nested too deeply",
+    RateLimited => "Too many attempts; see Retry-After",
+    Unavailable => "The database is unavailable; see Retry-After",
+}
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Everything under `/api/v1`.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        routes::auth::register,
+        routes::auth::login,
+        routes::auth::refresh,
+        routes::auth::logout,
+        routes::users::get_me,
+        routes::users::update_me,
+        routes::users::change_password,
+        routes::users::delete_me,
+    ),
+    components(responses(
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
+        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable,
+    ))
+)]
+struct ApiV1;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Lorebase", description = "A structured store for worldbuilders: worlds, their elements and the relations between them."),
+    paths(routes::health::healthz, routes::health::readyz),
+    modifiers(&BearerSecurity),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "users", description = "The caller's own account"),
+        (name = "operations", description = "Probes"),
+    )
+)]
+struct Root;
+
+/// The whole document, `/api/v1` paths included.
+pub fn document() -> utoipa::openapi::OpenApi {
+    Root::openapi().nest("/api/v1", ApiV1::openapi())
+}

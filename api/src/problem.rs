@@ -1,0 +1,173 @@
+//! RFC 9457 problem+json responses: the only place a `service::Error` becomes HTTP.
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use service::{Error, FieldError};
+
+const PROBLEM_BASE: &str = "https://lorebase.dev/problems/";
+
+/// The problem+json body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `https://lorebase.dev/problems/<slug>`, stable per kind of failure.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// Only on validation failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// An error on its way to the client: a use case's error, or one the HTTP layer found
+/// while reading the request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Service(#[from] Error),
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+struct Shape {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+}
+
+const fn shape(status: StatusCode, slug: &'static str, title: &'static str) -> Shape {
+    Shape { status, slug, title }
+}
+
+impl ApiError {
+    fn shape(&self) -> Shape {
+        match self {
+            ApiError::Service(e) => match e {
+                Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
+                Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+                Error::Unauthorized(_) => shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+                Error::InvalidCredentials => {
+                    shape(StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid credentials")
+                }
+                Error::Conflict(_) => shape(StatusCode::CONFLICT, "conflict", "Conflict"),
+                Error::PreconditionFailed => {
+                    shape(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed")
+                }
+                Error::BadRequest(_) => shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+                Error::Validation(_) => {
+                    shape(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Validation failed")
+                }
+                Error::RateLimited { .. } => {
+                    shape(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+                }
+                Error::Unavailable(_) => shape(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service-unavailable",
+                    "Service unavailable",
+                ),
+                Error::Internal(_) => shape(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal-error",
+                    "Internal server error",
+                ),
+            },
+            ApiError::Malformed(_) => shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::PayloadTooLarge => shape(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            ApiError::UnsupportedMediaType => shape(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::MethodNotAllowed => shape(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+        }
+    }
+
+    /// What the client may read. Causes of internal failures are logged, never sent.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Service(e) => match e {
+                Error::NotFound => "no such resource".into(),
+                Error::Forbidden(why) => format!("your role does not allow this: {why}"),
+                Error::Unauthorized(why) => format!("authentication required: {why}"),
+                Error::InvalidCredentials => "email or password is incorrect".into(),
+                Error::Conflict(why) => why.clone(),
+                Error::PreconditionFailed => {
+                    "If-Match does not match the current version; fetch the resource and retry".into()
+                }
+                Error::BadRequest(why) => why.clone(),
+                Error::Validation(_) => "one or more fields are invalid".into(),
+                Error::RateLimited { retry_after_secs } => {
+                    format!("too many attempts; retry in {retry_after_secs} seconds")
+                }
+                Error::Unavailable(_) => "the database is unavailable; retry shortly".into(),
+                Error::Internal(_) => "an unexpected error occurred".into(),
+            },
+            ApiError::Malformed(why) => why.clone(),
+            ApiError::PayloadTooLarge => "request bodies are limited to 1 MiB".into(),
+            ApiError::UnsupportedMediaType => "request bodies must be application/json".into(),
+            ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
+        }
+    }
+}
+
+/// Seconds a client should wait before retrying when the database is unavailable.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.shape().status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let shape = self.shape();
+        match self {
+            ApiError::Service(Error::Internal(cause)) => log::error!("internal error: {cause}"),
+            ApiError::Service(Error::Unavailable(cause)) => log::warn!("database unavailable: {cause}"),
+            _ => {}
+        }
+        let errors = match self {
+            ApiError::Service(Error::Validation(errors)) => Some(errors.clone()),
+            _ => None,
+        };
+        let body = Problem {
+            kind: format!("{PROBLEM_BASE}{}", shape.slug),
+            title: shape.title,
+            status: shape.status.as_u16(),
+            detail: self.detail(),
+            errors,
+        };
+        let mut response = HttpResponse::build(shape.status);
+        response.content_type("application/problem+json");
+        match self {
+            ApiError::Service(Error::RateLimited { retry_after_secs }) => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Service(Error::Unavailable(_)) => {
+                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+            }
+            ApiError::Service(Error::Unauthorized(_)) => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            _ => {}
+        }
+        response.json(body)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,30 @@
+//! Schema revisions for Lorebase, one file per logical change, applied in order.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_020001_create_users;
+mod m20261124_020002_create_worlds;
+mod m20261124_020003_create_world_members;
+mod m20261124_020004_create_world_elements;
+mod m20261124_020005_create_element_relations;
+mod m20261124_020006_create_sessions;
+mod m20261124_020007_create_refresh_tokens;
+mod m20261124_020008_create_rate_limit_events;
+mod schema_util;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_020001_create_users::Migration),
+            Box::new(m20261124_020002_create_worlds::Migration),
+            Box::new(m20261124_020003_create_world_members::Migration),
+            Box::new(m20261124_020004_create_world_elements::Migration),
+            Box::new(m20261124_020005_create_element_relations::Migration),
+            Box::new(m20261124_020006_create_sessions::Migration),
+            Box::new(m20261124_020007_create_refresh_tokens::Migration),
+            Box::new(m20261124_020008_create_rate_limit_events::Migration),
+        ]
+    }
+}

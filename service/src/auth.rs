@@ -1,0 +1,345 @@
+//! Registration, login, token refresh and logout, and turning a Bearer token into an
+//! [`Actor`]. Everything that decides whether a credential is good lives here.
+use chrono::Utc;
+use entity::{refresh_tokens, sessions, users};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, TransactionTrait,
+    prelude::DateTimeWithTimeZone,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result, is_unique_violation};
+use crate::passwords::Passwords;
+use crate::rate_limit::{self, Limit, Scope};
+use crate::tokens::{Tokens, new_refresh_token, refresh_token_hash};
+use crate::users::UserDto;
+use crate::values::{Checks, Email, Name, Password};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AuthLimits {
+    pub login_failures_per_account: Limit,
+    pub login_failures_per_ip: Limit,
+    pub registrations_per_ip: Limit,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            login_failures_per_account: Limit {
+                max: 10,
+                window_secs: 15 * 60,
+            },
+            login_failures_per_ip: Limit {
+                max: 100,
+                window_secs: 15 * 60,
+            },
+            registrations_per_ip: Limit {
+                max: 20,
+                window_secs: 60 * 60,
+            },
+        }
+    }
+}
+
+/// Everything authentication needs, built once at start.
+pub struct Auth {
+    pub tokens: Tokens,
+    pub passwords: Passwords,
+    pub limits: AuthLimits,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A user and a fresh token pair.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthResponse {
+    pub user: UserDto,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+fn now() -> DateTimeWithTimeZone {
+    Utc::now().fixed_offset()
+}
+
+pub async fn register(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    request: RegisterRequest,
+    client_ip: &str,
+) -> Result<AuthResponse> {
+    let limit = auth.limits.registrations_per_ip;
+    rate_limit::check(db, Scope::RegistrationIp, client_ip, limit).await?;
+
+    let mut checks = Checks::default();
+    let email = checks.check(Email::parse(&request.email));
+    let password = checks.check(Password::parse("password", request.password));
+    let display_name = match request.display_name {
+        Some(name) => checks.check(Name::parse("display_name", name)).map(Name::into_inner),
+        None => None,
+    };
+    checks.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+
+    rate_limit::record(db, Scope::RegistrationIp, client_ip, limit).await?;
+    let password_hash = auth.passwords.hash(password.expose()).await?;
+    let inserted = users::ActiveModel {
+        email: Set(email.as_str().to_owned()),
+        display_name: Set(display_name),
+        password_hash: Set(password_hash),
+        preferences: Set(serde_json::json!({})),
+        token_version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Conflict("an account with this email already exists".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    start_session(db, auth, user).await
+}
+
+pub async fn login(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    request: LoginRequest,
+    client_ip: &str,
+) -> Result<AuthResponse> {
+    let limits = auth.limits;
+    // Unknown and malformed emails are counted and answered like wrong passwords.
+    let account = request.email.trim().to_lowercase();
+    rate_limit::check(db, Scope::LoginFailureIp, client_ip, limits.login_failures_per_ip).await?;
+    rate_limit::check(db, Scope::LoginFailureAccount, &account, limits.login_failures_per_account).await?;
+
+    let user = match Email::parse(&request.email) {
+        Ok(email) => {
+            users::Entity::find()
+                .filter(users::Column::Email.eq(email.as_str()))
+                .one(db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let verification = auth
+        .passwords
+        .verify(&request.password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match user {
+        Some(user) if verification.matches => user,
+        _ => {
+            rate_limit::record(db, Scope::LoginFailureIp, client_ip, limits.login_failures_per_ip).await?;
+            rate_limit::record(db, Scope::LoginFailureAccount, &account, limits.login_failures_per_account)
+                .await?;
+            return Err(Error::InvalidCredentials);
+        }
+    };
+    rate_limit::clear(db, Scope::LoginFailureAccount, &account).await?;
+
+    let user = if verification.needs_rehash {
+        let password_hash = auth.passwords.hash(&request.password).await?;
+        let mut active: users::ActiveModel = user.into();
+        active.password_hash = Set(password_hash);
+        active.update(db).await?
+    } else {
+        user
+    };
+    start_session(db, auth, user).await
+}
+
+/// Begins a login: a new session (refresh-token family) and its first token pair.
+async fn start_session(db: &DatabaseConnection, auth: &Auth, user: users::Model) -> Result<AuthResponse> {
+    let session = sessions::ActiveModel {
+        user_id: Set(user.id),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    issue_pair(db, auth, user, session.id).await
+}
+
+async fn issue_pair<C: ConnectionTrait>(
+    db: &C,
+    auth: &Auth,
+    user: users::Model,
+    session_id: Uuid,
+) -> Result<AuthResponse> {
+    let refresh_token = new_refresh_token();
+    refresh_tokens::ActiveModel {
+        session_id: Set(session_id),
+        token_hash: Set(refresh_token_hash(&refresh_token)),
+        expires_at: Set((Utc::now() + chrono::Duration::seconds(auth.tokens.refresh_ttl_secs)).fixed_offset()),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let access_token = auth.tokens.issue_access(user.id, session_id, user.token_version)?;
+    Ok(AuthResponse {
+        user: UserDto::from(user),
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: auth.tokens.access_ttl_secs,
+    })
+}
+
+/// Ends a session: its refresh tokens and access tokens stop working at once.
+async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<()> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+        .filter(sessions::Column::Id.eq(session_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (password change).
+pub(crate) async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<()> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+        .filter(sessions::Column::UserId.eq(user_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Spends a refresh token for a new pair. A token presented a second time means it was
+/// stolen or replayed: the whole session is revoked.
+pub async fn refresh(db: &DatabaseConnection, auth: &Auth, request: RefreshRequest) -> Result<AuthResponse> {
+    let rejected = Error::Unauthorized("invalid refresh token");
+    let txn = db.begin().await?;
+    let Some(token) = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(refresh_token_hash(&request.refresh_token)))
+        .one(&txn)
+        .await?
+    else {
+        return Err(rejected);
+    };
+    let session = sessions::Entity::find_by_id(token.session_id).one(&txn).await?;
+    let Some(session) = session.filter(|s| s.revoked_at.is_none()) else {
+        return Err(rejected);
+    };
+    if token.used_at.is_some() {
+        revoke_session(&txn, session.id).await?;
+        txn.commit().await?;
+        log::warn!("refresh token reuse detected; session {} revoked", session.id);
+        return Err(rejected);
+    }
+    if token.expires_at.with_timezone(&Utc) <= Utc::now() {
+        return Err(rejected);
+    }
+    // Claim the token atomically: of two concurrent refreshes only one can succeed, and
+    // the other counts as reuse.
+    let claimed = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::UsedAt, sea_orm::sea_query::Expr::value(now()))
+        .filter(refresh_tokens::Column::Id.eq(token.id))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        revoke_session(&txn, session.id).await?;
+        txn.commit().await?;
+        return Err(rejected);
+    }
+    let Some(user) = users::Entity::find_by_id(session.user_id).one(&txn).await? else {
+        return Err(rejected);
+    };
+    let response = issue_pair(&txn, auth, user, session.id).await?;
+    txn.commit().await?;
+    Ok(response)
+}
+
+/// Ends the login that `refresh_token` belongs to (spent or not).
+pub async fn logout(db: &DatabaseConnection, request: RefreshRequest) -> Result<()> {
+    let Some(token) = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(refresh_token_hash(&request.refresh_token)))
+        .one(db)
+        .await?
+    else {
+        return Err(Error::Unauthorized("invalid refresh token"));
+    };
+    revoke_session(db, token.session_id).await
+}
+
+/// Turns a Bearer token into the caller: the signature and claims must be valid, the
+/// session not revoked, and the user's token version unchanged since issue.
+pub async fn authenticate(db: &DatabaseConnection, auth: &Auth, bearer: &str) -> Result<Actor> {
+    let claims = auth.tokens.verify_access(bearer)?;
+    let current: Option<(Option<DateTimeWithTimeZone>, i32)> = sessions::Entity::find_by_id(claims.sid)
+        .filter(sessions::Column::UserId.eq(claims.sub))
+        .join(JoinType::InnerJoin, sessions::Relation::Users.def())
+        .select_only()
+        .column(sessions::Column::RevokedAt)
+        .column(users::Column::TokenVersion)
+        .into_tuple()
+        .one(db)
+        .await?;
+    match current {
+        Some((None, version)) if version == claims.ver => Ok(Actor {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        }),
+        _ => Err(Error::Unauthorized("token revoked")),
+    }
+}
+
+/// Checks the caller's own password before a sensitive change, under the same
+/// per-account failure limit as login.
+pub(crate) async fn confirm_password(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    user: &users::Model,
+    password: &str,
+) -> Result<()> {
+    let limit = auth.limits.login_failures_per_account;
+    rate_limit::check(db, Scope::LoginFailureAccount, &user.email, limit).await?;
+    let verification = auth.passwords.verify(password, Some(&user.password_hash)).await?;
+    if verification.matches {
+        Ok(())
+    } else {
+        rate_limit::record(db, Scope::LoginFailureAccount, &user.email, limit).await?;
+        Err(Error::InvalidCredentials)
+    }
+}

@@ -1,0 +1,114 @@
+//! What can go wrong in a use case, independent of HTTP. The `api` crate maps each
+//! variant to a problem+json response; causes of `Internal` are logged there, never shown.
+use std::fmt;
+
+use sea_orm::{DbErr, RuntimeErr};
+
+/// One invalid input field, as reported to the client.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such resource, or the caller may not know it exists.
+    #[error("not found")]
+    NotFound,
+    /// The caller can see the resource but their role does not allow the action.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// Missing, invalid, expired or revoked credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// Wrong email or password (deliberately one case for both).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// `If-Match` named a version that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A malformed request that is not a field validation problem (a bad cursor, say).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("rate limited, retry after {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The database cannot be reached right now.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(context: &str, cause: impl fmt::Display) -> Self {
+        Self::Internal(format!("{context}: {cause}"))
+    }
+}
+
+/// True when the error means "could not talk to the database" rather than "the database
+/// refused this statement".
+fn is_connectivity(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Tls(_)
+            )
+        }
+        _ => false,
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        if is_connectivity(&err) {
+            Error::Unavailable(err.to_string())
+        } else {
+            Error::Internal(format!("database: {err}"))
+        }
+    }
+}
+
+impl<E> From<sea_orm::TransactionError<E>> for Error
+where
+    E: std::error::Error + Into<Error>,
+{
+    fn from(err: sea_orm::TransactionError<E>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(e) => e.into(),
+        }
+    }
+}
+
+/// True when the database rejected a write for breaking a unique constraint.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,14 @@
+//! Lorebase's use cases: authorization, validation, invariants and every query. Knows
+//! nothing of HTTP; the `api` crate calls one function here per request.
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod passwords;
+pub mod patch;
+pub mod rate_limit;
+pub mod tokens;
+pub mod users;
+pub mod values;
+
+pub use error::{Error, FieldError, Result};
+pub use sea_orm::DatabaseConnection;

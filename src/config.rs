@@ -1,0 +1,292 @@
+//! The one typed configuration, read once from the environment (and `.env`).
+use std::collections::HashMap;
+use std::time::Duration;
+
+use service::auth::AuthLimits;
+use service::passwords::PasswordParams;
+use service::rate_limit::Limit;
+
+/// The SQLite file used when `DATABASE_URL` is not set: a zero-setup start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://lorebase.db?mode=rwc";
+/// The longest an access token may live, whatever the configuration says.
+const MAX_ACCESS_TTL_SECS: i64 = 15 * 60;
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// True when `DATABASE_URL` was not set and the default SQLite file is used.
+    pub is_default: bool,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// PostgreSQL only: statements running longer are cancelled.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub workers: Option<usize>,
+    pub shutdown_timeout: Duration,
+    pub auto_migrate: bool,
+}
+
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// `None` until resolved by [`Config::jwt_secret`]; never logged.
+    jwt_secret: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub password_params: PasswordParams,
+    pub limits: AuthLimits,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+}
+
+/// How the JWT secret was obtained.
+pub enum JwtSecret {
+    Configured(Vec<u8>),
+    /// Generated for this run only (default SQLite, no secret set): tokens die with it.
+    Ephemeral(Vec<u8>),
+}
+
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| invalid(name, format!("cannot parse {raw:?}: {e}"))),
+        }
+    }
+
+    fn secs(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse(name, default).map(Duration::from_secs)
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(invalid(name, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    fn limit(&self, max_name: &'static str, window_name: &'static str, default: Limit) -> Result<Limit, ConfigError> {
+        Ok(Limit {
+            max: self.parse(max_name, default.max)?,
+            window_secs: self.parse(window_name, default.window_secs)?,
+        })
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env`, if any).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from a map, as tests do.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(lookup);
+        let url = vars.get("DATABASE_URL");
+        let is_default = url.is_none();
+        let url = url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        if !["postgres", "postgresql", "sqlite"].contains(&scheme) {
+            return Err(invalid(
+                "DATABASE_URL",
+                format!("unsupported scheme {scheme:?}; use postgres://... or sqlite://..."),
+            ));
+        }
+        let database = DatabaseConfig {
+            url,
+            is_default,
+            max_connections: vars.parse("DB_MAX_CONNECTIONS", 10)?,
+            min_connections: vars.parse("DB_MIN_CONNECTIONS", 0)?,
+            connect_timeout: vars.secs("DB_CONNECT_TIMEOUT_SECS", 5)?,
+            acquire_timeout: vars.secs("DB_ACQUIRE_TIMEOUT_SECS", 3)?,
+            idle_timeout: vars.secs("DB_IDLE_TIMEOUT_SECS", 300)?,
+            statement_timeout: vars.secs("DB_STATEMENT_TIMEOUT_SECS", 30)?,
+        };
+        if database.max_connections == 0 {
+            return Err(invalid("DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        let workers: usize = vars.parse("LOREBASE_WORKERS", 0)?;
+        let server = ServerConfig {
+            host: vars.string("HOST", "127.0.0.1"),
+            port: vars.parse("PORT", 8080)?,
+            workers: (workers > 0).then_some(workers),
+            shutdown_timeout: vars.secs("LOREBASE_SHUTDOWN_TIMEOUT_SECS", 30)?,
+            auto_migrate: vars.flag("LOREBASE_AUTO_MIGRATE", true)?,
+        };
+
+        let access_ttl_secs: i64 = vars.parse("ACCESS_TOKEN_TTL_SECS", MAX_ACCESS_TTL_SECS)?;
+        if !(1..=MAX_ACCESS_TTL_SECS).contains(&access_ttl_secs) {
+            return Err(invalid(
+                "ACCESS_TOKEN_TTL_SECS",
+                format!("must be between 1 and {MAX_ACCESS_TTL_SECS}"),
+            ));
+        }
+        let refresh_ttl_secs: i64 = vars.parse("REFRESH_TOKEN_TTL_SECS", 30 * 24 * 3600)?;
+        if refresh_ttl_secs < 1 {
+            return Err(invalid("REFRESH_TOKEN_TTL_SECS", "must be positive"));
+        }
+        let default_params = PasswordParams::default();
+        let defaults = AuthLimits::default();
+        let auth = AuthConfig {
+            jwt_secret: vars.get("JWT_SECRET"),
+            issuer: vars.string("JWT_ISSUER", "lorebase"),
+            audience: vars.string("JWT_AUDIENCE", "lorebase-api"),
+            access_ttl_secs,
+            refresh_ttl_secs,
+            password_params: PasswordParams {
+                memory_kib: vars.parse("ARGON2_MEMORY_KIB", default_params.memory_kib)?,
+                iterations: vars.parse("ARGON2_ITERATIONS", default_params.iterations)?,
+                parallelism: vars.parse("ARGON2_PARALLELISM", default_params.parallelism)?,
+            },
+            limits: AuthLimits {
+                login_failures_per_account: vars.limit(
+                    "LOGIN_FAILURES_PER_ACCOUNT",
+                    "LOGIN_FAILURES_WINDOW_SECS",
+                    defaults.login_failures_per_account,
+                )?,
+                login_failures_per_ip: vars.limit(
+                    "LOGIN_FAILURES_PER_IP",
+                    "LOGIN_FAILURES_WINDOW_SECS",
+                    defaults.login_failures_per_ip,
+                )?,
+                registrations_per_ip: vars.limit(
+                    "REGISTRATIONS_PER_IP",
+                    "REGISTRATIONS_WINDOW_SECS",
+                    defaults.registrations_per_ip,
+                )?,
+            },
+        };
+        Ok(Self {
+            database,
+            server,
+            auth,
+        })
+    }
+
+    /// The signing secret: configured (at least 32 bytes), or, only on the default SQLite
+    /// file with none set, generated for this run.
+    pub fn jwt_secret(&self) -> Result<JwtSecret, ConfigError> {
+        match &self.auth.jwt_secret {
+            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => {
+                Ok(JwtSecret::Configured(secret.as_bytes().to_vec()))
+            }
+            Some(_) => Err(invalid(
+                "JWT_SECRET",
+                format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+            )),
+            None if self.database.is_default => Ok(JwtSecret::Ephemeral(rand::random::<[u8; 32]>().to_vec())),
+            None => Err(invalid(
+                "JWT_SECRET",
+                format!("is required (at least {MIN_JWT_SECRET_BYTES} bytes) unless running on the default SQLite file"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_are_zero_setup() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database.url, DEFAULT_DATABASE_URL);
+        assert_eq!((c.server.host.as_str(), c.server.port), ("127.0.0.1", 8080));
+        assert!(c.server.auto_migrate);
+        assert!(matches!(c.jwt_secret(), Ok(JwtSecret::Ephemeral(s)) if s.len() == 32));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().variable, "PORT");
+        assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
+        assert_eq!(config(&[("LOREBASE_AUTO_MIGRATE", "maybe")]).unwrap_err().variable, "LOREBASE_AUTO_MIGRATE");
+    }
+
+    #[test]
+    fn secret_required_off_the_default_database() {
+        let pg = config(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap();
+        assert_eq!(pg.jwt_secret().err().map(|e| e.variable), Some("JWT_SECRET"));
+        let short = config(&[("JWT_SECRET", "short")]).unwrap();
+        assert!(short.jwt_secret().is_err());
+        let ok = config(&[("DATABASE_URL", "sqlite://x.db"), ("JWT_SECRET", &"k".repeat(32))]).unwrap();
+        assert!(matches!(ok.jwt_secret(), Ok(JwtSecret::Configured(_))));
+        let explicit_sqlite = config(&[("DATABASE_URL", "sqlite://x.db")]).unwrap();
+        assert!(explicit_sqlite.jwt_secret().is_err());
+    }
+}

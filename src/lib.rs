@@ -1,0 +1,5 @@
+//! The `lorebase` binary's library half: configuration, CLI and wiring, so integration
+//! tests can start the very same application.
+pub mod cli;
+pub mod config;
+pub mod startup;
