@@ -1,0 +1,234 @@
+//! Spawns the real application on a random port against a fresh database, and talks to
+//! it over HTTP.
+use std::collections::HashMap;
+
+use lorebase::config::Config;
+use lorebase::startup::Application;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "integration-test-secret-that-is-long-enough";
+pub const PASSWORD: &str = "tangerine-orbit-42";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A new, empty database: a PostgreSQL database named for this test, or a SQLite file in
+/// a temporary directory. Returns its URL and what keeps it alive.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Postgres => {
+            let server = server_url();
+            let admin = Database::connect(&server)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {server} is required for the tests: {e}"));
+            let name = format!("lorebase_test_{}", Uuid::now_v7().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server);
+            (format!("{base}/{name}"), None)
+        }
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("lorebase.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub backend: Backend,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A registered user with a live login.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts the app with extra configuration variables (e.g. tighter rate limits).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let (database_url, dir) = fresh_database(backend).await;
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
+        ("LOREBASE_WORKERS".into(), "2".into()),
+        ("REGISTRATIONS_PER_IP".into(), "1000".into()),
+    ]);
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    let config = Config::from_map(&vars).expect("test configuration");
+    let app = Application::build(config).await.expect("application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        backend,
+        database_url,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json error with this status and `type` slug.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, slug: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        let body = self.json();
+        assert_eq!(body["type"], format!("https://lorebase.dev/problems/{slug}"), "body: {}", self.text);
+        assert_eq!(body["status"], status);
+        body
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        self
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with an optional JSON body and Bearer token.
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        self.send_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("response body"),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PATCH, path, token, Some(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PUT, path, token, Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers a new user with a unique email.
+    pub async fn register(&self, name: &str) -> TestUser {
+        let email = format!("{name}-{}@example.com", Uuid::now_v7().simple());
+        let reply = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD, "display_name": name}),
+            )
+            .await;
+        reply.assert_status(201);
+        let body = reply.json();
+        TestUser {
+            id: body["user"]["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
+            email,
+            password: PASSWORD.to_owned(),
+            access_token: body["access_token"].as_str().expect("access token").to_owned(),
+            refresh_token: body["refresh_token"].as_str().expect("refresh token").to_owned(),
+        }
+    }
+
+    /// A direct connection to the app's database, for checks HTTP cannot make.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.database_url).await.expect("connect to test database")
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once against PostgreSQL and once against SQLite.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn postgres() {
+                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+            }
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+            }
+        }
+    )+};
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server over HTTP, each test on a fresh database, each
+//! behaviour on PostgreSQL and on SQLite.
+mod helpers;
+
+mod auth;
+mod health;
+mod migrations;
+mod users;

@@ -1,0 +1,116 @@
+//! Every revision applies, rolls back and applies again, leaving the same schema, on both
+//! backends; on PostgreSQL a failing revision leaves nothing behind.
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+
+use crate::helpers::{Backend, fresh_database};
+
+/// A textual description of every table, column, index and constraint.
+async fn schema_snapshot(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') AS line
+               FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'
+             UNION ALL
+             SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'seaql_migrations'
+             UNION ALL
+             SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+               FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'seaql_migrations'
+             ORDER BY 1"
+        }
+        _ => {
+            "SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS line FROM sqlite_master
+              WHERE name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY 1"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("schema query");
+    rows.iter().map(|row| row.try_get::<String>("", "line").expect("line")).collect()
+}
+
+async fn round_trip(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let db = Database::connect(&url).await.expect("connect");
+    Migrator::up(&db, None).await.expect("up");
+    let before = schema_snapshot(&db).await;
+    assert!(before.iter().any(|l| l.contains("world_elements")), "{before:#?}");
+    assert!(before.len() > 20, "schema looks too small: {before:#?}");
+
+    Migrator::down(&db, None).await.expect("down every revision");
+    assert!(schema_snapshot(&db).await.is_empty(), "down left tables behind");
+    assert!(Migrator::get_applied_migrations(&db).await.expect("status").is_empty());
+
+    Migrator::up(&db, None).await.expect("up again");
+    assert_eq!(schema_snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn revisions_round_trip_on_postgres() {
+    round_trip(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn revisions_round_trip_on_sqlite() {
+    round_trip(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_has_gin_indexes_for_json_filters() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    Migrator::up(&db, None).await.expect("up");
+    let schema = schema_snapshot(&db).await.join("\n");
+    assert!(schema.contains("USING gin (attributes jsonb_path_ops)"), "{schema}");
+    assert!(schema.contains("USING gin (tags)"), "{schema}");
+    assert!(schema.contains("'{}'::jsonb"), "{schema}");
+    assert!(schema.contains("'[]'::jsonb"), "{schema}");
+}
+
+mod failing {
+    use sea_orm_migration::prelude::*;
+
+    /// Creates a table, then fails: on PostgreSQL the table must not survive.
+    #[derive(DeriveMigrationName)]
+    pub struct Migration;
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .create_table(
+                    Table::create()
+                        .table("half_done")
+                        .col(ColumnDef::new("id").integer().not_null().primary_key())
+                        .to_owned(),
+                )
+                .await?;
+            manager.get_connection().execute_unprepared("SELECT * FROM no_such_table").await?;
+            Ok(())
+        }
+    }
+
+    pub struct Failing;
+
+    #[async_trait::async_trait]
+    impl MigratorTrait for Failing {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            let mut all = crate::migrations::Migrator::migrations();
+            all.push(Box::new(Migration));
+            all
+        }
+    }
+}
+
+#[tokio::test]
+async fn failing_revision_leaves_postgres_schema_unchanged() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    Migrator::up(&db, None).await.expect("up");
+    let before = schema_snapshot(&db).await;
+    assert!(failing::Failing::up(&db, None).await.is_err());
+    assert_eq!(schema_snapshot(&db).await, before);
+    let applied = failing::Failing::get_applied_migrations(&db).await.expect("status");
+    assert_eq!(applied.len(), Migrator::migrations().len());
+}
