@@ -257,3 +257,20 @@ mod tests {
         assert!(!json_depth_exceeds(in_string.as_bytes(), 32));
     }
 }
+
+/// Query parameters, with repeated keys (`?tag=a&tag=b`) collected into `Vec`s. A query
+/// string that does not fit is 400.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            serde_html_form::from_str(req.query_string())
+                .map(QueryParams)
+                .map_err(|e| ApiError::Malformed(format!("invalid query string: {e}"))),
+        )
+    }
+}

@@ -11,6 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 mod extract;
 pub mod openapi;
 mod problem;
+mod respond;
 mod routes;
 mod state;
 
@@ -41,7 +42,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::users::get_me)
             .service(routes::users::update_me)
             .service(routes::users::change_password)
-            .service(routes::users::delete_me),
+            .service(routes::users::delete_me)
+            .service(routes::worlds::list_worlds)
+            .service(routes::worlds::create_world)
+            .service(routes::worlds::get_world)
+            .service(routes::worlds::update_world)
+            .service(routes::worlds::delete_world)
+            .service(routes::worlds::list_members)
+            .service(routes::worlds::put_member)
+            .service(routes::worlds::remove_member)
+            .service(routes::elements::list_elements)
+            .service(routes::elements::create_element)
+            .service(routes::elements::get_element)
+            .service(routes::elements::update_element)
+            .service(routes::elements::delete_element)
+            .service(routes::elements::list_element_relations)
+            .service(routes::relations::create_relation)
+            .service(routes::relations::get_relation)
+            .service(routes::relations::update_relation)
+            .service(routes::relations::delete_relation),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

@@ -12,3 +12,11 @@ pub mod values;
 
 pub use error::{Error, FieldError, Result};
 pub use sea_orm::DatabaseConnection;
+pub mod access;
+pub mod elements;
+pub mod json_filters;
+pub mod members;
+pub mod paging;
+pub mod relations;
+pub mod versioning;
+pub mod worlds;

@@ -181,6 +181,10 @@ impl Tags {
     pub fn into_json(self) -> Value {
         Value::from(self.0)
     }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
 }
 
 /// A JSON object field (`preferences`, `settings`, `attributes`).

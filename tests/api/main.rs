@@ -6,3 +6,6 @@ mod auth;
 mod health;
 mod migrations;
 mod users;
+mod elements;
+mod relations;
+mod worlds;

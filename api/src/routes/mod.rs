@@ -1,3 +1,6 @@
 pub mod auth;
+pub mod elements;
 pub mod health;
+pub mod relations;
 pub mod users;
+pub mod worlds;

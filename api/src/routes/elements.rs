@@ -1,0 +1,197 @@
+//! Elements of a world, and the relations of one element.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Deserialize;
+use service::elements::{self, CreateElementRequest, ElementDto, ElementFilter, SortOrder, UpdateElementRequest};
+use service::paging::{Page, PageRequest};
+use service::relations::{self, Direction, ElementRelationDto};
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::{created, versioned};
+use crate::state::AppState;
+
+/// Filters of the element list; all combine with AND.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ElementListParams {
+    /// Exact kind.
+    pub kind: Option<String>,
+    /// Repeatable: the element must carry every given tag.
+    #[serde(default)]
+    #[param(style = Form, explode)]
+    pub tag: Vec<String>,
+    /// Direct children of this element.
+    pub parent_id: Option<Uuid>,
+    /// Case-insensitive text in name or summary; `%` and `_` are literal.
+    pub q: Option<String>,
+    /// A JSON object the attributes must contain (`attributes @> where`).
+    #[serde(rename = "where")]
+    #[param(rename = "where")]
+    pub where_: Option<String>,
+    /// `created_at` (default), `-created_at`, `name`, `-name`, `updated_at`, `-updated_at`.
+    pub sort: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The world's elements, filtered and sorted, paginated.
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ElementListParams), responses(
+    (status = 200, body = Page<ElementDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/elements")]
+pub async fn list_elements(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(actor): MaybeAuthenticated,
+    path: web::Path<Uuid>,
+    QueryParams(params): QueryParams<ElementListParams>,
+) -> ApiResult<HttpResponse> {
+    let filter = ElementFilter::parse(params.kind, params.tag, params.parent_id, params.q, params.where_)?;
+    let sort = SortOrder::parse(params.sort.as_deref())?;
+    let page = PageRequest::parse(params.limit, params.cursor)?;
+    let page = elements::list(&state.db, actor.as_ref(), path.into_inner(), filter, sort, page).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Adds an element to the world (owner, editor).
+#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path)), responses(
+    (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 403, response = crate::openapi::Forbidden),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 413, response = crate::openapi::PayloadTooLarge),
+    (status = 415, response = crate::openapi::UnsupportedMediaType),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[post("/worlds/{world_id}/elements")]
+pub async fn create_element(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    JsonBody(body): JsonBody<CreateElementRequest>,
+) -> ApiResult<HttpResponse> {
+    let world_id = path.into_inner();
+    let element = elements::create(&state.db, &actor, world_id, body).await?;
+    let location = format!("/api/v1/worlds/{world_id}/elements/{}", element.id);
+    Ok(created(location, element.version, &element))
+}
+
+/// One element.
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path)), responses(
+    (status = 200, body = ElementDto, headers(("ETag" = String))),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/elements/{element_id}")]
+pub async fn get_element(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(actor): MaybeAuthenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let element = elements::get(&state.db, actor.as_ref(), world_id, element_id).await?;
+    Ok(versioned(StatusCode::OK, element.version, &element))
+}
+
+/// Changes an element (owner, editor). `attributes` is a merge patch; `tags` replaces.
+#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = UpdateElementRequest,
+    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = ElementDto, headers(("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[patch("/worlds/{world_id}/elements/{element_id}")]
+pub async fn update_element(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<UpdateElementRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let element = elements::update(&state.db, &actor, world_id, element_id, if_match, body).await?;
+    Ok(versioned(StatusCode::OK, element.version, &element))
+}
+
+/// Deletes an element: its relations go with it, its children become roots.
+#[utoipa::path(tag = "elements", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}/elements/{element_id}")]
+pub async fn delete_element(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    elements::delete(&state.db, &actor, world_id, element_id, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ElementRelationsParams {
+    /// `out` (the element is the source), `in` (the target) or `both` (default).
+    pub direction: Option<Direction>,
+    /// Exact relation kind.
+    pub kind: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The element's relations, each with its other end embedded.
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementRelationsParams), responses(
+    (status = 200, body = Page<ElementRelationDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/elements/{element_id}/relations")]
+pub async fn list_element_relations(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(actor): MaybeAuthenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    QueryParams(params): QueryParams<ElementRelationsParams>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let page = PageRequest::parse(params.limit, params.cursor)?;
+    let direction = params.direction.unwrap_or_default();
+    let page =
+        relations::list_for_element(&state.db, actor.as_ref(), world_id, element_id, direction, params.kind, page).await?;
+    Ok(HttpResponse::Ok().json(page))
+}

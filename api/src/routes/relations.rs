@@ -1,0 +1,107 @@
+//! Relations between elements of a world.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use service::relations::{self, CreateRelationRequest, RelationDto, UpdateRelationRequest};
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated};
+use crate::problem::ApiResult;
+use crate::respond::{created, versioned};
+use crate::state::AppState;
+
+/// Relates two elements of the world (owner, editor).
+#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path)), responses(
+    (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 403, response = crate::openapi::Forbidden),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 409, response = crate::openapi::Conflict),
+    (status = 413, response = crate::openapi::PayloadTooLarge),
+    (status = 415, response = crate::openapi::UnsupportedMediaType),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[post("/worlds/{world_id}/relations")]
+pub async fn create_relation(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    JsonBody(body): JsonBody<CreateRelationRequest>,
+) -> ApiResult<HttpResponse> {
+    let world_id = path.into_inner();
+    let relation = relations::create(&state.db, &actor, world_id, body).await?;
+    let location = format!("/api/v1/worlds/{world_id}/relations/{}", relation.id);
+    Ok(created(location, relation.version, &relation))
+}
+
+/// One relation.
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
+    (status = 200, body = RelationDto, headers(("ETag" = String))),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/relations/{relation_id}")]
+pub async fn get_relation(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(actor): MaybeAuthenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, relation_id) = path.into_inner();
+    let relation = relations::get(&state.db, actor.as_ref(), world_id, relation_id).await?;
+    Ok(versioned(StatusCode::OK, relation.version, &relation))
+}
+
+/// Changes a relation's kind or attributes (merge patch).
+#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = UpdateRelationRequest,
+    params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = RelationDto, headers(("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[patch("/worlds/{world_id}/relations/{relation_id}")]
+pub async fn update_relation(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<UpdateRelationRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, relation_id) = path.into_inner();
+    let relation = relations::update(&state.db, &actor, world_id, relation_id, if_match, body).await?;
+    Ok(versioned(StatusCode::OK, relation.version, &relation))
+}
+
+/// Deletes a relation.
+#[utoipa::path(tag = "relations", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}/relations/{relation_id}")]
+pub async fn delete_relation(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let (world_id, relation_id) = path.into_inner();
+    relations::delete(&state.db, &actor, world_id, relation_id, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

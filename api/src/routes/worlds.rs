@@ -1,0 +1,200 @@
+//! Worlds and their members.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use serde::Deserialize;
+use service::members::{self, MemberDto, PutMemberRequest};
+use service::paging::PageRequest;
+use service::worlds::{self, CreateWorldRequest, UpdateWorldRequest, WorldDto};
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::{created, versioned};
+use crate::state::AppState;
+
+/// `?limit=&cursor=` of a paginated list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn into_request(self) -> Result<PageRequest, service::Error> {
+        PageRequest::parse(self.limit, self.cursor)
+    }
+}
+
+/// The worlds the caller owns or is a member of, newest first.
+#[utoipa::path(tag = "worlds", security(("bearer" = [])), params(PageParams), responses(
+    (status = 200, body = service::paging::Page<WorldDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds")]
+pub async fn list_worlds(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    QueryParams(page): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = worlds::list(&state.db, &actor, page.into_request()?).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Creates a world owned by the caller.
+#[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = CreateWorldRequest, responses(
+    (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 413, response = crate::openapi::PayloadTooLarge),
+    (status = 415, response = crate::openapi::UnsupportedMediaType),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[post("/worlds")]
+pub async fn create_world(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody<CreateWorldRequest>,
+) -> ApiResult<HttpResponse> {
+    let world = worlds::create(&state.db, &actor, body).await?;
+    Ok(created(format!("/api/v1/worlds/{}", world.id), world.version, &world))
+}
+
+/// A world. Public worlds are readable by anyone, also without a token.
+#[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+    (status = 200, body = WorldDto, headers(("ETag" = String))),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}")]
+pub async fn get_world(
+    state: web::Data<AppState>,
+    MaybeAuthenticated(actor): MaybeAuthenticated,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let world = worlds::get(&state.db, actor.as_ref(), path.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, world.version, &world))
+}
+
+/// Changes a world (owner, editor; visibility: owner only). `settings` is a merge patch.
+#[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = UpdateWorldRequest,
+    params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = WorldDto, headers(("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[patch("/worlds/{world_id}")]
+pub async fn update_world(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<UpdateWorldRequest>,
+) -> ApiResult<HttpResponse> {
+    let world = worlds::update(&state.db, &actor, path.into_inner(), if_match, body).await?;
+    Ok(versioned(StatusCode::OK, world.version, &world))
+}
+
+/// Deletes a world with everything in it (owner only).
+#[utoipa::path(tag = "worlds", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}")]
+pub async fn delete_world(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    worlds::delete(&state.db, &actor, path.into_inner(), if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The world's members, the owner included (members only).
+#[utoipa::path(tag = "members", security(("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+    (status = 200, body = Vec<MemberDto>),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 403, response = crate::openapi::Forbidden),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/members")]
+pub async fn list_members(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(members::list(&state.db, &actor, path.into_inner()).await?))
+}
+
+/// Grants a user a role in the world (owner only).
+#[utoipa::path(tag = "members", security(("bearer" = [])), request_body = PutMemberRequest,
+    params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = MemberDto),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[put("/worlds/{world_id}/members/{user_id}")]
+pub async fn put_member(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    JsonBody(body): JsonBody<PutMemberRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, user_id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(members::put(&state.db, &actor, world_id, user_id, body).await?))
+}
+
+/// Removes a member (the owner, or the member themself).
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}/members/{user_id}")]
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, user_id) = path.into_inner();
+    members::remove(&state.db, &actor, world_id, user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,509 @@
+//! Elements of a world: characters, places, factions, items, lore.
+use chrono::{DateTime, Utc};
+use entity::world_elements::{self, Column};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access::{Role, world_access};
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+use crate::json_filters::{attributes_contain, has_tag};
+use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::patch::{double_option, merge_patch};
+use crate::values::{Checks, Kind, Name, Tags, parse_object, parse_text};
+use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
+use crate::worlds::add_to_element_count;
+
+/// How deep a parent chain may be; also bounds the cycle check.
+const MAX_DEPTH: usize = 1_000;
+
+/// `Element` in the contract.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ElementDto {
+    pub id: Uuid,
+    pub world_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub kind: String,
+    pub name: String,
+    pub summary: Option<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    pub tags: Vec<String>,
+    pub version: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<world_elements::Model> for ElementDto {
+    fn from(e: world_elements::Model) -> Self {
+        let tags = match e.tags {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            id: e.id,
+            world_id: e.world_id,
+            parent_id: e.parent_id,
+            kind: e.kind,
+            name: e.name,
+            summary: e.summary,
+            attributes: e.attributes,
+            tags,
+            version: e.version,
+            created_by: e.created_by,
+            created_at: e.created_at.with_timezone(&Utc),
+            updated_at: e.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateElementRequest {
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateElementRequest {
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new summary, or `null` to remove it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub summary: Option<Option<String>>,
+    /// A JSON Merge Patch (RFC 7396) applied to the stored attributes.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    /// Replaces the tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// A new parent in the same world, or `null` to make the element a root.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+}
+
+/// Sort orders of the element list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementSort {
+    CreatedAt,
+    Name,
+    UpdatedAt,
+}
+
+/// A parsed `sort` parameter: a key and a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortOrder {
+    pub key: ElementSort,
+    pub descending: bool,
+}
+
+impl SortOrder {
+    pub fn parse(raw: Option<&str>) -> Result<Self> {
+        let raw = raw.unwrap_or("created_at");
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, raw),
+        };
+        let key = match name {
+            "created_at" => ElementSort::CreatedAt,
+            "name" => ElementSort::Name,
+            "updated_at" => ElementSort::UpdatedAt,
+            _ => {
+                return Err(Error::validation(
+                    "sort",
+                    "must be one of created_at, -created_at, name, -name, updated_at, -updated_at",
+                ));
+            }
+        };
+        Ok(Self { key, descending })
+    }
+
+    fn column(self) -> Column {
+        match self.key {
+            ElementSort::CreatedAt => Column::CreatedAt,
+            ElementSort::Name => Column::Name,
+            ElementSort::UpdatedAt => Column::UpdatedAt,
+        }
+    }
+
+    fn ordering_name(self) -> String {
+        let key = match self.key {
+            ElementSort::CreatedAt => "created_at",
+            ElementSort::Name => "name",
+            ElementSort::UpdatedAt => "updated_at",
+        };
+        format!("elements:{}{key}", if self.descending { "-" } else { "" })
+    }
+
+    fn key_of(self, e: &world_elements::Model) -> String {
+        match self.key {
+            ElementSort::CreatedAt => e.created_at.to_rfc3339(),
+            ElementSort::Name => e.name.clone(),
+            ElementSort::UpdatedAt => e.updated_at.to_rfc3339(),
+        }
+    }
+
+    /// `(sort_key, id)` strictly after the cursor in this order.
+    fn after(self, cursor: &Cursor) -> Result<Condition> {
+        let column = self.column();
+        let key: sea_orm::Value = match self.key {
+            ElementSort::Name => cursor.key.clone().into(),
+            ElementSort::CreatedAt | ElementSort::UpdatedAt => DateTime::parse_from_rfc3339(&cursor.key)
+                .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?
+                .into(),
+        };
+        Ok(if self.descending {
+            Condition::any()
+                .add(column.lt(key.clone()))
+                .add(column.eq(key).and(Column::Id.lt(cursor.id)))
+        } else {
+            Condition::any()
+                .add(column.gt(key.clone()))
+                .add(column.eq(key).and(Column::Id.gt(cursor.id)))
+        })
+    }
+}
+
+/// The element list's filters, parsed.
+#[derive(Debug, Default)]
+pub struct ElementFilter {
+    pub kind: Option<Kind>,
+    pub tags: Vec<String>,
+    pub parent_id: Option<Uuid>,
+    pub text: Option<String>,
+    pub attributes: Option<Value>,
+}
+
+impl ElementFilter {
+    /// Parses the raw query parameters; `where_json` is the `where` parameter's text.
+    pub fn parse(
+        kind: Option<String>,
+        tags: Vec<String>,
+        parent_id: Option<Uuid>,
+        text: Option<String>,
+        where_json: Option<String>,
+    ) -> Result<Self> {
+        let mut checks = Checks::default();
+        let kind = kind.and_then(|k| checks.check(Kind::parse("kind", k)));
+        let tags = checks.check(Tags::parse("tag", tags)).map(Tags::into_vec).unwrap_or_default();
+        checks.finish()?;
+        let attributes = match where_json {
+            Some(raw) => {
+                let value: Value = serde_json::from_str(&raw)
+                    .map_err(|_| Error::BadRequest("where must be a JSON object".into()))?;
+                if !value.is_object() {
+                    return Err(Error::validation("where", "must be a JSON object"));
+                }
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Self {
+            kind,
+            tags,
+            parent_id,
+            text: text.filter(|t| !t.is_empty()),
+            attributes,
+        })
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+/// The list query, without paging: world, filters and order.
+fn filtered(
+    backend: sea_orm::DatabaseBackend,
+    world_id: Uuid,
+    filter: &ElementFilter,
+    sort: SortOrder,
+) -> Result<Select<world_elements::Entity>> {
+    let mut query = world_elements::Entity::find().filter(Column::WorldId.eq(world_id));
+    if let Some(kind) = &filter.kind {
+        query = query.filter(Column::Kind.eq(kind.as_str()));
+    }
+    for tag in &filter.tags {
+        query = query.filter(has_tag(backend, tag));
+    }
+    if let Some(parent_id) = filter.parent_id {
+        query = query.filter(Column::ParentId.eq(parent_id));
+    }
+    if let Some(text) = &filter.text {
+        // `%` and `_` in the search text are literal.
+        let pattern = escape_like(text);
+        let like = |column: Column| {
+            Func::lower(Expr::col((world_elements::Entity, column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(Condition::any().add(like(Column::Name)).add(like(Column::Summary)));
+    }
+    if let Some(attributes) = &filter.attributes {
+        query = query.filter(attributes_contain(backend, attributes)?);
+    }
+    let order = if sort.descending { Order::Desc } else { Order::Asc };
+    Ok(query.order_by(sort.column(), order.clone()).order_by(Column::Id, order))
+}
+
+/// The SQL the list runs for a first page, for `EXPLAIN` in tests and benchmarks.
+pub fn list_statement(
+    backend: sea_orm::DatabaseBackend,
+    world_id: Uuid,
+    filter: &ElementFilter,
+    sort: SortOrder,
+    limit: u64,
+) -> Result<Statement> {
+    Ok(filtered(backend, world_id, filter, sort)?.limit(limit + 1).build(backend))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+    filter: ElementFilter,
+    sort: SortOrder,
+    page: PageRequest,
+) -> Result<Page<ElementDto>> {
+    world_access(db, actor, world_id).await?;
+    let ordering = sort.ordering_name();
+    let mut query = filtered(db.get_database_backend(), world_id, &filter, sort)?;
+    if let Some(raw) = &page.cursor {
+        let cursor = Cursor::decode(raw, &ordering)?;
+        query = query.filter(sort.after(&cursor)?);
+    }
+    let rows = query.limit(page.limit + 1).all(db).await?;
+    Ok(into_page(
+        rows,
+        page.limit,
+        &ordering,
+        |e| (sort.key_of(e), e.id),
+        ElementDto::from,
+    ))
+}
+
+pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid, element_id: Uuid) -> Result<ElementDto> {
+    world_access(db, actor, world_id).await?;
+    find_in_world(db, world_id, element_id).await.map(ElementDto::from)
+}
+
+async fn find_in_world<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) -> Result<world_elements::Model> {
+    world_elements::Entity::find_by_id(element_id)
+        .filter(Column::WorldId.eq(world_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// Fails unless `parent_id` is an element of `world_id` and making it the parent of
+/// `element_id` (None for a new element) closes no cycle.
+async fn check_parent<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Option<Uuid>, parent_id: Uuid) -> Result<()> {
+    let not_in_world = || Error::validation("parent_id", "must name an element of the same world");
+    let cycle = || Error::validation("parent_id", "would make the element its own ancestor");
+    let mut current = Some(parent_id);
+    let mut first = true;
+    for _ in 0..MAX_DEPTH {
+        let Some(id) = current else {
+            return Ok(());
+        };
+        if Some(id) == element_id {
+            return Err(cycle());
+        }
+        let row: Option<(Uuid, Option<Uuid>)> = world_elements::Entity::find_by_id(id)
+            .select_only()
+            .column(Column::WorldId)
+            .column(Column::ParentId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        match row {
+            Some((found_world, parent)) if found_world == world_id => current = parent,
+            _ if first => return Err(not_in_world()),
+            _ => return Ok(()),
+        }
+        first = false;
+    }
+    Err(Error::validation("parent_id", format!("the hierarchy may be at most {MAX_DEPTH} levels deep")))
+}
+
+struct ParsedChanges {
+    kind: Option<Kind>,
+    name: Option<Name>,
+    summary: Option<Option<String>>,
+    attributes: Option<Value>,
+    tags: Option<Tags>,
+}
+
+pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, request: CreateElementRequest) -> Result<ElementDto> {
+    let mut checks = Checks::default();
+    let kind = checks.check(Kind::parse("kind", request.kind));
+    let name = checks.check(Name::parse("name", request.name));
+    let summary = match request.summary {
+        Some(s) => checks.check(parse_text("summary", s)).map(Some),
+        None => Some(None),
+    };
+    let attributes = checks.check(parse_object("attributes", request.attributes.unwrap_or_else(|| serde_json::json!({}))));
+    let tags = checks.check(Tags::parse("tags", request.tags.unwrap_or_default()));
+    checks.finish()?;
+    let (Some(kind), Some(name), Some(summary), Some(attributes), Some(tags)) = (kind, name, summary, attributes, tags) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+
+    let txn = db.begin().await?;
+    add_to_element_count(&txn, world_id, 1).await?;
+    if let Some(parent_id) = request.parent_id {
+        check_parent(&txn, world_id, None, parent_id).await?;
+    }
+    let element = world_elements::ActiveModel {
+        world_id: Set(world_id),
+        parent_id: Set(request.parent_id),
+        kind: Set(kind.into_inner()),
+        name: Set(name.into_inner()),
+        summary: Set(summary),
+        attributes: Set(attributes),
+        tags: Set(tags.into_json()),
+        version: Set(1),
+        created_by: Set(Some(actor.user_id)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(element.into())
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    element_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateElementRequest,
+) -> Result<ElementDto> {
+    let mut checks = Checks::default();
+    let parsed = ParsedChanges {
+        kind: request.kind.and_then(|k| checks.check(Kind::parse("kind", k))),
+        name: request.name.and_then(|n| checks.check(Name::parse("name", n))),
+        summary: match request.summary {
+            Some(Some(s)) => checks.check(parse_text("summary", s)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        },
+        attributes: request.attributes.and_then(|a| checks.check(parse_object("attributes", a))),
+        tags: request.tags.and_then(|t| checks.check(Tags::parse("tags", t))),
+    };
+    checks.finish()?;
+
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+
+    for attempt in 0..versioning::MAX_ATTEMPTS {
+        let txn = db.begin().await?;
+        if let Some(Some(parent_id)) = request.parent_id {
+            // The world row lock serializes moves, so two concurrent moves cannot each
+            // pass the check and together close a cycle.
+            add_to_element_count(&txn, world_id, 0).await?;
+            check_parent(&txn, world_id, Some(element_id), parent_id).await?;
+        }
+        let current = find_in_world(&txn, world_id, element_id).await?;
+        check_if_match(if_match, current.version)?;
+        let mut changes = <world_elements::ActiveModel as Default>::default();
+        if let Some(kind) = &parsed.kind {
+            changes.kind = Set(kind.as_str().to_owned());
+        }
+        if let Some(name) = &parsed.name {
+            changes.name = Set(name.clone().into_inner());
+        }
+        if let Some(summary) = &parsed.summary {
+            changes.summary = Set(summary.clone());
+        }
+        if let Some(patch) = &parsed.attributes {
+            changes.attributes = Set(merge_patch(current.attributes.clone(), patch));
+        }
+        if let Some(tags) = &parsed.tags {
+            changes.tags = Set(tags.clone().into_json());
+        }
+        if let Some(parent_id) = request.parent_id {
+            changes.parent_id = Set(parent_id);
+        }
+        let columns = VersionedColumns {
+            id: Column::Id,
+            version: Column::Version,
+            updated_at: Column::UpdatedAt,
+        };
+        match update_if_version::<world_elements::Entity, _>(&txn, columns, element_id, current.version, changes).await? {
+            Some(updated) => {
+                txn.commit().await?;
+                return Ok(updated.into());
+            }
+            None => {
+                txn.rollback().await?;
+                lost_race(if_match, attempt)?;
+            }
+        }
+    }
+    Err(Error::Conflict("the element is changing too quickly; retry".into()))
+}
+
+/// Deletes an element; its relations go with it and its children become roots.
+pub async fn delete(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    element_id: Uuid,
+    if_match: Option<i32>,
+) -> Result<()> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+    let txn = db.begin().await?;
+    let current = find_in_world(&txn, world_id, element_id).await?;
+    check_if_match(if_match, current.version)?;
+    let mut query = world_elements::Entity::delete_many()
+        .filter(Column::Id.eq(element_id))
+        .filter(Column::WorldId.eq(world_id));
+    if let Some(expected) = if_match {
+        query = query.filter(Column::Version.eq(expected));
+    }
+    let deleted = query.exec(&txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+    }
+    add_to_element_count(&txn, world_id, -1).await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! A world's members: who they are and what role they hold.
+use entity::{users, world_members};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Role, world_access};
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberDto {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+}
+
+/// The roles an owner can grant; ownership itself is not transferable here.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantableRole {
+    Editor,
+    Viewer,
+}
+
+impl From<GrantableRole> for Role {
+    fn from(role: GrantableRole) -> Self {
+        match role {
+            GrantableRole::Editor => Role::Editor,
+            GrantableRole::Viewer => Role::Viewer,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberRequest {
+    pub role: GrantableRole,
+}
+
+/// Everyone in the world, the owner first. Members only: member emails stay private, so
+/// a stranger reading a public world gets 403.
+pub async fn list(db: &DatabaseConnection, actor: &Actor, world_id: Uuid) -> Result<Vec<MemberDto>> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Viewer)?;
+    let rows = world_members::Entity::find()
+        .filter(world_members::Column::WorldId.eq(world_id))
+        .find_also_related(users::Entity)
+        .order_by_asc(world_members::Column::CreatedAt)
+        .order_by_asc(world_members::Column::UserId)
+        .all(db)
+        .await?;
+    let mut members: Vec<MemberDto> = rows
+        .into_iter()
+        .filter_map(|(member, user)| {
+            let user = user?;
+            Some(MemberDto {
+                user_id: member.user_id,
+                email: user.email,
+                display_name: user.display_name,
+                role: Role::from_db(&member.role)?,
+            })
+        })
+        .collect();
+    members.sort_by_key(|m| std::cmp::Reverse(m.role == Role::Owner));
+    Ok(members)
+}
+
+/// Grants `user_id` a role in the world (adding them if needed). Owner only.
+pub async fn put(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    user_id: Uuid,
+    request: PutMemberRequest,
+) -> Result<MemberDto> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Owner)?;
+    if user_id == access.world.owner_id {
+        return Err(Error::validation("user_id", "the owner's role cannot be changed"));
+    }
+    let user = users::Entity::find_by_id(user_id).one(db).await?.ok_or(Error::NotFound)?;
+    let role: Role = request.role.into();
+    world_members::Entity::insert(world_members::ActiveModel {
+        world_id: Set(world_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(crate::versioning::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([world_members::Column::WorldId, world_members::Column::UserId])
+            .update_column(world_members::Column::Role)
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(MemberDto {
+        user_id,
+        email: user.email,
+        display_name: user.display_name,
+        role,
+    })
+}
+
+/// Removes a member: the owner may remove anyone but themself; a member may leave.
+pub async fn remove(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, user_id: Uuid) -> Result<()> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    if actor.user_id != user_id {
+        access.require(Role::Owner)?;
+    }
+    if user_id == access.world.owner_id {
+        return Err(Error::validation("user_id", "the owner cannot leave their own world"));
+    }
+    let member = world_members::Entity::find_by_id((world_id, user_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let active: world_members::ActiveModel = member.into();
+    active.delete(db).await?;
+    Ok(())
+}

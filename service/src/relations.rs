@@ -1,0 +1,325 @@
+//! Relations between two elements of one world ("Ada *mentors* Bran").
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::element_relations::{self, Column};
+use entity::world_elements;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access::{Role, world_access};
+use crate::auth::Actor;
+use crate::error::{Error, Result, is_unique_violation};
+use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::patch::merge_patch;
+use crate::values::{Checks, Kind, parse_object};
+use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
+
+/// `Relation` in the contract.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RelationDto {
+    pub id: Uuid,
+    pub world_id: Uuid,
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<element_relations::Model> for RelationDto {
+    fn from(r: element_relations::Model) -> Self {
+        Self {
+            id: r.id,
+            world_id: r.world_id,
+            source_id: r.source_id,
+            target_id: r.target_id,
+            kind: r.kind,
+            attributes: r.attributes,
+            version: r.version,
+            created_at: r.created_at.with_timezone(&Utc),
+            updated_at: r.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+/// The far end of a relation, as embedded in an element's relation list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OtherEnd {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+}
+
+/// A relation of an element, with its other end.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ElementRelationDto {
+    #[serde(flatten)]
+    pub relation: RelationDto,
+    pub other: OtherEnd,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRelationRequest {
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRelationRequest {
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// A JSON Merge Patch (RFC 7396) applied to the stored attributes.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+}
+
+/// Which relations of an element to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The element is the source.
+    Out,
+    /// The element is the target.
+    In,
+    #[default]
+    Both,
+}
+
+fn duplicate() -> Error {
+    Error::Conflict("a relation of this kind between these elements already exists".into())
+}
+
+pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, request: CreateRelationRequest) -> Result<RelationDto> {
+    let mut checks = Checks::default();
+    let kind = checks.check(Kind::parse("kind", request.kind));
+    let attributes = checks.check(parse_object("attributes", request.attributes.unwrap_or_else(|| serde_json::json!({}))));
+    checks.finish()?;
+    let (Some(kind), Some(attributes)) = (kind, attributes) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+
+    let ends = [request.source_id, request.target_id];
+    let found = world_elements::Entity::find()
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .filter(world_elements::Column::Id.is_in(ends))
+        .count(db)
+        .await?;
+    let expected = if request.source_id == request.target_id { 1 } else { 2 };
+    if found != expected {
+        let mut errors = Vec::new();
+        for (field, id) in [("source_id", request.source_id), ("target_id", request.target_id)] {
+            let in_world = world_elements::Entity::find_by_id(id)
+                .filter(world_elements::Column::WorldId.eq(world_id))
+                .count(db)
+                .await?
+                > 0;
+            if !in_world {
+                errors.push(crate::FieldError::new(field, "must name an element of this world"));
+            }
+        }
+        return Err(Error::Validation(errors));
+    }
+
+    let inserted = element_relations::ActiveModel {
+        world_id: Set(world_id),
+        source_id: Set(request.source_id),
+        target_id: Set(request.target_id),
+        kind: Set(kind.into_inner()),
+        attributes: Set(attributes),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(relation) => Ok(relation.into()),
+        Err(e) if is_unique_violation(&e) => Err(duplicate()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn find_in_world(db: &DatabaseConnection, world_id: Uuid, relation_id: Uuid) -> Result<element_relations::Model> {
+    element_relations::Entity::find_by_id(relation_id)
+        .filter(Column::WorldId.eq(world_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid, relation_id: Uuid) -> Result<RelationDto> {
+    world_access(db, actor, world_id).await?;
+    find_in_world(db, world_id, relation_id).await.map(RelationDto::from)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    relation_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateRelationRequest,
+) -> Result<RelationDto> {
+    let mut checks = Checks::default();
+    let kind = request.kind.and_then(|k| checks.check(Kind::parse("kind", k)));
+    let patch = request.attributes.and_then(|a| checks.check(parse_object("attributes", a)));
+    checks.finish()?;
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+
+    for attempt in 0..versioning::MAX_ATTEMPTS {
+        let current = find_in_world(db, world_id, relation_id).await?;
+        check_if_match(if_match, current.version)?;
+        let mut changes = <element_relations::ActiveModel as Default>::default();
+        if let Some(kind) = &kind {
+            changes.kind = Set(kind.as_str().to_owned());
+        }
+        if let Some(patch) = &patch {
+            changes.attributes = Set(merge_patch(current.attributes.clone(), patch));
+        }
+        let columns = VersionedColumns {
+            id: Column::Id,
+            version: Column::Version,
+            updated_at: Column::UpdatedAt,
+        };
+        let updated = update_if_version::<element_relations::Entity, _>(db, columns, relation_id, current.version, changes).await;
+        match updated {
+            Ok(Some(updated)) => return Ok(updated.into()),
+            Ok(None) => lost_race(if_match, attempt)?,
+            Err(Error::Internal(cause)) if cause.contains("unique") || cause.contains("UNIQUE") => {
+                return Err(duplicate());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict("the relation is changing too quickly; retry".into()))
+}
+
+pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, relation_id: Uuid, if_match: Option<i32>) -> Result<()> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+    let current = find_in_world(db, world_id, relation_id).await?;
+    check_if_match(if_match, current.version)?;
+    let mut query = element_relations::Entity::delete_many().filter(Column::Id.eq(relation_id));
+    if let Some(expected) = if_match {
+        query = query.filter(Column::Version.eq(expected));
+    }
+    let deleted = query.exec(db).await?;
+    if deleted.rows_affected == 0 {
+        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+    }
+    Ok(())
+}
+
+const ELEMENT_RELATIONS_ORDERING: &str = "relations:created_at";
+
+/// An element's relations, oldest first, each with its other end embedded.
+pub async fn list_for_element(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+    element_id: Uuid,
+    direction: Direction,
+    kind: Option<String>,
+    page: PageRequest,
+) -> Result<Page<ElementRelationDto>> {
+    let kind = kind.map(|k| Kind::parse("kind", k)).transpose().map_err(|e| Error::Validation(vec![e]))?;
+    world_access(db, actor, world_id).await?;
+    world_elements::Entity::find_by_id(element_id)
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .count(db)
+        .await
+        .map_err(Error::from)
+        .and_then(|n| if n == 0 { Err(Error::NotFound) } else { Ok(()) })?;
+
+    let ends = match direction {
+        Direction::Out => Condition::all().add(Column::SourceId.eq(element_id)),
+        Direction::In => Condition::all().add(Column::TargetId.eq(element_id)),
+        Direction::Both => Condition::any()
+            .add(Column::SourceId.eq(element_id))
+            .add(Column::TargetId.eq(element_id)),
+    };
+    let mut query = element_relations::Entity::find().filter(ends);
+    if let Some(kind) = &kind {
+        query = query.filter(Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(raw) = &page.cursor {
+        let cursor = Cursor::decode(raw, ELEMENT_RELATIONS_ORDERING)?;
+        let key = DateTime::parse_from_rfc3339(&cursor.key)
+            .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?;
+        query = query.filter(
+            Condition::any()
+                .add(Column::CreatedAt.gt(key))
+                .add(Column::CreatedAt.eq(key).and(Column::Id.gt(cursor.id))),
+        );
+    }
+    let rows = query
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+
+    // One query for every other end on the page, not one per relation.
+    let other_ids: Vec<Uuid> = rows
+        .iter()
+        .map(|r| if r.source_id == element_id { r.target_id } else { r.source_id })
+        .collect();
+    let others: HashMap<Uuid, OtherEnd> = world_elements::Entity::find()
+        .select_only()
+        .column(world_elements::Column::Id)
+        .column(world_elements::Column::Kind)
+        .column(world_elements::Column::Name)
+        .filter(world_elements::Column::Id.is_in(other_ids))
+        .into_tuple::<(Uuid, String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, kind, name)| (id, OtherEnd { id, kind, name }))
+        .collect();
+
+    let mut page = into_page(
+        rows,
+        page.limit,
+        ELEMENT_RELATIONS_ORDERING,
+        |r| (r.created_at.to_rfc3339(), r.id),
+        |r| r,
+    );
+    let items = std::mem::take(&mut page.items)
+        .into_iter()
+        .filter_map(|r| {
+            let other_id = if r.source_id == element_id { r.target_id } else { r.source_id };
+            let other = others.get(&other_id)?;
+            Some(ElementRelationDto {
+                other: OtherEnd {
+                    id: other.id,
+                    kind: other.kind.clone(),
+                    name: other.name.clone(),
+                },
+                relation: r.into(),
+            })
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}

@@ -1,0 +1,66 @@
+//! Optimistic concurrency: every change is one conditional UPDATE that bumps `version`
+//! only if it still has the value the change was computed from.
+use chrono::SubsecRound;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, prelude::DateTimeWithTimeZone};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// How often a change without `If-Match` is recomputed after losing a race before giving up.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Now, to the microsecond (what PostgreSQL keeps).
+pub fn now() -> DateTimeWithTimeZone {
+    chrono::Utc::now().trunc_subsecs(6).fixed_offset()
+}
+
+/// 412 when the client's `If-Match` names another version than the current one.
+pub fn check_if_match(if_match: Option<i32>, current: i32) -> Result<()> {
+    match if_match {
+        Some(expected) if expected != current => Err(Error::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
+/// The columns every versioned table shares.
+pub struct VersionedColumns<C> {
+    pub id: C,
+    pub version: C,
+    pub updated_at: C,
+}
+
+/// Applies `changes` to row `id` if its version is still `expected`, bumping the version
+/// and `updated_at` in the same statement. `None` means another writer got there first.
+pub async fn update_if_version<E, Db>(
+    db: &Db,
+    columns: VersionedColumns<E::Column>,
+    id: Uuid,
+    expected: i32,
+    changes: E::ActiveModel,
+) -> Result<Option<E::Model>>
+where
+    E: EntityTrait,
+    Db: ConnectionTrait,
+{
+    let updated = E::update_many()
+        .set(changes)
+        .col_expr(columns.version, Expr::col(columns.version).add(1))
+        .col_expr(columns.updated_at, Expr::value(now()))
+        .filter(columns.id.eq(id))
+        .filter(columns.version.eq(expected))
+        .exec_with_returning(db)
+        .await?;
+    Ok(updated.into_iter().next())
+}
+
+/// What to do after a conditional update matched no row.
+pub fn lost_race(if_match: Option<i32>, attempt: usize) -> Result<()> {
+    if if_match.is_some() {
+        Err(Error::PreconditionFailed)
+    } else if attempt + 1 >= MAX_ATTEMPTS {
+        Err(Error::Conflict("the resource is changing too quickly; retry".into()))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! Worlds: create, read, list, change, delete.
+use chrono::{DateTime, Utc};
+use entity::{world_members, worlds};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access::{Role, world_access};
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::patch::{double_option, merge_patch};
+use crate::values::{Checks, Name, Visibility, parse_object, parse_text};
+use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
+
+/// `World` in the contract, as the caller sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorldDto {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    pub visibility: Visibility,
+    /// The caller's role; `null` for a stranger reading a public world.
+    pub role: Option<Role>,
+    pub element_count: i64,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WorldDto {
+    fn new(world: worlds::Model, role: Option<Role>) -> Self {
+        Self {
+            id: world.id,
+            owner_id: world.owner_id,
+            name: world.name,
+            description: world.description,
+            settings: world.settings,
+            visibility: Visibility::from_db(&world.visibility),
+            role,
+            element_count: world.element_count,
+            version: world.version,
+            created_at: world.created_at.with_timezone(&Utc),
+            updated_at: world.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorldRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorldRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description, or `null` to remove it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// A JSON Merge Patch (RFC 7396) applied to the stored settings.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+    /// Only the owner may change the visibility.
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+}
+
+pub async fn create(db: &DatabaseConnection, actor: &Actor, request: CreateWorldRequest) -> Result<WorldDto> {
+    let mut checks = Checks::default();
+    let name = checks.check(Name::parse("name", request.name));
+    let description = match request.description {
+        Some(d) => checks.check(parse_text("description", d)).map(Some),
+        None => Some(None),
+    };
+    let settings = checks.check(parse_object("settings", request.settings.unwrap_or_else(|| serde_json::json!({}))));
+    checks.finish()?;
+    let (Some(name), Some(description), Some(settings)) = (name, description, settings) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+
+    let txn = db.begin().await?;
+    let world = worlds::ActiveModel {
+        owner_id: Set(actor.user_id),
+        name: Set(name.into_inner()),
+        description: Set(description),
+        settings: Set(settings),
+        visibility: Set(request.visibility.unwrap_or(Visibility::Private).as_str().to_owned()),
+        element_count: Set(0),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    world_members::ActiveModel {
+        world_id: Set(world.id),
+        user_id: Set(actor.user_id),
+        role: Set(Role::Owner.as_str().to_owned()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(WorldDto::new(world, Some(Role::Owner)))
+}
+
+pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid) -> Result<WorldDto> {
+    let access = world_access(db, actor, world_id).await?;
+    Ok(WorldDto::new(access.world, access.role))
+}
+
+const LIST_ORDERING: &str = "worlds:-created_at";
+
+/// The worlds the caller owns or is a member of, newest first.
+pub async fn list(db: &DatabaseConnection, actor: &Actor, page: PageRequest) -> Result<Page<WorldDto>> {
+    let mut query = worlds::Entity::find()
+        .join(JoinType::InnerJoin, worlds::Relation::WorldMembers.def())
+        .filter(world_members::Column::UserId.eq(actor.user_id))
+        .select_also(world_members::Entity);
+    if let Some(raw) = &page.cursor {
+        let cursor = Cursor::decode(raw, LIST_ORDERING)?;
+        let key = DateTime::parse_from_rfc3339(&cursor.key)
+            .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?;
+        query = query.filter(
+            Condition::any()
+                .add(worlds::Column::CreatedAt.lt(key))
+                .add(worlds::Column::CreatedAt.eq(key).and(worlds::Column::Id.lt(cursor.id))),
+        );
+    }
+    let rows = query
+        .order_by_desc(worlds::Column::CreatedAt)
+        .order_by_desc(worlds::Column::Id)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Ok(into_page(
+        rows,
+        page.limit,
+        LIST_ORDERING,
+        |(world, _)| (world.created_at.to_rfc3339(), world.id),
+        |(world, member)| {
+            let role = member.and_then(|m| Role::from_db(&m.role));
+            WorldDto::new(world, role)
+        },
+    ))
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateWorldRequest,
+) -> Result<WorldDto> {
+    let mut checks = Checks::default();
+    let name = request.name.and_then(|n| checks.check(Name::parse("name", n)));
+    let description = match request.description {
+        Some(Some(d)) => checks.check(parse_text("description", d)).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let settings_patch = request.settings.and_then(|s| checks.check(parse_object("settings", s)));
+    checks.finish()?;
+
+    for attempt in 0..versioning::MAX_ATTEMPTS {
+        let access = world_access(db, Some(actor), world_id).await?;
+        access.require(Role::Editor)?;
+        if request.visibility.is_some() {
+            access.require(Role::Owner)?;
+        }
+        let world = access.world;
+        check_if_match(if_match, world.version)?;
+        let mut changes = <worlds::ActiveModel as Default>::default();
+        if let Some(name) = &name {
+            changes.name = Set(name.clone().into_inner());
+        }
+        if let Some(description) = &description {
+            changes.description = Set(description.clone());
+        }
+        if let Some(patch) = &settings_patch {
+            changes.settings = Set(merge_patch(world.settings.clone(), patch));
+        }
+        if let Some(visibility) = request.visibility {
+            changes.visibility = Set(visibility.as_str().to_owned());
+        }
+        let columns = VersionedColumns {
+            id: worlds::Column::Id,
+            version: worlds::Column::Version,
+            updated_at: worlds::Column::UpdatedAt,
+        };
+        match update_if_version::<worlds::Entity, _>(db, columns, world_id, world.version, changes).await? {
+            Some(updated) => return Ok(WorldDto::new(updated, access.role)),
+            None => lost_race(if_match, attempt)?,
+        }
+    }
+    Err(Error::Conflict("the world is changing too quickly; retry".into()))
+}
+
+/// Deletes a world; the database cascades to its members, elements and relations.
+pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, if_match: Option<i32>) -> Result<()> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Owner)?;
+    check_if_match(if_match, access.world.version)?;
+    let mut query = worlds::Entity::delete_many().filter(worlds::Column::Id.eq(world_id));
+    if let Some(expected) = if_match {
+        query = query.filter(worlds::Column::Version.eq(expected));
+    }
+    let deleted = query.exec(db).await?;
+    if deleted.rows_affected == 0 {
+        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+    }
+    Ok(())
+}
+
+/// Adjusts a world's element counter inside the transaction that adds or removes
+/// elements. Also takes the world's row lock, which serializes hierarchy changes.
+pub(crate) async fn add_to_element_count<C: sea_orm::ConnectionTrait>(db: &C, world_id: Uuid, delta: i64) -> Result<()> {
+
+    worlds::Entity::update_many()
+        .col_expr(
+            worlds::Column::ElementCount,
+            Expr::col(worlds::Column::ElementCount).add(delta),
+        )
+        .filter(worlds::Column::Id.eq(world_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
