@@ -38,7 +38,10 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
-async fn migrate(config: Config, command: MigrateCommand) -> Result<(), String> {
+async fn migrate(mut config: Config, command: MigrateCommand) -> Result<(), String> {
+    // One connection: `fresh` turns SQLite's foreign-key checks off with a PRAGMA, which
+    // holds only for the connection that ran it.
+    config.database.max_connections = 1;
     let db = connect(&config.database).await.map_err(|e| format!("cannot connect to the database: {e}"))?;
     let outcome = match command {
         MigrateCommand::Up { num } => Migrator::up(&db, num).await,
