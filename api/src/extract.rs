@@ -70,7 +70,9 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a body, telling malformed JSON (400) from JSON of the wrong shape (422).
+/// Parses a body, telling malformed JSON (400) from JSON of the wrong shape (422). Every
+/// body is a JSON object, and no string in it may hold a NUL character (the database could
+/// not store it).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if json_depth_exceeds(body, MAX_JSON_DEPTH) {
         return Err(ApiError::Service(Error::validation(
@@ -78,24 +80,37 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("JSON may be nested at most {MAX_JSON_DEPTH} levels deep"),
         )));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::Service(Error::validation("body", "must be a JSON object")));
+    }
+    if let Some(path) = nul_path(&value, String::new()) {
+        return Err(ApiError::Service(Error::validation(
+            if path.is_empty() { "body".to_owned() } else { path },
+            "must not contain NUL characters",
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        classify(e.into_inner(), path)
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| classify(e, String::new()))?;
-    Ok(value)
+        let field = if path.is_empty() || path == "." { "body".to_owned() } else { path };
+        ApiError::Service(Error::Validation(vec![FieldError::new(field, strip_position(e.inner()))]))
+    })
 }
 
-fn classify(err: serde_json::Error, path: String) -> ApiError {
-    match err.classify() {
-        serde_json::error::Category::Data => {
-            let field = if path.is_empty() || path == "." { "body".to_owned() } else { path };
-            ApiError::Service(Error::Validation(vec![FieldError::new(field, strip_position(&err))]))
-        }
-        _ => ApiError::Malformed(format!("malformed JSON: {err}")),
+/// Where a NUL character sits in a JSON value (a key or a string), if anywhere.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, child)| {
+            let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+            if key.contains('\0') { Some(path) } else { nul_path(child, path) }
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, child)| nul_path(child, format!("{at}[{i}]"))),
+        _ => None,
     }
 }
 
@@ -247,6 +262,24 @@ fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
 mod tests {
     use super::*;
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+    }
+
+    #[test]
+    fn bodies_must_be_clean_objects() {
+        assert!(parse_json::<Body>(br#"{"name": "ok"}"#).is_ok());
+        assert!(matches!(parse_json::<Body>(b"[null]"), Err(ApiError::Service(Error::Validation(_)))));
+        assert!(matches!(parse_json::<Body>(br#"{"name": "a\u0000b"}"#), Err(ApiError::Service(Error::Validation(_)))));
+        assert!(matches!(parse_json::<Body>(br#"{"name": 3}"#), Err(ApiError::Service(Error::Validation(_)))));
+        assert!(matches!(parse_json::<Body>(br#"{"other": 3}"#), Err(ApiError::Service(Error::Validation(_)))));
+        assert!(matches!(parse_json::<Body>(b"{"), Err(ApiError::Malformed(_))));
+        assert!(matches!(parse_json::<Body>(br#"{"name": "x"} trailing"#), Err(ApiError::Malformed(_))));
+    }
+
     #[test]
     fn depth_counts_only_structure() {
         let deep = "[".repeat(33) + &"]".repeat(33);
@@ -267,8 +300,14 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = req.query_string();
+        if query.to_ascii_lowercase().contains("%00") {
+            return std::future::ready(Err(ApiError::Malformed(
+                "query parameters must not contain NUL characters".into(),
+            )));
+        }
         std::future::ready(
-            serde_html_form::from_str(req.query_string())
+            serde_html_form::from_str(query)
                 .map(QueryParams)
                 .map_err(|e| ApiError::Malformed(format!("invalid query string: {e}"))),
         )

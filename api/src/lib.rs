@@ -72,8 +72,13 @@ async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
-async fn not_found(_: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(E::Service(service::Error::NotFound))
+/// Requests no route took: 405 with `Allow` when the path exists under other methods
+/// (the OpenAPI document knows every path), otherwise 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match openapi::allowed_methods(req.path()) {
+        Some(allowed) => Err(E::MethodNotAllowed(allowed)),
+        None => Err(E::Service(service::Error::NotFound)),
+    }
 }
 
 /// Server settings that are HTTP's business.

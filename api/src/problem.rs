@@ -33,8 +33,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// Carries the `Allow` header value.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(String),
 }
 
 struct Shape {
@@ -90,7 +91,7 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
-            ApiError::MethodNotAllowed => shape(
+            ApiError::MethodNotAllowed(_) => shape(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
@@ -121,7 +122,7 @@ impl ApiError {
             ApiError::Malformed(why) => why.clone(),
             ApiError::PayloadTooLarge => "request bodies are limited to 1 MiB".into(),
             ApiError::UnsupportedMediaType => "request bodies must be application/json".into(),
-            ApiError::MethodNotAllowed => "this method is not allowed on this resource".into(),
+            ApiError::MethodNotAllowed(_) => "this method is not allowed on this resource".into(),
         }
     }
 }
@@ -160,6 +161,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Service(Error::Unavailable(_)) => {
                 response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                response.insert_header((header::ALLOW, allowed.clone()));
             }
             ApiError::Service(Error::Unauthorized(_)) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

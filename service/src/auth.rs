@@ -108,7 +108,9 @@ pub async fn register(
     let email = checks.check(Email::parse(&request.email));
     let password = checks.check(Password::parse("password", request.password));
     let display_name = match request.display_name {
-        Some(name) => checks.check(Name::parse("display_name", name)).map(Name::into_inner),
+        Some(name) => checks
+            .check(Name::parse("display_name", name))
+            .map(Name::into_inner),
         None => None,
     };
     checks.finish()?;
@@ -116,7 +118,9 @@ pub async fn register(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    rate_limit::record(db, Scope::RegistrationIp, client_ip, limit).await?;
+    // The authoritative count: taken before the account exists, so concurrent
+    // registrations cannot overrun the limit. Every registration counts, even a refused one.
+    let _counted = rate_limit::acquire(db, Scope::RegistrationIp, client_ip, limit).await?;
     let password_hash = auth.passwords.hash(password.expose()).await?;
     let inserted = users::ActiveModel {
         email: Set(email.as_str().to_owned()),
@@ -131,7 +135,9 @@ pub async fn register(
     let user = match inserted {
         Ok(user) => user,
         Err(e) if is_unique_violation(&e) => {
-            return Err(Error::Conflict("an account with this email already exists".into()));
+            return Err(Error::Conflict(
+                "an account with this email already exists".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -147,8 +153,30 @@ pub async fn login(
     let limits = auth.limits;
     // Unknown and malformed emails are counted and answered like wrong passwords.
     let account = request.email.trim().to_lowercase();
-    rate_limit::check(db, Scope::LoginFailureIp, client_ip, limits.login_failures_per_ip).await?;
-    rate_limit::check(db, Scope::LoginFailureAccount, &account, limits.login_failures_per_account).await?;
+    // Every attempt is counted as a failure before the password is checked, so parallel
+    // guesses cannot overrun the limits; a good password takes its attempts back.
+    let ip_attempt = rate_limit::acquire(
+        db,
+        Scope::LoginFailureIp,
+        client_ip,
+        limits.login_failures_per_ip,
+    )
+    .await?;
+    let account_attempt = rate_limit::acquire(
+        db,
+        Scope::LoginFailureAccount,
+        &account,
+        limits.login_failures_per_account,
+    )
+    .await;
+    let account_attempt = match account_attempt {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            // Refused before any password was tried: not a failure for this address.
+            rate_limit::release(db, ip_attempt).await?;
+            return Err(e);
+        }
+    };
 
     let user = match Email::parse(&request.email) {
         Ok(email) => {
@@ -161,32 +189,45 @@ pub async fn login(
     };
     let verification = auth
         .passwords
-        .verify(&request.password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            &request.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await?;
     let user = match user {
         Some(user) if verification.matches => user,
-        _ => {
-            rate_limit::record(db, Scope::LoginFailureIp, client_ip, limits.login_failures_per_ip).await?;
-            rate_limit::record(db, Scope::LoginFailureAccount, &account, limits.login_failures_per_account)
-                .await?;
-            return Err(Error::InvalidCredentials);
-        }
+        // Both attempts stay counted as failures.
+        _ => return Err(Error::InvalidCredentials),
     };
+    rate_limit::release(db, ip_attempt).await?;
+    // A successful login forgets the account's failures, this attempt's included.
+    let _ = account_attempt;
     rate_limit::clear(db, Scope::LoginFailureAccount, &account).await?;
 
-    let user = if verification.needs_rehash {
+    if verification.needs_rehash {
         let password_hash = auth.passwords.hash(&request.password).await?;
-        let mut active: users::ActiveModel = user.into();
-        active.password_hash = Set(password_hash);
-        active.update(db).await?
-    } else {
-        user
-    };
+        // Only over the hash just verified: a password change that landed meanwhile must
+        // not be undone by writing the old password back. Not a change the user made, so
+        // `updated_at` stays.
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::PasswordHash,
+                sea_orm::sea_query::Expr::value(password_hash),
+            )
+            .filter(users::Column::Id.eq(user.id))
+            .filter(users::Column::PasswordHash.eq(user.password_hash.as_str()))
+            .exec(db)
+            .await?;
+    }
     start_session(db, auth, user).await
 }
 
 /// Begins a login: a new session (refresh-token family) and its first token pair.
-async fn start_session(db: &DatabaseConnection, auth: &Auth, user: users::Model) -> Result<AuthResponse> {
+async fn start_session(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    user: users::Model,
+) -> Result<AuthResponse> {
     let session = sessions::ActiveModel {
         user_id: Set(user.id),
         revoked_at: Set(None),
@@ -207,13 +248,17 @@ async fn issue_pair<C: ConnectionTrait>(
     refresh_tokens::ActiveModel {
         session_id: Set(session_id),
         token_hash: Set(refresh_token_hash(&refresh_token)),
-        expires_at: Set((Utc::now() + chrono::Duration::seconds(auth.tokens.refresh_ttl_secs)).fixed_offset()),
+        expires_at: Set(
+            (Utc::now() + chrono::Duration::seconds(auth.tokens.refresh_ttl_secs)).fixed_offset(),
+        ),
         used_at: Set(None),
         ..Default::default()
     }
     .insert(db)
     .await?;
-    let access_token = auth.tokens.issue_access(user.id, session_id, user.token_version)?;
+    let access_token = auth
+        .tokens
+        .issue_access(user.id, session_id, user.token_version)?;
     Ok(AuthResponse {
         user: UserDto::from(user),
         access_token,
@@ -226,7 +271,10 @@ async fn issue_pair<C: ConnectionTrait>(
 /// Ends a session: its refresh tokens and access tokens stop working at once.
 async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<()> {
     sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+        .col_expr(
+            sessions::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now()),
+        )
         .filter(sessions::Column::Id.eq(session_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
@@ -237,7 +285,10 @@ async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<
 /// Ends every session of a user (password change).
 pub(crate) async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<()> {
     sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+        .col_expr(
+            sessions::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now()),
+        )
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
         .exec(db)
@@ -247,40 +298,52 @@ pub(crate) async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uui
 
 /// Spends a refresh token for a new pair. A token presented a second time means it was
 /// stolen or replayed: the whole session is revoked.
-pub async fn refresh(db: &DatabaseConnection, auth: &Auth, request: RefreshRequest) -> Result<AuthResponse> {
+pub async fn refresh(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    request: RefreshRequest,
+) -> Result<AuthResponse> {
     let rejected = Error::Unauthorized("invalid refresh token");
+    let token_hash = refresh_token_hash(&request.refresh_token);
     let txn = db.begin().await?;
+    // Claim the token first, atomically: of two concurrent refreshes only one can succeed,
+    // and the other counts as reuse. Starting with the write also makes SQLite take its
+    // write lock at once (waiting out the busy timeout) instead of failing to upgrade a
+    // read snapshot that a concurrent refresh has made stale. Every early return below
+    // drops the transaction, which rolls the claim back.
+    let claimed = refresh_tokens::Entity::update_many()
+        .col_expr(
+            refresh_tokens::Column::UsedAt,
+            sea_orm::sea_query::Expr::value(now()),
+        )
+        .filter(refresh_tokens::Column::TokenHash.eq(token_hash.as_str()))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
     let Some(token) = refresh_tokens::Entity::find()
-        .filter(refresh_tokens::Column::TokenHash.eq(refresh_token_hash(&request.refresh_token)))
+        .filter(refresh_tokens::Column::TokenHash.eq(token_hash.as_str()))
         .one(&txn)
         .await?
     else {
         return Err(rejected);
     };
-    let session = sessions::Entity::find_by_id(token.session_id).one(&txn).await?;
+    let session = sessions::Entity::find_by_id(token.session_id)
+        .one(&txn)
+        .await?;
     let Some(session) = session.filter(|s| s.revoked_at.is_none()) else {
         return Err(rejected);
     };
-    if token.used_at.is_some() {
+    if claimed.rows_affected != 1 {
+        // Already spent: a replay, or the loser of a race. Either way the login ends.
         revoke_session(&txn, session.id).await?;
         txn.commit().await?;
-        log::warn!("refresh token reuse detected; session {} revoked", session.id);
+        log::warn!(
+            "refresh token reuse detected; session {} revoked",
+            session.id
+        );
         return Err(rejected);
     }
     if token.expires_at.with_timezone(&Utc) <= Utc::now() {
-        return Err(rejected);
-    }
-    // Claim the token atomically: of two concurrent refreshes only one can succeed, and
-    // the other counts as reuse.
-    let claimed = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::UsedAt, sea_orm::sea_query::Expr::value(now()))
-        .filter(refresh_tokens::Column::Id.eq(token.id))
-        .filter(refresh_tokens::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
-        revoke_session(&txn, session.id).await?;
-        txn.commit().await?;
         return Err(rejected);
     }
     let Some(user) = users::Entity::find_by_id(session.user_id).one(&txn).await? else {
@@ -307,15 +370,16 @@ pub async fn logout(db: &DatabaseConnection, request: RefreshRequest) -> Result<
 /// session not revoked, and the user's token version unchanged since issue.
 pub async fn authenticate(db: &DatabaseConnection, auth: &Auth, bearer: &str) -> Result<Actor> {
     let claims = auth.tokens.verify_access(bearer)?;
-    let current: Option<(Option<DateTimeWithTimeZone>, i32)> = sessions::Entity::find_by_id(claims.sid)
-        .filter(sessions::Column::UserId.eq(claims.sub))
-        .join(JoinType::InnerJoin, sessions::Relation::Users.def())
-        .select_only()
-        .column(sessions::Column::RevokedAt)
-        .column(users::Column::TokenVersion)
-        .into_tuple()
-        .one(db)
-        .await?;
+    let current: Option<(Option<DateTimeWithTimeZone>, i32)> =
+        sessions::Entity::find_by_id(claims.sid)
+            .filter(sessions::Column::UserId.eq(claims.sub))
+            .join(JoinType::InnerJoin, sessions::Relation::Users.def())
+            .select_only()
+            .column(sessions::Column::RevokedAt)
+            .column(users::Column::TokenVersion)
+            .into_tuple()
+            .one(db)
+            .await?;
     match current {
         Some((None, version)) if version == claims.ver => Ok(Actor {
             user_id: claims.sub,
@@ -334,12 +398,15 @@ pub(crate) async fn confirm_password(
     password: &str,
 ) -> Result<()> {
     let limit = auth.limits.login_failures_per_account;
-    rate_limit::check(db, Scope::LoginFailureAccount, &user.email, limit).await?;
-    let verification = auth.passwords.verify(password, Some(&user.password_hash)).await?;
+    // Counted before checking, as at login, so parallel guesses cannot overrun the limit.
+    let attempt = rate_limit::acquire(db, Scope::LoginFailureAccount, &user.email, limit).await?;
+    let verification = auth
+        .passwords
+        .verify(password, Some(&user.password_hash))
+        .await?;
     if verification.matches {
-        Ok(())
+        rate_limit::release(db, attempt).await
     } else {
-        rate_limit::record(db, Scope::LoginFailureAccount, &user.email, limit).await?;
         Err(Error::InvalidCredentials)
     }
 }

@@ -3,8 +3,10 @@ use chrono::{DateTime, Utc};
 use entity::world_elements::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -173,9 +175,15 @@ impl SortOrder {
         let column = self.column();
         let key: sea_orm::Value = match self.key {
             ElementSort::Name => cursor.key.clone().into(),
-            ElementSort::CreatedAt | ElementSort::UpdatedAt => DateTime::parse_from_rfc3339(&cursor.key)
-                .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?
-                .into(),
+            ElementSort::CreatedAt | ElementSort::UpdatedAt => {
+                DateTime::parse_from_rfc3339(&cursor.key)
+                    .map_err(|_| {
+                        Error::BadRequest(
+                            "invalid cursor; use next_cursor from the previous page".into(),
+                        )
+                    })?
+                    .into()
+            }
         };
         Ok(if self.descending {
             Condition::any()
@@ -210,9 +218,12 @@ impl ElementFilter {
     ) -> Result<Self> {
         let mut checks = Checks::default();
         let kind = kind.and_then(|k| checks.check(Kind::parse("kind", k)));
-        let tags = checks.check(Tags::parse("tag", tags)).map(Tags::into_vec).unwrap_or_default();
+        let tags = checks
+            .check(Tags::parse("tag", tags))
+            .map(Tags::into_vec)
+            .unwrap_or_default();
         checks.finish()?;
-        let attributes = match where_json {
+        let attributes = match where_json.filter(|w| !w.trim().is_empty()) {
             Some(raw) => {
                 let value: Value = serde_json::from_str(&raw)
                     .map_err(|_| Error::BadRequest("where must be a JSON object".into()))?;
@@ -233,10 +244,18 @@ impl ElementFilter {
     }
 }
 
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 2);
+/// `%text%` for `lower(column) LIKE ... ESCAPE '\\'`, lower-cased the way the database's
+/// `lower()` does it: PostgreSQL folds all of Unicode, SQLite's built-in `lower()` only
+/// ASCII. Folding more than the database would make a non-ASCII search miss even the
+/// exact spelling on SQLite ("Éowyn" would look for "éowyn" in "Éowyn").
+fn escape_like(backend: sea_orm::DatabaseBackend, text: &str) -> String {
+    let folded = match backend {
+        sea_orm::DatabaseBackend::Sqlite => text.to_ascii_lowercase(),
+        _ => text.to_lowercase(),
+    };
+    let mut escaped = String::with_capacity(folded.len() + 2);
     escaped.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in folded.chars() {
         if matches!(c, '%' | '_' | '\\') {
             escaped.push('\\');
         }
@@ -265,17 +284,28 @@ fn filtered(
     }
     if let Some(text) = &filter.text {
         // `%` and `_` in the search text are literal.
-        let pattern = escape_like(text);
+        let pattern = escape_like(backend, text);
         let like = |column: Column| {
-            Func::lower(Expr::col((world_elements::Entity, column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            Func::lower(Expr::col((world_elements::Entity, column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
-        query = query.filter(Condition::any().add(like(Column::Name)).add(like(Column::Summary)));
+        query = query.filter(
+            Condition::any()
+                .add(like(Column::Name))
+                .add(like(Column::Summary)),
+        );
     }
     if let Some(attributes) = &filter.attributes {
         query = query.filter(attributes_contain(backend, attributes)?);
     }
-    let order = if sort.descending { Order::Desc } else { Order::Asc };
-    Ok(query.order_by(sort.column(), order.clone()).order_by(Column::Id, order))
+    let order = if sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    Ok(query
+        .order_by(sort.column(), order.clone())
+        .order_by(Column::Id, order))
 }
 
 /// The SQL the list runs for a first page, for `EXPLAIN` in tests and benchmarks.
@@ -286,7 +316,9 @@ pub fn list_statement(
     sort: SortOrder,
     limit: u64,
 ) -> Result<Statement> {
-    Ok(filtered(backend, world_id, filter, sort)?.limit(limit + 1).build(backend))
+    Ok(filtered(backend, world_id, filter, sort)?
+        .limit(limit + 1)
+        .build(backend))
 }
 
 pub async fn list(
@@ -314,12 +346,23 @@ pub async fn list(
     ))
 }
 
-pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid, element_id: Uuid) -> Result<ElementDto> {
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<ElementDto> {
     world_access(db, actor, world_id).await?;
-    find_in_world(db, world_id, element_id).await.map(ElementDto::from)
+    find_in_world(db, world_id, element_id)
+        .await
+        .map(ElementDto::from)
 }
 
-async fn find_in_world<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) -> Result<world_elements::Model> {
+async fn find_in_world<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<world_elements::Model> {
     world_elements::Entity::find_by_id(element_id)
         .filter(Column::WorldId.eq(world_id))
         .one(db)
@@ -329,7 +372,12 @@ async fn find_in_world<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: U
 
 /// Fails unless `parent_id` is an element of `world_id` and making it the parent of
 /// `element_id` (None for a new element) closes no cycle.
-async fn check_parent<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Option<Uuid>, parent_id: Uuid) -> Result<()> {
+async fn check_parent<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Option<Uuid>,
+    parent_id: Uuid,
+) -> Result<()> {
     let not_in_world = || Error::validation("parent_id", "must name an element of the same world");
     let cycle = || Error::validation("parent_id", "would make the element its own ancestor");
     let mut current = Some(parent_id);
@@ -355,7 +403,22 @@ async fn check_parent<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Op
         }
         first = false;
     }
-    Err(Error::validation("parent_id", format!("the hierarchy may be at most {MAX_DEPTH} levels deep")))
+    Err(Error::validation(
+        "parent_id",
+        format!("the hierarchy may be at most {MAX_DEPTH} levels deep"),
+    ))
+}
+
+/// A transaction that is going to write. On SQLite it starts as a write transaction
+/// (`BEGIN IMMEDIATE`): a deferred one that reads first cannot wait for the busy timeout
+/// when it later needs the write lock, and fails with "database is locked" as soon as a
+/// concurrent writer holds it. PostgreSQL ignores the mode.
+async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 struct ParsedChanges {
@@ -366,7 +429,12 @@ struct ParsedChanges {
     tags: Option<Tags>,
 }
 
-pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, request: CreateElementRequest) -> Result<ElementDto> {
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    request: CreateElementRequest,
+) -> Result<ElementDto> {
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let name = checks.check(Name::parse("name", request.name));
@@ -374,17 +442,22 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, requ
         Some(s) => checks.check(parse_text("summary", s)).map(Some),
         None => Some(None),
     };
-    let attributes = checks.check(parse_object("attributes", request.attributes.unwrap_or_else(|| serde_json::json!({}))));
+    let attributes = checks.check(parse_object(
+        "attributes",
+        request.attributes.unwrap_or_else(|| serde_json::json!({})),
+    ));
     let tags = checks.check(Tags::parse("tags", request.tags.unwrap_or_default()));
     checks.finish()?;
-    let (Some(kind), Some(name), Some(summary), Some(attributes), Some(tags)) = (kind, name, summary, attributes, tags) else {
+    let (Some(kind), Some(name), Some(summary), Some(attributes), Some(tags)) =
+        (kind, name, summary, attributes, tags)
+    else {
         return Err(Error::Internal("validated fields missing".into()));
     };
 
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
 
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     add_to_element_count(&txn, world_id, 1).await?;
     if let Some(parent_id) = request.parent_id {
         check_parent(&txn, world_id, None, parent_id).await?;
@@ -417,15 +490,23 @@ pub async fn update(
 ) -> Result<ElementDto> {
     let mut checks = Checks::default();
     let parsed = ParsedChanges {
-        kind: request.kind.and_then(|k| checks.check(Kind::parse("kind", k))),
-        name: request.name.and_then(|n| checks.check(Name::parse("name", n))),
+        kind: request
+            .kind
+            .and_then(|k| checks.check(Kind::parse("kind", k))),
+        name: request
+            .name
+            .and_then(|n| checks.check(Name::parse("name", n))),
         summary: match request.summary {
             Some(Some(s)) => checks.check(parse_text("summary", s)).map(Some),
             Some(None) => Some(None),
             None => None,
         },
-        attributes: request.attributes.and_then(|a| checks.check(parse_object("attributes", a))),
-        tags: request.tags.and_then(|t| checks.check(Tags::parse("tags", t))),
+        attributes: request
+            .attributes
+            .and_then(|a| checks.check(parse_object("attributes", a))),
+        tags: request
+            .tags
+            .and_then(|t| checks.check(Tags::parse("tags", t))),
     };
     checks.finish()?;
 
@@ -433,7 +514,7 @@ pub async fn update(
     access.require(Role::Editor)?;
 
     for attempt in 0..versioning::MAX_ATTEMPTS {
-        let txn = db.begin().await?;
+        let txn = begin_write(db).await?;
         if let Some(Some(parent_id)) = request.parent_id {
             // The world row lock serializes moves, so two concurrent moves cannot each
             // pass the check and together close a cycle.
@@ -466,7 +547,15 @@ pub async fn update(
             version: Column::Version,
             updated_at: Column::UpdatedAt,
         };
-        match update_if_version::<world_elements::Entity, _>(&txn, columns, element_id, current.version, changes).await? {
+        match update_if_version::<world_elements::Entity, _>(
+            &txn,
+            columns,
+            element_id,
+            current.version,
+            changes,
+        )
+        .await?
+        {
             Some(updated) => {
                 txn.commit().await?;
                 return Ok(updated.into());
@@ -477,7 +566,9 @@ pub async fn update(
             }
         }
     }
-    Err(Error::Conflict("the element is changing too quickly; retry".into()))
+    Err(Error::Conflict(
+        "the element is changing too quickly; retry".into(),
+    ))
 }
 
 /// Deletes an element; its relations go with it and its children become roots.
@@ -490,9 +581,22 @@ pub async fn delete(
 ) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
+    // Lock the world row first, as create and moves do, so that writers touching both
+    // rows take them in the same order and cannot deadlock.
+    add_to_element_count(&txn, world_id, 0).await?;
     let current = find_in_world(&txn, world_id, element_id).await?;
     check_if_match(if_match, current.version)?;
+    // The children become roots. The foreign key's ON DELETE SET NULL would do it too,
+    // but silently: doing it here bumps their version, so their ETags change with them.
+    world_elements::Entity::update_many()
+        .col_expr(Column::ParentId, Expr::value(Option::<Uuid>::None))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(versioning::now()))
+        .filter(Column::ParentId.eq(element_id))
+        .filter(Column::WorldId.eq(world_id))
+        .exec(&txn)
+        .await?;
     let mut query = world_elements::Entity::delete_many()
         .filter(Column::Id.eq(element_id))
         .filter(Column::WorldId.eq(world_id));
@@ -501,7 +605,11 @@ pub async fn delete(
     }
     let deleted = query.exec(&txn).await?;
     if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+        return Err(if if_match.is_some() {
+            Error::PreconditionFailed
+        } else {
+            Error::NotFound
+        });
     }
     add_to_element_count(&txn, world_id, -1).await?;
     txn.commit().await?;

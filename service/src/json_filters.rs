@@ -140,6 +140,8 @@ fn check_keys(filter: &Json) -> Result<()> {
             check_keys(value)
         }),
         Json::Array(items) => items.iter().try_for_each(check_keys),
+        // PostgreSQL cannot hold NUL in jsonb text.
+        Json::String(s) if s.contains('\0') => Err(Error::validation("where", "must not contain NUL characters")),
         _ => Ok(()),
     }
 }

@@ -6,8 +6,8 @@ use entity::element_relations::{self, Column};
 use entity::world_elements;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,10 +106,18 @@ fn duplicate() -> Error {
     Error::Conflict("a relation of this kind between these elements already exists".into())
 }
 
-pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, request: CreateRelationRequest) -> Result<RelationDto> {
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    request: CreateRelationRequest,
+) -> Result<RelationDto> {
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
-    let attributes = checks.check(parse_object("attributes", request.attributes.unwrap_or_else(|| serde_json::json!({}))));
+    let attributes = checks.check(parse_object(
+        "attributes",
+        request.attributes.unwrap_or_else(|| serde_json::json!({})),
+    ));
     checks.finish()?;
     let (Some(kind), Some(attributes)) = (kind, attributes) else {
         return Err(Error::Internal("validated fields missing".into()));
@@ -117,27 +125,7 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, requ
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
 
-    let ends = [request.source_id, request.target_id];
-    let found = world_elements::Entity::find()
-        .filter(world_elements::Column::WorldId.eq(world_id))
-        .filter(world_elements::Column::Id.is_in(ends))
-        .count(db)
-        .await?;
-    let expected = if request.source_id == request.target_id { 1 } else { 2 };
-    if found != expected {
-        let mut errors = Vec::new();
-        for (field, id) in [("source_id", request.source_id), ("target_id", request.target_id)] {
-            let in_world = world_elements::Entity::find_by_id(id)
-                .filter(world_elements::Column::WorldId.eq(world_id))
-                .count(db)
-                .await?
-                > 0;
-            if !in_world {
-                errors.push(crate::FieldError::new(field, "must name an element of this world"));
-            }
-        }
-        return Err(Error::Validation(errors));
-    }
+    check_ends(db, world_id, request.source_id, request.target_id).await?;
 
     let inserted = element_relations::ActiveModel {
         world_id: Set(world_id),
@@ -153,11 +141,54 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, requ
     match inserted {
         Ok(relation) => Ok(relation.into()),
         Err(e) if is_unique_violation(&e) => Err(duplicate()),
+        // An end was deleted between the check and the insert: the same 422 as if it
+        // had been gone before.
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
+            check_ends(db, world_id, request.source_id, request.target_id).await?;
+            Err(e.into())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn find_in_world(db: &DatabaseConnection, world_id: Uuid, relation_id: Uuid) -> Result<element_relations::Model> {
+/// Fails with a 422 naming each end that is not an element of `world_id`.
+async fn check_ends(
+    db: &DatabaseConnection,
+    world_id: Uuid,
+    source_id: Uuid,
+    target_id: Uuid,
+) -> Result<()> {
+    let found = world_elements::Entity::find()
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .filter(world_elements::Column::Id.is_in([source_id, target_id]))
+        .count(db)
+        .await?;
+    let expected = if source_id == target_id { 1 } else { 2 };
+    if found == expected {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for (field, id) in [("source_id", source_id), ("target_id", target_id)] {
+        let in_world = world_elements::Entity::find_by_id(id)
+            .filter(world_elements::Column::WorldId.eq(world_id))
+            .count(db)
+            .await?
+            > 0;
+        if !in_world {
+            errors.push(crate::FieldError::new(
+                field,
+                "must name an element of this world",
+            ));
+        }
+    }
+    Err(Error::Validation(errors))
+}
+
+async fn find_in_world(
+    db: &DatabaseConnection,
+    world_id: Uuid,
+    relation_id: Uuid,
+) -> Result<element_relations::Model> {
     element_relations::Entity::find_by_id(relation_id)
         .filter(Column::WorldId.eq(world_id))
         .one(db)
@@ -165,9 +196,16 @@ async fn find_in_world(db: &DatabaseConnection, world_id: Uuid, relation_id: Uui
         .ok_or(Error::NotFound)
 }
 
-pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid, relation_id: Uuid) -> Result<RelationDto> {
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+    relation_id: Uuid,
+) -> Result<RelationDto> {
     world_access(db, actor, world_id).await?;
-    find_in_world(db, world_id, relation_id).await.map(RelationDto::from)
+    find_in_world(db, world_id, relation_id)
+        .await
+        .map(RelationDto::from)
 }
 
 pub async fn update(
@@ -179,8 +217,12 @@ pub async fn update(
     request: UpdateRelationRequest,
 ) -> Result<RelationDto> {
     let mut checks = Checks::default();
-    let kind = request.kind.and_then(|k| checks.check(Kind::parse("kind", k)));
-    let patch = request.attributes.and_then(|a| checks.check(parse_object("attributes", a)));
+    let kind = request
+        .kind
+        .and_then(|k| checks.check(Kind::parse("kind", k)));
+    let patch = request
+        .attributes
+        .and_then(|a| checks.check(parse_object("attributes", a)));
     checks.finish()?;
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
@@ -200,7 +242,14 @@ pub async fn update(
             version: Column::Version,
             updated_at: Column::UpdatedAt,
         };
-        let updated = update_if_version::<element_relations::Entity, _>(db, columns, relation_id, current.version, changes).await;
+        let updated = update_if_version::<element_relations::Entity, _>(
+            db,
+            columns,
+            relation_id,
+            current.version,
+            changes,
+        )
+        .await;
         match updated {
             Ok(Some(updated)) => return Ok(updated.into()),
             Ok(None) => lost_race(if_match, attempt)?,
@@ -210,10 +259,18 @@ pub async fn update(
             Err(e) => return Err(e),
         }
     }
-    Err(Error::Conflict("the relation is changing too quickly; retry".into()))
+    Err(Error::Conflict(
+        "the relation is changing too quickly; retry".into(),
+    ))
 }
 
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, relation_id: Uuid, if_match: Option<i32>) -> Result<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    relation_id: Uuid,
+    if_match: Option<i32>,
+) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
     let current = find_in_world(db, world_id, relation_id).await?;
@@ -224,7 +281,11 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, rela
     }
     let deleted = query.exec(db).await?;
     if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+        return Err(if if_match.is_some() {
+            Error::PreconditionFailed
+        } else {
+            Error::NotFound
+        });
     }
     Ok(())
 }
@@ -241,7 +302,10 @@ pub async fn list_for_element(
     kind: Option<String>,
     page: PageRequest,
 ) -> Result<Page<ElementRelationDto>> {
-    let kind = kind.map(|k| Kind::parse("kind", k)).transpose().map_err(|e| Error::Validation(vec![e]))?;
+    let kind = kind
+        .map(|k| Kind::parse("kind", k))
+        .transpose()
+        .map_err(|e| Error::Validation(vec![e]))?;
     world_access(db, actor, world_id).await?;
     world_elements::Entity::find_by_id(element_id)
         .filter(world_elements::Column::WorldId.eq(world_id))
@@ -263,8 +327,9 @@ pub async fn list_for_element(
     }
     if let Some(raw) = &page.cursor {
         let cursor = Cursor::decode(raw, ELEMENT_RELATIONS_ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key)
-            .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?;
+        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
+            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
+        })?;
         query = query.filter(
             Condition::any()
                 .add(Column::CreatedAt.gt(key))
@@ -281,7 +346,13 @@ pub async fn list_for_element(
     // One query for every other end on the page, not one per relation.
     let other_ids: Vec<Uuid> = rows
         .iter()
-        .map(|r| if r.source_id == element_id { r.target_id } else { r.source_id })
+        .map(|r| {
+            if r.source_id == element_id {
+                r.target_id
+            } else {
+                r.source_id
+            }
+        })
         .collect();
     let others: HashMap<Uuid, OtherEnd> = world_elements::Entity::find()
         .select_only()
@@ -306,7 +377,11 @@ pub async fn list_for_element(
     let items = std::mem::take(&mut page.items)
         .into_iter()
         .filter_map(|r| {
-            let other_id = if r.source_id == element_id { r.target_id } else { r.source_id };
+            let other_id = if r.source_id == element_id {
+                r.target_id
+            } else {
+                r.source_id
+            };
             let other = others.get(&other_id)?;
             Some(ElementRelationDto {
                 other: OtherEnd {

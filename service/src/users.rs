@@ -1,9 +1,10 @@
 //! The caller's own account: read it, change it, change its password, delete it.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entity::users;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -77,10 +78,16 @@ pub async fn get_me(db: &DatabaseConnection, actor: &Actor) -> Result<UserDto> {
     load(db, actor).await.map(UserDto::from)
 }
 
-pub async fn update_me(db: &DatabaseConnection, actor: &Actor, request: UpdateMeRequest) -> Result<UserDto> {
+pub async fn update_me(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    request: UpdateMeRequest,
+) -> Result<UserDto> {
     let mut checks = Checks::default();
     let display_name = match request.display_name {
-        Some(Some(name)) => checks.check(Name::parse("display_name", name)).map(|n| Some(n.into_inner())),
+        Some(Some(name)) => checks
+            .check(Name::parse("display_name", name))
+            .map(|n| Some(n.into_inner())),
         Some(None) => Some(None),
         None => None,
     };
@@ -91,6 +98,20 @@ pub async fn update_me(db: &DatabaseConnection, actor: &Actor, request: UpdateMe
     checks.finish()?;
 
     let txn = db.begin().await?;
+    // Write before reading: on PostgreSQL the row lock makes concurrent patches of one
+    // account queue up, so no merge is computed from a stale read (lost update); on SQLite
+    // the transaction takes the write lock at once (waiting out the busy timeout) instead
+    // of failing to upgrade a read snapshot another writer has made stale. Always stamp, so
+    // the response's updated_at moves even for an empty patch.
+    let updated_at = Utc::now().trunc_subsecs(6).fixed_offset();
+    let stamped = users::Entity::update_many()
+        .col_expr(users::Column::UpdatedAt, Expr::value(updated_at))
+        .filter(users::Column::Id.eq(actor.user_id))
+        .exec(&txn)
+        .await?;
+    if stamped.rows_affected == 0 {
+        return Err(Error::Unauthorized("account no longer exists"));
+    }
     let user = users::Entity::find_by_id(actor.user_id)
         .one(&txn)
         .await?
@@ -102,8 +123,7 @@ pub async fn update_me(db: &DatabaseConnection, actor: &Actor, request: UpdateMe
     if let Some(patch) = preferences_patch {
         active.preferences = Set(merge_patch(user.preferences, &patch));
     }
-    // Always stamp, so the response's updated_at moves even for an empty patch.
-    active.updated_at = Set(Utc::now().fixed_offset());
+    active.updated_at = Set(updated_at);
     let user = active.update(&txn).await?;
     txn.commit().await?;
     Ok(user.into())
@@ -119,14 +139,21 @@ pub async fn change_password(
 ) -> Result<()> {
     let user = load(db, actor).await?;
     confirm_password(db, auth, &user, &request.current_password).await?;
-    let new_password = Password::parse("new_password", request.new_password).map_err(|e| Error::Validation(vec![e]))?;
+    let new_password = Password::parse("new_password", request.new_password)
+        .map_err(|e| Error::Validation(vec![e]))?;
     let password_hash = auth.passwords.hash(new_password.expose()).await?;
 
     let txn = db.begin().await?;
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
-        .col_expr(users::Column::TokenVersion, Expr::col(users::Column::TokenVersion).add(1))
-        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now().fixed_offset()))
+        .col_expr(
+            users::Column::TokenVersion,
+            Expr::col(users::Column::TokenVersion).add(1),
+        )
+        .col_expr(
+            users::Column::UpdatedAt,
+            Expr::value(Utc::now().fixed_offset()),
+        )
         .filter(users::Column::Id.eq(user.id))
         .exec(&txn)
         .await?;
@@ -136,7 +163,12 @@ pub async fn change_password(
 }
 
 /// Deletes the account; the database cascades to its sessions, worlds and all in them.
-pub async fn delete_me(db: &DatabaseConnection, auth: &Auth, actor: &Actor, request: DeleteMeRequest) -> Result<()> {
+pub async fn delete_me(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    actor: &Actor,
+    request: DeleteMeRequest,
+) -> Result<()> {
     let user = load(db, actor).await?;
     confirm_password(db, auth, &user, &request.password).await?;
     users::Entity::delete_by_id(user.id).exec(db).await?;

@@ -50,7 +50,14 @@ where
         .filter(columns.id.eq(id))
         .filter(columns.version.eq(expected))
         .exec_with_returning(db)
-        .await?;
+        .await
+        .map_err(|e| {
+            if crate::error::is_unique_violation(&e) {
+                Error::Conflict("the change conflicts with an existing resource".into())
+            } else {
+                e.into()
+            }
+        })?;
     Ok(updated.into_iter().next())
 }
 

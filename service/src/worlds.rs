@@ -57,8 +57,10 @@ impl WorldDto {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorldRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -71,10 +73,11 @@ pub struct CreateWorldRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorldRequest {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// A new description, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored settings.
     #[serde(default)]

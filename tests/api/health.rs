@@ -28,4 +28,14 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
     assert!(page.text.to_lowercase().contains("swagger"));
 }
 
-on_both_backends!(probes_answer, unknown_route_is_problem_json, openapi_document_and_docs_page_are_served);
+async fn wrong_method_is_405_with_allow(app: TestApp) {
+    let reply = app.send(reqwest::Method::PUT, "/healthz", None, None).await;
+    reply.assert_problem(405, "method-not-allowed");
+    assert_eq!(reply.header("allow"), Some("GET"));
+    let world = format!("/api/v1/worlds/{}", uuid::Uuid::now_v7());
+    let reply = app.send(reqwest::Method::POST, &world, None, Some(&serde_json::json!({}))).await;
+    reply.assert_problem(405, "method-not-allowed");
+    assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
+}
+
+on_both_backends!(probes_answer, wrong_method_is_405_with_allow, unknown_route_is_problem_json, openapi_document_and_docs_page_are_served);

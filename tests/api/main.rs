@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod entities;
 mod health;
 mod migrations;
 mod users;

@@ -415,7 +415,31 @@ async fn authorization_matrix(app: TestApp) {
     }
 }
 
+async fn extreme_json_values_round_trip_and_nul_is_refused(app: TestApp) {
+    let ada = app.register("ada").await;
+    let settings = json!({
+        "huge": -1.797_693_134_862_315_7e308,
+        "tiny": 5e-324,
+        "big_int": 9_007_199_254_740_993_i64,
+        "text": "tab\t, bell\u{7}, emoji 🐉, accents é",
+        "nested": {"list": [[], {}, [true, null]]}
+    });
+    let world = create_world(&app, &ada, json!({"name": "Edge", "settings": settings})).await;
+    assert_eq!(world["settings"], settings);
+    let path = format!("/api/v1/worlds/{}", world["id"].as_str().expect("id"));
+    assert_eq!(app.get(&path, Some(&ada.access_token)).await.json()["settings"], settings);
+
+    let token = Some(ada.access_token.as_str());
+    let reply = app.post("/api/v1/worlds", token, json!({"name": "a\u{0}b"})).await;
+    assert_eq!(reply.assert_problem(422, "validation-failed")["errors"][0]["field"], "name");
+    let reply = app.patch(&path, token, json!({"settings": {"k": ["ok", "nul\u{0}"]}})).await;
+    assert_eq!(reply.assert_problem(422, "validation-failed")["errors"][0]["field"], "settings.k[1]");
+    app.patch(&path, token, json!([null, null])).await.assert_problem(422, "validation-failed");
+    app.post("/api/v1/worlds", token, json!("Eldoria")).await.assert_problem(422, "validation-failed");
+}
+
 on_both_backends!(
+    extreme_json_values_round_trip_and_nul_is_refused,
     create_and_read_a_world,
     world_input_is_validated,
     list_worlds_shows_only_mine_newest_first,

@@ -162,6 +162,7 @@ pub async fn delete_element(
 #[into_params(parameter_in = Query)]
 pub struct ElementRelationsParams {
     /// `out` (the element is the source), `in` (the target) or `both` (default).
+    #[param(inline)]
     pub direction: Option<Direction>,
     /// Exact relation kind.
     pub kind: Option<String>,
