@@ -182,7 +182,8 @@ async fn run() {
         sequential.push(bench.login(&emails[i % emails.len()]).await);
     }
     println!(
-        "POST /auth/login, sequential          {}",
+        "{:<38}{}",
+        "POST /auth/login, sequential",
         summary(&sequential)
     );
 
@@ -195,7 +196,7 @@ async fn run() {
     for _ in 0..IDLE_PROBES {
         idle.push(healthz(&probe_client, &base).await);
     }
-    println!("GET /healthz, idle                    {}", summary(&idle));
+    println!("{:<38}{}", "GET /healthz, idle", summary(&idle));
 
     // A burst of concurrent logins, with /healthz probed throughout.
     let burst_running = Arc::new(AtomicBool::new(true));
@@ -233,10 +234,15 @@ async fn run() {
         during.extend(prober.await.expect("prober task"));
     }
     println!(
-        "POST /auth/login, {CONCURRENT} concurrent        {}",
+        "{:<38}{}",
+        format!("POST /auth/login, {CONCURRENT} concurrent"),
         summary(&concurrent)
     );
-    println!("GET /healthz, during that burst       {}", summary(&during));
+    println!(
+        "{:<38}{}",
+        "GET /healthz, during that burst",
+        summary(&during)
+    );
     println!("burst wall time: {}", ms(burst));
     println!();
 

@@ -16,7 +16,10 @@ VENV=${SCHEMATHESIS_VENV:-$TARGET_DIR/schemathesis-venv}
 scripts/ensure-postgres.sh
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-    python3 -m venv "$VENV"
+    python3 -m venv "$VENV" 2>/dev/null || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv "$VENV"
+    }
     "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 

@@ -2,7 +2,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "lorebase", version, about = "A self-hostable backend for worldbuilders")]
+#[command(
+    name = "lorebase",
+    version,
+    about = "A self-hostable backend for worldbuilders"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

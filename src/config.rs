@@ -129,7 +129,12 @@ impl Vars<'_> {
         }
     }
 
-    fn limit(&self, max_name: &'static str, window_name: &'static str, default: Limit) -> Result<Limit, ConfigError> {
+    fn limit(
+        &self,
+        max_name: &'static str,
+        window_name: &'static str,
+        default: Limit,
+    ) -> Result<Limit, ConfigError> {
         Ok(Limit {
             max: self.parse(max_name, default.max)?,
             window_secs: self.parse(window_name, default.window_secs)?,
@@ -244,10 +249,14 @@ impl Config {
                 "JWT_SECRET",
                 format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
             )),
-            None if self.database.is_default => Ok(JwtSecret::Ephemeral(rand::random::<[u8; 32]>().to_vec())),
+            None if self.database.is_default => {
+                Ok(JwtSecret::Ephemeral(rand::random::<[u8; 32]>().to_vec()))
+            }
             None => Err(invalid(
                 "JWT_SECRET",
-                format!("is required (at least {MIN_JWT_SECRET_BYTES} bytes) unless running on the default SQLite file"),
+                format!(
+                    "is required (at least {MIN_JWT_SECRET_BYTES} bytes) unless running on the default SQLite file"
+                ),
             )),
         }
     }
@@ -258,7 +267,10 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_map(&map)
     }
 
@@ -274,17 +286,34 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().variable, "PORT");
-        assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().variable, "DATABASE_URL");
-        assert_eq!(config(&[("LOREBASE_AUTO_MIGRATE", "maybe")]).unwrap_err().variable, "LOREBASE_AUTO_MIGRATE");
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("LOREBASE_AUTO_MIGRATE", "maybe")])
+                .unwrap_err()
+                .variable,
+            "LOREBASE_AUTO_MIGRATE"
+        );
     }
 
     #[test]
     fn secret_required_off_the_default_database() {
         let pg = config(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap();
-        assert_eq!(pg.jwt_secret().err().map(|e| e.variable), Some("JWT_SECRET"));
+        assert_eq!(
+            pg.jwt_secret().err().map(|e| e.variable),
+            Some("JWT_SECRET")
+        );
         let short = config(&[("JWT_SECRET", "short")]).unwrap();
         assert!(short.jwt_secret().is_err());
-        let ok = config(&[("DATABASE_URL", "sqlite://x.db"), ("JWT_SECRET", &"k".repeat(32))]).unwrap();
+        let ok = config(&[
+            ("DATABASE_URL", "sqlite://x.db"),
+            ("JWT_SECRET", &"k".repeat(32)),
+        ])
+        .unwrap();
         assert!(matches!(ok.jwt_secret(), Ok(JwtSecret::Configured(_))));
         let explicit_sqlite = config(&[("DATABASE_URL", "sqlite://x.db")]).unwrap();
         assert!(explicit_sqlite.jwt_secret().is_err());

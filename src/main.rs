@@ -16,11 +16,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,sqlx=warn")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,sqlx=warn"))
+        .init();
 
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Migrate { command } => migrate(config, command.unwrap_or(MigrateCommand::Up { num: None })).await,
+        Command::Migrate { command } => {
+            migrate(config, command.unwrap_or(MigrateCommand::Up { num: None })).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -33,7 +36,9 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), String> {
     let host = config.server.host.clone();
-    let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
     log::info!("listening on http://{host}:{}", app.port());
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
@@ -42,7 +47,9 @@ async fn migrate(mut config: Config, command: MigrateCommand) -> Result<(), Stri
     // One connection: `fresh` turns SQLite's foreign-key checks off with a PRAGMA, which
     // holds only for the connection that ran it.
     config.database.max_connections = 1;
-    let db = connect(&config.database).await.map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let db = connect(&config.database)
+        .await
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
     let outcome = match command {
         MigrateCommand::Up { num } => Migrator::up(&db, num).await,
         MigrateCommand::Down { num } => Migrator::down(&db, Some(num)).await,

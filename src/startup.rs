@@ -70,13 +70,21 @@ impl Application {
                 secret
             }
         };
-        let db = connect(&config.database).await.map_err(StartupError::Connect)?;
+        let db = connect(&config.database)
+            .await
+            .map_err(StartupError::Connect)?;
         log::info!(
             "database: {}",
-            if config.database.is_postgres() { "PostgreSQL" } else { "SQLite" }
+            if config.database.is_postgres() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
         );
         if config.server.auto_migrate {
-            Migrator::up(&db, None).await.map_err(StartupError::Migrate)?;
+            Migrator::up(&db, None)
+                .await
+                .map_err(StartupError::Migrate)?;
         }
 
         let auth = Auth {

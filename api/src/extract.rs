@@ -51,7 +51,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(ApiError::PayloadTooLarge);
                 }
@@ -63,11 +64,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a body, telling malformed JSON (400) from JSON of the wrong shape (422). Every
@@ -80,21 +91,35 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("JSON may be nested at most {MAX_JSON_DEPTH} levels deep"),
         )));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("malformed JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::Service(Error::validation("body", "must be a JSON object")));
+        return Err(ApiError::Service(Error::validation(
+            "body",
+            "must be a JSON object",
+        )));
     }
     if let Some(path) = nul_path(&value, String::new()) {
         return Err(ApiError::Service(Error::validation(
-            if path.is_empty() { "body".to_owned() } else { path },
+            if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
             "must not contain NUL characters",
         )));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path.is_empty() || path == "." { "body".to_owned() } else { path };
-        ApiError::Service(Error::Validation(vec![FieldError::new(field, strip_position(e.inner()))]))
+        let field = if path.is_empty() || path == "." {
+            "body".to_owned()
+        } else {
+            path
+        };
+        ApiError::Service(Error::Validation(vec![FieldError::new(
+            field,
+            strip_position(e.inner()),
+        )]))
     })
 }
 
@@ -103,8 +128,16 @@ fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
     match value {
         serde_json::Value::String(s) if s.contains('\0') => Some(at),
         serde_json::Value::Object(map) => map.iter().find_map(|(key, child)| {
-            let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
-            if key.contains('\0') { Some(path) } else { nul_path(child, path) }
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if key.contains('\0') {
+                Some(path)
+            } else {
+                nul_path(child, path)
+            }
         }),
         serde_json::Value::Array(items) => items
             .iter()
@@ -163,10 +196,14 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .to_str()
         .map_err(|_| ApiError::Service(Error::Unauthorized("malformed Authorization header")))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
-        _ => Err(ApiError::Service(Error::Unauthorized("expected a Bearer token"))),
+        _ => Err(ApiError::Service(Error::Unauthorized(
+            "expected a Bearer token",
+        ))),
     }
 }
 
@@ -182,7 +219,9 @@ impl FromRequest for Authenticated {
         let token = bearer_token(req);
         Box::pin(async move {
             let state = state?;
-            let token = token?.ok_or(ApiError::Service(Error::Unauthorized("missing Bearer token")))?;
+            let token = token?.ok_or(ApiError::Service(Error::Unauthorized(
+                "missing Bearer token",
+            )))?;
             let actor = auth::authenticate(&state.db, &state.auth, &token).await?;
             Ok(Authenticated(actor))
         })
@@ -258,39 +297,6 @@ fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
         .or(Ok(Some(-1)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Body {
-        name: Option<String>,
-    }
-
-    #[test]
-    fn bodies_must_be_clean_objects() {
-        assert!(parse_json::<Body>(br#"{"name": "ok"}"#).is_ok());
-        assert!(matches!(parse_json::<Body>(b"[null]"), Err(ApiError::Service(Error::Validation(_)))));
-        assert!(matches!(parse_json::<Body>(br#"{"name": "a\u0000b"}"#), Err(ApiError::Service(Error::Validation(_)))));
-        assert!(matches!(parse_json::<Body>(br#"{"name": 3}"#), Err(ApiError::Service(Error::Validation(_)))));
-        assert!(matches!(parse_json::<Body>(br#"{"other": 3}"#), Err(ApiError::Service(Error::Validation(_)))));
-        assert!(matches!(parse_json::<Body>(b"{"), Err(ApiError::Malformed(_))));
-        assert!(matches!(parse_json::<Body>(br#"{"name": "x"} trailing"#), Err(ApiError::Malformed(_))));
-    }
-
-    #[test]
-    fn depth_counts_only_structure() {
-        let deep = "[".repeat(33) + &"]".repeat(33);
-        assert!(json_depth_exceeds(deep.as_bytes(), 32));
-        let ok = "[".repeat(32) + &"]".repeat(32);
-        assert!(!json_depth_exceeds(ok.as_bytes(), 32));
-        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(100));
-        assert!(!json_depth_exceeds(in_string.as_bytes(), 32));
-    }
-}
-
 /// Query parameters, with repeated keys (`?tag=a&tag=b`) collected into `Vec`s. A query
 /// string that does not fit is 400.
 pub struct QueryParams<T>(pub T);
@@ -311,5 +317,56 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
                 .map(QueryParams)
                 .map_err(|e| ApiError::Malformed(format!("invalid query string: {e}"))),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+    }
+
+    #[test]
+    fn bodies_must_be_clean_objects() {
+        assert!(parse_json::<Body>(br#"{"name": "ok"}"#).is_ok());
+        assert!(matches!(
+            parse_json::<Body>(b"[null]"),
+            Err(ApiError::Service(Error::Validation(_)))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name": "a\u0000b"}"#),
+            Err(ApiError::Service(Error::Validation(_)))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name": 3}"#),
+            Err(ApiError::Service(Error::Validation(_)))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"other": 3}"#),
+            Err(ApiError::Service(Error::Validation(_)))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{"),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name": "x"} trailing"#),
+            Err(ApiError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn depth_counts_only_structure() {
+        let deep = "[".repeat(33) + &"]".repeat(33);
+        assert!(json_depth_exceeds(deep.as_bytes(), 32));
+        let ok = "[".repeat(32) + &"]".repeat(32);
+        assert!(!json_depth_exceeds(ok.as_bytes(), 32));
+        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(100));
+        assert!(!json_depth_exceeds(in_string.as_bytes(), 32));
     }
 }

@@ -88,7 +88,11 @@ pub struct ServerSettings {
 }
 
 /// Builds the server on an already bound listener (so tests can bind port 0).
-pub fn run(listener: TcpListener, state: AppState, settings: ServerSettings) -> std::io::Result<Server> {
+pub fn run(
+    listener: TcpListener,
+    state: AppState,
+    settings: ServerSettings,
+) -> std::io::Result<Server> {
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()

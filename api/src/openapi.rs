@@ -76,8 +76,17 @@ impl Modify for BearerSecurity {
         routes::relations::delete_relation,
     ),
     components(responses(
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable,
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        RateLimited,
+        Unavailable,
     ))
 )]
 struct ApiV1;

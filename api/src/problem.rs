@@ -45,7 +45,11 @@ struct Shape {
 }
 
 const fn shape(status: StatusCode, slug: &'static str, title: &'static str) -> Shape {
-    Shape { status, slug, title }
+    Shape {
+        status,
+        slug,
+        title,
+    }
 }
 
 impl ApiError {
@@ -54,21 +58,33 @@ impl ApiError {
             ApiError::Service(e) => match e {
                 Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
                 Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-                Error::Unauthorized(_) => shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-                Error::InvalidCredentials => {
-                    shape(StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid credentials")
+                Error::Unauthorized(_) => {
+                    shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
                 }
+                Error::InvalidCredentials => shape(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid-credentials",
+                    "Invalid credentials",
+                ),
                 Error::Conflict(_) => shape(StatusCode::CONFLICT, "conflict", "Conflict"),
-                Error::PreconditionFailed => {
-                    shape(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed")
+                Error::PreconditionFailed => shape(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition-failed",
+                    "Precondition failed",
+                ),
+                Error::BadRequest(_) => {
+                    shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request")
                 }
-                Error::BadRequest(_) => shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-                Error::Validation(_) => {
-                    shape(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Validation failed")
-                }
-                Error::RateLimited { .. } => {
-                    shape(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
-                }
+                Error::Validation(_) => shape(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation-failed",
+                    "Validation failed",
+                ),
+                Error::RateLimited { .. } => shape(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                ),
                 Error::Unavailable(_) => shape(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "service-unavailable",
@@ -109,7 +125,8 @@ impl ApiError {
                 Error::InvalidCredentials => "email or password is incorrect".into(),
                 Error::Conflict(why) => why.clone(),
                 Error::PreconditionFailed => {
-                    "If-Match does not match the current version; fetch the resource and retry".into()
+                    "If-Match does not match the current version; fetch the resource and retry"
+                        .into()
                 }
                 Error::BadRequest(why) => why.clone(),
                 Error::Validation(_) => "one or more fields are invalid".into(),
@@ -139,7 +156,9 @@ impl ResponseError for ApiError {
         let shape = self.shape();
         match self {
             ApiError::Service(Error::Internal(cause)) => log::error!("internal error: {cause}"),
-            ApiError::Service(Error::Unavailable(cause)) => log::warn!("database unavailable: {cause}"),
+            ApiError::Service(Error::Unavailable(cause)) => {
+                log::warn!("database unavailable: {cause}")
+            }
             _ => {}
         }
         let errors = match self {
@@ -160,13 +179,17 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Service(Error::Unavailable(_)) => {
-                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.to_string()));
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+                ));
             }
             ApiError::MethodNotAllowed(allowed) => {
                 response.insert_header((header::ALLOW, allowed.clone()));
             }
-            ApiError::Service(Error::Unauthorized(_)) => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            ApiError::Service(Error::Unauthorized(_) | Error::InvalidCredentials) => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             _ => {}
         }

@@ -30,8 +30,16 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(WorldElements::WorldId).uuid().not_null())
                     .col(ColumnDef::new(WorldElements::ParentId).uuid().null())
-                    .col(ColumnDef::new(WorldElements::Kind).string_len(64).not_null())
-                    .col(ColumnDef::new(WorldElements::Name).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(WorldElements::Kind)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WorldElements::Name)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(WorldElements::Summary).text().null())
                     .col(jsonb_object(WorldElements::Attributes))
                     .col(jsonb_array(WorldElements::Tags))

@@ -9,7 +9,18 @@ use crate::error::{Error, Result};
 use crate::values::Visibility;
 
 /// A member's role; the order is the order of power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -61,8 +72,15 @@ impl Access {
 
 /// Resolves the caller's access to a world. A private world the caller is no member of
 /// is `NotFound`, exactly like a world that does not exist.
-pub async fn world_access<C: ConnectionTrait>(db: &C, actor: Option<&Actor>, world_id: Uuid) -> Result<Access> {
-    let world = worlds::Entity::find_by_id(world_id).one(db).await?.ok_or(Error::NotFound)?;
+pub async fn world_access<C: ConnectionTrait>(
+    db: &C,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+) -> Result<Access> {
+    let world = worlds::Entity::find_by_id(world_id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
     let role = match actor {
         Some(actor) => world_members::Entity::find_by_id((world_id, actor.user_id))
             .one(db)

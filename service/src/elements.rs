@@ -17,7 +17,7 @@ use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::json_filters::{attributes_contain, has_tag};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{double_option, merge_patch};
+use crate::patch::{double_option, merge_patch, reject_null};
 use crate::values::{Checks, Kind, Name, Tags, parse_object, parse_text};
 use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
 use crate::worlds::add_to_element_count;
@@ -72,14 +72,19 @@ impl From<world_elements::Model> for ElementDto {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateElementRequest {
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub summary: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub attributes: Option<Value>,
-    #[serde(default)]
+    /// At most 64 tags of 1 to 64 characters.
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, max_items = 64)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub parent_id: Option<Uuid>,
@@ -88,20 +93,23 @@ pub struct CreateElementRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateElementRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// A new summary, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub summary: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored attributes.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub attributes: Option<Value>,
-    /// Replaces the tags.
-    #[serde(default)]
+    /// Replaces the tags: at most 64 of 1 to 64 characters.
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, max_items = 64)]
     pub tags: Option<Vec<String>>,
     /// A new parent in the same world, or `null` to make the element a root.
     #[serde(default, deserialize_with = "double_option")]

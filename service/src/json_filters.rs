@@ -37,7 +37,9 @@ pub fn has_tag(backend: DatabaseBackend, tag: &str) -> SimpleExpr {
             [Value::from(Json::Array(vec![Json::String(tag.to_owned())]))],
         ),
         _ => Expr::cust_with_values(
-            format!("EXISTS (SELECT 1 FROM json_each({TAGS}) AS t WHERE t.type = 'text' AND t.value = ?)"),
+            format!(
+                "EXISTS (SELECT 1 FROM json_each({TAGS}) AS t WHERE t.type = 'text' AND t.value = ?)"
+            ),
             [Value::from(tag.to_owned())],
         ),
     }
@@ -60,11 +62,15 @@ impl SqliteContainment {
             Json::Bool(false) => at("= 'false'"),
             Json::Number(n) => {
                 self.values.push(number_value(n));
-                format!("(json_type({doc}, '{path}') IN ('integer', 'real') AND json_extract({doc}, '{path}') = ?)")
+                format!(
+                    "(json_type({doc}, '{path}') IN ('integer', 'real') AND json_extract({doc}, '{path}') = ?)"
+                )
             }
             Json::String(s) => {
                 self.values.push(Value::from(s.clone()));
-                format!("(json_type({doc}, '{path}') = 'text' AND json_extract({doc}, '{path}') = ?)")
+                format!(
+                    "(json_type({doc}, '{path}') = 'text' AND json_extract({doc}, '{path}') = ?)"
+                )
             }
             Json::Object(map) => {
                 let mut parts = vec![at("= 'object'")];
@@ -141,7 +147,10 @@ fn check_keys(filter: &Json) -> Result<()> {
         }),
         Json::Array(items) => items.iter().try_for_each(check_keys),
         // PostgreSQL cannot hold NUL in jsonb text.
-        Json::String(s) if s.contains('\0') => Err(Error::validation("where", "must not contain NUL characters")),
+        Json::String(s) if s.contains('\0') => Err(Error::validation(
+            "where",
+            "must not contain NUL characters",
+        )),
         _ => Ok(()),
     }
 }

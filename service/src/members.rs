@@ -1,8 +1,8 @@
 //! A world's members: who they are and what role they hold.
 use entity::{users, world_members};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, sea_query::OnConflict,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -44,7 +44,11 @@ pub struct PutMemberRequest {
 
 /// Everyone in the world, the owner first. Members only: member emails stay private, so
 /// a stranger reading a public world gets 403.
-pub async fn list(db: &DatabaseConnection, actor: &Actor, world_id: Uuid) -> Result<Vec<MemberDto>> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+) -> Result<Vec<MemberDto>> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Viewer)?;
     let rows = world_members::Entity::find()
@@ -81,9 +85,15 @@ pub async fn put(
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
     if user_id == access.world.owner_id {
-        return Err(Error::validation("user_id", "the owner's role cannot be changed"));
+        return Err(Error::validation(
+            "user_id",
+            "the owner's role cannot be changed",
+        ));
     }
-    let user = users::Entity::find_by_id(user_id).one(db).await?.ok_or(Error::NotFound)?;
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
     let role: Role = request.role.into();
     world_members::Entity::insert(world_members::ActiveModel {
         world_id: Set(world_id),
@@ -92,9 +102,12 @@ pub async fn put(
         created_at: Set(crate::versioning::now()),
     })
     .on_conflict(
-        OnConflict::columns([world_members::Column::WorldId, world_members::Column::UserId])
-            .update_column(world_members::Column::Role)
-            .to_owned(),
+        OnConflict::columns([
+            world_members::Column::WorldId,
+            world_members::Column::UserId,
+        ])
+        .update_column(world_members::Column::Role)
+        .to_owned(),
     )
     .exec(db)
     .await?;
@@ -107,13 +120,21 @@ pub async fn put(
 }
 
 /// Removes a member: the owner may remove anyone but themself; a member may leave.
-pub async fn remove(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, user_id: Uuid) -> Result<()> {
+pub async fn remove(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    user_id: Uuid,
+) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     if actor.user_id != user_id {
         access.require(Role::Owner)?;
     }
     if user_id == access.world.owner_id {
-        return Err(Error::validation("user_id", "the owner cannot leave their own world"));
+        return Err(Error::validation(
+            "user_id",
+            "the owner cannot leave their own world",
+        ));
     }
     let member = world_members::Entity::find_by_id((world_id, user_id))
         .one(db)

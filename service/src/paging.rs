@@ -39,8 +39,11 @@ impl Cursor {
 
     /// Decodes a cursor and checks it was made for `ordering`.
     pub fn decode(raw: &str, ordering: &str) -> Result<Self> {
-        let bad = || Error::BadRequest("invalid cursor; use next_cursor from the previous page".into());
-        let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| bad())?;
+        let bad =
+            || Error::BadRequest("invalid cursor; use next_cursor from the previous page".into());
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw.trim_end_matches('='))
+            .map_err(|_| bad())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if cursor.ordering != ordering {
             return Err(bad());
@@ -60,7 +63,10 @@ impl PageRequest {
     pub fn parse(limit: Option<u64>, cursor: Option<String>) -> Result<Self> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::validation("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(Error::validation(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         Ok(Self {
             limit,

@@ -12,6 +12,21 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// For optional fields that may be left out but not set to `null`; use with
+/// `#[serde(default, deserialize_with = "reject_null")]`.
+pub fn reject_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        None => Err(serde::de::Error::custom(
+            "must not be null; leave the field out instead",
+        )),
+        some => Ok(some),
+    }
+}
+
 /// Applies a JSON Merge Patch (RFC 7396) to `target`: `null` removes a key, objects merge,
 /// anything else replaces.
 pub fn merge_patch(mut target: Value, patch: &Value) -> Value {

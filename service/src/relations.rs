@@ -17,7 +17,7 @@ use crate::access::{Role, world_access};
 use crate::auth::Actor;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::merge_patch;
+use crate::patch::{merge_patch, reject_null};
 use crate::values::{Checks, Kind, parse_object};
 use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
 
@@ -73,20 +73,22 @@ pub struct ElementRelationDto {
 pub struct CreateRelationRequest {
     pub source_id: Uuid,
     pub target_id: Uuid,
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: String,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub attributes: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRelationRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored attributes.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub attributes: Option<Value>,
 }
 

@@ -68,7 +68,12 @@ impl Tokens {
         }
     }
 
-    pub fn issue_access(&self, user_id: Uuid, session_id: Uuid, token_version: i32) -> Result<String> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        token_version: i32,
+    ) -> Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{Actor, Auth, confirm_password, revoke_all_sessions};
 use crate::error::{Error, Result};
-use crate::patch::{double_option, merge_patch};
+use crate::patch::{double_option, merge_patch, reject_null};
 use crate::values::{Checks, Name, Password, parse_object};
 
 /// `User` in the contract. Never carries the password hash.
@@ -49,8 +49,8 @@ pub struct UpdateMeRequest {
     #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored preferences.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub preferences: Option<Value>,
 }
 

@@ -197,7 +197,9 @@ pub fn parse_object(field: &str, value: Value) -> Result<Value, FieldError> {
 }
 
 /// Who may see a world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     Private,
@@ -253,7 +255,10 @@ mod tests {
 
     #[test]
     fn email_is_trimmed_and_lowercased() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
         assert!(Email::parse("no-at-sign").is_err());
         assert!(Email::parse("a@b").is_err());
         assert!(Email::parse("a b@c.d").is_err());

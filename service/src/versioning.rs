@@ -2,7 +2,9 @@
 //! only if it still has the value the change was computed from.
 use chrono::SubsecRound;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, prelude::DateTimeWithTimeZone};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, prelude::DateTimeWithTimeZone,
+};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -66,7 +68,9 @@ pub fn lost_race(if_match: Option<i32>, attempt: usize) -> Result<()> {
     if if_match.is_some() {
         Err(Error::PreconditionFailed)
     } else if attempt + 1 >= MAX_ATTEMPTS {
-        Err(Error::Conflict("the resource is changing too quickly; retry".into()))
+        Err(Error::Conflict(
+            "the resource is changing too quickly; retry".into(),
+        ))
     } else {
         Ok(())
     }

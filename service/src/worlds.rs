@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use entity::{world_members, worlds};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,7 +14,7 @@ use crate::access::{Role, world_access};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{double_option, merge_patch};
+use crate::patch::{double_option, merge_patch, reject_null};
 use crate::values::{Checks, Name, Visibility, parse_object, parse_text};
 use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
 
@@ -62,40 +62,49 @@ pub struct CreateWorldRequest {
     #[serde(default)]
     #[schema(max_length = 10000)]
     pub description: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub settings: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false)]
     pub visibility: Option<Visibility>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorldRequest {
-    #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// A new description, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored settings.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(value_type = Object)]
     pub settings: Option<Value>,
     /// Only the owner may change the visibility.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reject_null")]
+    #[schema(nullable = false)]
     pub visibility: Option<Visibility>,
 }
 
-pub async fn create(db: &DatabaseConnection, actor: &Actor, request: CreateWorldRequest) -> Result<WorldDto> {
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    request: CreateWorldRequest,
+) -> Result<WorldDto> {
     let mut checks = Checks::default();
     let name = checks.check(Name::parse("name", request.name));
     let description = match request.description {
         Some(d) => checks.check(parse_text("description", d)).map(Some),
         None => Some(None),
     };
-    let settings = checks.check(parse_object("settings", request.settings.unwrap_or_else(|| serde_json::json!({}))));
+    let settings = checks.check(parse_object(
+        "settings",
+        request.settings.unwrap_or_else(|| serde_json::json!({})),
+    ));
     checks.finish()?;
     let (Some(name), Some(description), Some(settings)) = (name, description, settings) else {
         return Err(Error::Internal("validated fields missing".into()));
@@ -107,7 +116,11 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, request: CreateWorld
         name: Set(name.into_inner()),
         description: Set(description),
         settings: Set(settings),
-        visibility: Set(request.visibility.unwrap_or(Visibility::Private).as_str().to_owned()),
+        visibility: Set(request
+            .visibility
+            .unwrap_or(Visibility::Private)
+            .as_str()
+            .to_owned()),
         element_count: Set(0),
         version: Set(1),
         ..Default::default()
@@ -126,7 +139,11 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, request: CreateWorld
     Ok(WorldDto::new(world, Some(Role::Owner)))
 }
 
-pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid) -> Result<WorldDto> {
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+) -> Result<WorldDto> {
     let access = world_access(db, actor, world_id).await?;
     Ok(WorldDto::new(access.world, access.role))
 }
@@ -134,19 +151,26 @@ pub async fn get(db: &DatabaseConnection, actor: Option<&Actor>, world_id: Uuid)
 const LIST_ORDERING: &str = "worlds:-created_at";
 
 /// The worlds the caller owns or is a member of, newest first.
-pub async fn list(db: &DatabaseConnection, actor: &Actor, page: PageRequest) -> Result<Page<WorldDto>> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    page: PageRequest,
+) -> Result<Page<WorldDto>> {
     let mut query = worlds::Entity::find()
         .join(JoinType::InnerJoin, worlds::Relation::WorldMembers.def())
         .filter(world_members::Column::UserId.eq(actor.user_id))
         .select_also(world_members::Entity);
     if let Some(raw) = &page.cursor {
         let cursor = Cursor::decode(raw, LIST_ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key)
-            .map_err(|_| Error::BadRequest("invalid cursor; use next_cursor from the previous page".into()))?;
+        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
+            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
+        })?;
         query = query.filter(
-            Condition::any()
-                .add(worlds::Column::CreatedAt.lt(key))
-                .add(worlds::Column::CreatedAt.eq(key).and(worlds::Column::Id.lt(cursor.id))),
+            Condition::any().add(worlds::Column::CreatedAt.lt(key)).add(
+                worlds::Column::CreatedAt
+                    .eq(key)
+                    .and(worlds::Column::Id.lt(cursor.id)),
+            ),
         );
     }
     let rows = query
@@ -175,13 +199,17 @@ pub async fn update(
     request: UpdateWorldRequest,
 ) -> Result<WorldDto> {
     let mut checks = Checks::default();
-    let name = request.name.and_then(|n| checks.check(Name::parse("name", n)));
+    let name = request
+        .name
+        .and_then(|n| checks.check(Name::parse("name", n)));
     let description = match request.description {
         Some(Some(d)) => checks.check(parse_text("description", d)).map(Some),
         Some(None) => Some(None),
         None => None,
     };
-    let settings_patch = request.settings.and_then(|s| checks.check(parse_object("settings", s)));
+    let settings_patch = request
+        .settings
+        .and_then(|s| checks.check(parse_object("settings", s)));
     checks.finish()?;
 
     for attempt in 0..versioning::MAX_ATTEMPTS {
@@ -210,16 +238,25 @@ pub async fn update(
             version: worlds::Column::Version,
             updated_at: worlds::Column::UpdatedAt,
         };
-        match update_if_version::<worlds::Entity, _>(db, columns, world_id, world.version, changes).await? {
+        match update_if_version::<worlds::Entity, _>(db, columns, world_id, world.version, changes)
+            .await?
+        {
             Some(updated) => return Ok(WorldDto::new(updated, access.role)),
             None => lost_race(if_match, attempt)?,
         }
     }
-    Err(Error::Conflict("the world is changing too quickly; retry".into()))
+    Err(Error::Conflict(
+        "the world is changing too quickly; retry".into(),
+    ))
 }
 
 /// Deletes a world; the database cascades to its members, elements and relations.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, if_match: Option<i32>) -> Result<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    if_match: Option<i32>,
+) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
     check_if_match(if_match, access.world.version)?;
@@ -229,15 +266,22 @@ pub async fn delete(db: &DatabaseConnection, actor: &Actor, world_id: Uuid, if_m
     }
     let deleted = query.exec(db).await?;
     if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() { Error::PreconditionFailed } else { Error::NotFound });
+        return Err(if if_match.is_some() {
+            Error::PreconditionFailed
+        } else {
+            Error::NotFound
+        });
     }
     Ok(())
 }
 
 /// Adjusts a world's element counter inside the transaction that adds or removes
 /// elements. Also takes the world's row lock, which serializes hierarchy changes.
-pub(crate) async fn add_to_element_count<C: sea_orm::ConnectionTrait>(db: &C, world_id: Uuid, delta: i64) -> Result<()> {
-
+pub(crate) async fn add_to_element_count<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    delta: i64,
+) -> Result<()> {
     worlds::Entity::update_many()
         .col_expr(
             worlds::Column::ElementCount,

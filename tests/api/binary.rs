@@ -7,7 +7,9 @@ use crate::helpers::{Backend, fresh_database};
 
 fn lorebase() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lorebase"));
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     command
 }
 
@@ -30,7 +32,10 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
 #[test]
 fn postgres_without_a_jwt_secret_refuses_to_start() {
     let output = lorebase()
-        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
         .output()
         .expect("run lorebase");
     assert!(!output.status.success());
@@ -42,8 +47,16 @@ async fn migrate_subcommands_work_on_both_backends() {
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let (url, _dir) = fresh_database(backend).await;
         let run = |args: &[&str]| {
-            let output = lorebase().env("DATABASE_URL", &url).args(args).output().expect("run lorebase");
-            let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            let output = lorebase()
+                .env("DATABASE_URL", &url)
+                .args(args)
+                .output()
+                .expect("run lorebase");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
             assert!(output.status.success(), "lorebase {args:?} failed: {text}");
             text
         };
@@ -81,7 +94,10 @@ async fn serves_on_the_default_sqlite_file_with_no_configuration() {
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
         warned |= line.contains("JWT_SECRET is not set");
         if let Some(address) = line.split("listening on http://").nth(1) {
-            port = address.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+            port = address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim().parse::<u16>().ok());
             break;
         }
     }
@@ -89,10 +105,17 @@ async fn serves_on_the_default_sqlite_file_with_no_configuration() {
     assert!(warned, "no warning about the generated JWT secret");
     let client = reqwest::Client::new();
     for path in ["/healthz", "/readyz"] {
-        let response = client.get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("request");
+        let response = client
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), 200, "{path}");
     }
-    assert!(dir.path().join("lorebase.db").exists(), "the default SQLite file was not created");
+    assert!(
+        dir.path().join("lorebase.db").exists(),
+        "the default SQLite file was not created"
+    );
     child.kill().ok();
     child.wait().ok();
 }

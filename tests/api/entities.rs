@@ -1,8 +1,8 @@
 //! The entity crate's navigation, in code, on both backends: generated `Related` impls in
 //! both directions and the hand-written `Linked` ones.
 use entity::links::{
-    ElementChildren, ElementParent, IncomingRelations, OutgoingRelations, OwnedWorlds, RelationSource, RelationTarget,
-    WorldOwner,
+    ElementChildren, ElementParent, IncomingRelations, OutgoingRelations, OwnedWorlds,
+    RelationSource, RelationTarget, WorldOwner,
 };
 use entity::{element_relations, users, world_elements, world_members, worlds};
 use migration::{Migrator, MigratorTrait};
@@ -26,7 +26,12 @@ async fn user(db: &DatabaseConnection, email: &str) -> users::Model {
     .expect("insert user")
 }
 
-async fn element(db: &DatabaseConnection, world: Uuid, parent: Option<Uuid>, name: &str) -> world_elements::Model {
+async fn element(
+    db: &DatabaseConnection,
+    world: Uuid,
+    parent: Option<Uuid>,
+    name: &str,
+) -> world_elements::Model {
     world_elements::ActiveModel {
         world_id: Set(world),
         parent_id: Set(parent),
@@ -91,15 +96,31 @@ async fn navigation(backend: Backend) {
     .expect("insert relation");
 
     // World ↔ elements, both ways.
-    let elements = world.find_related(world_elements::Entity).all(&db).await.expect("elements");
+    let elements = world
+        .find_related(world_elements::Entity)
+        .all(&db)
+        .await
+        .expect("elements");
     assert_eq!(elements.len(), 2);
-    let back = child.find_related(worlds::Entity).one(&db).await.expect("world");
+    let back = child
+        .find_related(worlds::Entity)
+        .one(&db)
+        .await
+        .expect("world");
     assert_eq!(back.map(|w| w.id), Some(world.id));
 
     // User ↔ world through memberships; the owner through a link.
-    let bobs = bob.find_related(worlds::Entity).all(&db).await.expect("bob's worlds");
+    let bobs = bob
+        .find_related(worlds::Entity)
+        .all(&db)
+        .await
+        .expect("bob's worlds");
     assert_eq!(bobs.iter().map(|w| w.id).collect::<Vec<_>>(), [world.id]);
-    let members = world.find_related(users::Entity).all(&db).await.expect("members");
+    let members = world
+        .find_related(users::Entity)
+        .all(&db)
+        .await
+        .expect("members");
     assert_eq!(members.iter().map(|u| u.id).collect::<Vec<_>>(), [bob.id]);
     let owner = world.find_linked(WorldOwner).one(&db).await.expect("owner");
     assert_eq!(owner.map(|u| u.id), Some(ada.id));
@@ -107,21 +128,65 @@ async fn navigation(backend: Backend) {
     assert_eq!(owned.iter().map(|w| w.id).collect::<Vec<_>>(), [world.id]);
 
     // The element hierarchy.
-    let parent = child.find_linked(ElementParent).one(&db).await.expect("parent");
+    let parent = child
+        .find_linked(ElementParent)
+        .one(&db)
+        .await
+        .expect("parent");
     assert_eq!(parent.map(|p| p.id), Some(root.id));
-    let children = root.find_linked(ElementChildren).all(&db).await.expect("children");
-    assert_eq!(children.iter().map(|c| c.id).collect::<Vec<_>>(), [child.id]);
+    let children = root
+        .find_linked(ElementChildren)
+        .all(&db)
+        .await
+        .expect("children");
+    assert_eq!(
+        children.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [child.id]
+    );
 
     // Relations by end.
-    let out = root.find_linked(OutgoingRelations).all(&db).await.expect("outgoing");
+    let out = root
+        .find_linked(OutgoingRelations)
+        .all(&db)
+        .await
+        .expect("outgoing");
     assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), [relation.id]);
-    assert!(child.find_linked(OutgoingRelations).all(&db).await.expect("none").is_empty());
-    let incoming = child.find_linked(IncomingRelations).all(&db).await.expect("incoming");
-    assert_eq!(incoming.iter().map(|r| r.id).collect::<Vec<_>>(), [relation.id]);
-    let source = relation.find_linked(RelationSource).one(&db).await.expect("source");
-    let target = relation.find_linked(RelationTarget).one(&db).await.expect("target");
-    assert_eq!((source.map(|e| e.id), target.map(|e| e.id)), (Some(root.id), Some(child.id)));
-    let in_world = world.find_related(element_relations::Entity).all(&db).await.expect("relations");
+    assert!(
+        child
+            .find_linked(OutgoingRelations)
+            .all(&db)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let incoming = child
+        .find_linked(IncomingRelations)
+        .all(&db)
+        .await
+        .expect("incoming");
+    assert_eq!(
+        incoming.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [relation.id]
+    );
+    let source = relation
+        .find_linked(RelationSource)
+        .one(&db)
+        .await
+        .expect("source");
+    let target = relation
+        .find_linked(RelationTarget)
+        .one(&db)
+        .await
+        .expect("target");
+    assert_eq!(
+        (source.map(|e| e.id), target.map(|e| e.id)),
+        (Some(root.id), Some(child.id))
+    );
+    let in_world = world
+        .find_related(element_relations::Entity)
+        .all(&db)
+        .await
+        .expect("relations");
     assert_eq!(in_world.len(), 1);
 
     // Server-side defaults fill JSON columns for rows written without them.
@@ -137,10 +202,19 @@ async fn navigation(backend: Backend) {
         Backend::Sqlite => String::new(),
     };
     if !insert.is_empty() {
-        db.execute_raw(Statement::from_string(db.get_database_backend(), insert)).await.expect("raw insert");
+        db.execute_raw(Statement::from_string(db.get_database_backend(), insert))
+            .await
+            .expect("raw insert");
         use sea_orm::EntityTrait;
-        let raw = world_elements::Entity::find_by_id(id).one(&db).await.expect("read").expect("row");
-        assert_eq!((raw.attributes, raw.tags, raw.version), (json!({}), json!([]), 1));
+        let raw = world_elements::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(
+            (raw.attributes, raw.tags, raw.version),
+            (json!({}), json!([]), 1)
+        );
     }
 }
 

@@ -11,18 +11,83 @@ async fn probes_answer(app: TestApp) {
 }
 
 async fn unknown_route_is_problem_json(app: TestApp) {
-    app.get("/api/v1/no-such-thing", None).await.assert_problem(404, "not-found");
+    app.get("/api/v1/no-such-thing", None)
+        .await
+        .assert_problem(404, "not-found");
 }
 
 async fn openapi_document_and_docs_page_are_served(app: TestApp) {
     let doc = app.get("/api-docs/openapi.json", None).await;
     doc.assert_status(200);
     let doc = doc.json();
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
-    for path in ["/healthz", "/readyz", "/api/v1/auth/register", "/api/v1/users/me"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the document");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    // Every row of the contract, and nothing else.
+    let contract = [
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("post", "/api/v1/auth/register"),
+        ("post", "/api/v1/auth/login"),
+        ("post", "/api/v1/auth/refresh"),
+        ("post", "/api/v1/auth/logout"),
+        ("get", "/api/v1/users/me"),
+        ("patch", "/api/v1/users/me"),
+        ("delete", "/api/v1/users/me"),
+        ("put", "/api/v1/users/me/password"),
+        ("get", "/api/v1/worlds"),
+        ("post", "/api/v1/worlds"),
+        ("get", "/api/v1/worlds/{world_id}"),
+        ("patch", "/api/v1/worlds/{world_id}"),
+        ("delete", "/api/v1/worlds/{world_id}"),
+        ("get", "/api/v1/worlds/{world_id}/members"),
+        ("put", "/api/v1/worlds/{world_id}/members/{user_id}"),
+        ("delete", "/api/v1/worlds/{world_id}/members/{user_id}"),
+        ("get", "/api/v1/worlds/{world_id}/elements"),
+        ("post", "/api/v1/worlds/{world_id}/elements"),
+        ("get", "/api/v1/worlds/{world_id}/elements/{element_id}"),
+        ("patch", "/api/v1/worlds/{world_id}/elements/{element_id}"),
+        ("delete", "/api/v1/worlds/{world_id}/elements/{element_id}"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/relations",
+        ),
+        ("post", "/api/v1/worlds/{world_id}/relations"),
+        ("get", "/api/v1/worlds/{world_id}/relations/{relation_id}"),
+        ("patch", "/api/v1/worlds/{world_id}/relations/{relation_id}"),
+        (
+            "delete",
+            "/api/v1/worlds/{world_id}/relations/{relation_id}",
+        ),
+    ];
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
     }
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let mut expected: Vec<(String, String)> = contract
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    documented.sort();
+    assert_eq!(documented, expected);
+    // Error answers are documented as problem+json.
+    let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"];
+    assert_eq!(login["$ref"], "#/components/responses/Unauthorized");
+    assert!(
+        doc["components"]["responses"]["Unauthorized"]["content"]["application/problem+json"]
+            .is_object()
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let page = app.get("/docs/", None).await;
     page.assert_status(200);
     assert!(page.text.to_lowercase().contains("swagger"));
@@ -33,9 +98,21 @@ async fn wrong_method_is_405_with_allow(app: TestApp) {
     reply.assert_problem(405, "method-not-allowed");
     assert_eq!(reply.header("allow"), Some("GET"));
     let world = format!("/api/v1/worlds/{}", uuid::Uuid::now_v7());
-    let reply = app.send(reqwest::Method::POST, &world, None, Some(&serde_json::json!({}))).await;
+    let reply = app
+        .send(
+            reqwest::Method::POST,
+            &world,
+            None,
+            Some(&serde_json::json!({})),
+        )
+        .await;
     reply.assert_problem(405, "method-not-allowed");
     assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
 }
 
-on_both_backends!(probes_answer, wrong_method_is_405_with_allow, unknown_route_is_problem_json, openapi_document_and_docs_page_are_served);
+on_both_backends!(
+    probes_answer,
+    wrong_method_is_405_with_allow,
+    unknown_route_is_problem_json,
+    openapi_document_and_docs_page_are_served
+);

@@ -20,7 +20,8 @@ pub enum Backend {
 
 /// The PostgreSQL server tests create their databases on.
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A new, empty database: a PostgreSQL database named for this test, or a SQLite file in
@@ -29,21 +30,27 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
     match backend {
         Backend::Postgres => {
             let server = server_url();
-            let admin = Database::connect(&server)
-                .await
-                .unwrap_or_else(|e| panic!("PostgreSQL at {server} is required for the tests: {e}"));
+            let admin = Database::connect(&server).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {server} is required for the tests: {e}")
+            });
             let name = format!("lorebase_test_{}", Uuid::now_v7().simple());
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create test database");
             admin.close().await.ok();
-            let base = server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server);
+            let base = server
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&server);
             (format!("{base}/{name}"), None)
         }
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temporary directory");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("lorebase.db").display());
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("lorebase.db").display()
+            );
             (url, Some(dir))
         }
     }
@@ -86,7 +93,9 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         vars.insert((*k).into(), (*v).into());
     }
     let config = Config::from_map(&vars).expect("test configuration");
-    let app = Application::build(config).await.expect("application starts");
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -119,9 +128,19 @@ impl Reply {
     #[track_caller]
     pub fn assert_problem(&self, status: u16, slug: &str) -> Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
         let body = self.json();
-        assert_eq!(body["type"], format!("https://lorebase.dev/problems/{slug}"), "body: {}", self.text);
+        assert_eq!(
+            body["type"],
+            format!("https://lorebase.dev/problems/{slug}"),
+            "body: {}",
+            self.text
+        );
         assert_eq!(body["status"], status);
         body
     }
@@ -139,7 +158,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional JSON body and Bearer token.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         self.send_with(method, path, token, body, &[]).await
     }
 
@@ -202,17 +227,28 @@ impl TestApp {
         reply.assert_status(201);
         let body = reply.json();
         TestUser {
-            id: body["user"]["id"].as_str().and_then(|s| s.parse().ok()).expect("user id"),
+            id: body["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
             email,
             password: PASSWORD.to_owned(),
-            access_token: body["access_token"].as_str().expect("access token").to_owned(),
-            refresh_token: body["refresh_token"].as_str().expect("refresh token").to_owned(),
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
         }
     }
 
     /// A direct connection to the app's database, for checks HTTP cannot make.
     pub async fn db(&self) -> sea_orm::DatabaseConnection {
-        Database::connect(&self.database_url).await.expect("connect to test database")
+        Database::connect(&self.database_url)
+            .await
+            .expect("connect to test database")
     }
 }
 

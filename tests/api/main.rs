@@ -4,10 +4,10 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod elements;
 mod entities;
 mod health;
 mod migrations;
-mod users;
-mod elements;
 mod relations;
+mod users;
 mod worlds;

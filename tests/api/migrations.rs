@@ -27,7 +27,9 @@ async fn schema_snapshot(db: &DatabaseConnection) -> Vec<String> {
         .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .expect("schema query");
-    rows.iter().map(|row| row.try_get::<String>("", "line").expect("line")).collect()
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "line").expect("line"))
+        .collect()
 }
 
 async fn round_trip(backend: Backend) {
@@ -35,12 +37,25 @@ async fn round_trip(backend: Backend) {
     let db = Database::connect(&url).await.expect("connect");
     Migrator::up(&db, None).await.expect("up");
     let before = schema_snapshot(&db).await;
-    assert!(before.iter().any(|l| l.contains("world_elements")), "{before:#?}");
+    assert!(
+        before.iter().any(|l| l.contains("world_elements")),
+        "{before:#?}"
+    );
     assert!(before.len() > 20, "schema looks too small: {before:#?}");
 
-    Migrator::down(&db, None).await.expect("down every revision");
-    assert!(schema_snapshot(&db).await.is_empty(), "down left tables behind");
-    assert!(Migrator::get_applied_migrations(&db).await.expect("status").is_empty());
+    Migrator::down(&db, None)
+        .await
+        .expect("down every revision");
+    assert!(
+        schema_snapshot(&db).await.is_empty(),
+        "down left tables behind"
+    );
+    assert!(
+        Migrator::get_applied_migrations(&db)
+            .await
+            .expect("status")
+            .is_empty()
+    );
 
     Migrator::up(&db, None).await.expect("up again");
     assert_eq!(schema_snapshot(&db).await, before);
@@ -62,7 +77,10 @@ async fn postgres_has_gin_indexes_for_json_filters() {
     let db = Database::connect(&url).await.expect("connect");
     Migrator::up(&db, None).await.expect("up");
     let schema = schema_snapshot(&db).await.join("\n");
-    assert!(schema.contains("USING gin (attributes jsonb_path_ops)"), "{schema}");
+    assert!(
+        schema.contains("USING gin (attributes jsonb_path_ops)"),
+        "{schema}"
+    );
     assert!(schema.contains("USING gin (tags)"), "{schema}");
     assert!(schema.contains("'{}'::jsonb"), "{schema}");
     assert!(schema.contains("'[]'::jsonb"), "{schema}");
@@ -86,7 +104,10 @@ mod failing {
                         .to_owned(),
                 )
                 .await?;
-            manager.get_connection().execute_unprepared("SELECT * FROM no_such_table").await?;
+            manager
+                .get_connection()
+                .execute_unprepared("SELECT * FROM no_such_table")
+                .await?;
             Ok(())
         }
     }
@@ -111,6 +132,8 @@ async fn failing_revision_leaves_postgres_schema_unchanged() {
     let before = schema_snapshot(&db).await;
     assert!(failing::Failing::up(&db, None).await.is_err());
     assert_eq!(schema_snapshot(&db).await, before);
-    let applied = failing::Failing::get_applied_migrations(&db).await.expect("status");
+    let applied = failing::Failing::get_applied_migrations(&db)
+        .await
+        .expect("status");
     assert_eq!(applied.len(), Migrator::migrations().len());
 }

@@ -7,7 +7,9 @@ use crate::helpers::{TestApp, TestUser};
 use crate::on_both_backends;
 
 async fn create_world(app: &TestApp, owner: &TestUser, body: Value) -> Value {
-    let reply = app.post("/api/v1/worlds", Some(&owner.access_token), body).await;
+    let reply = app
+        .post("/api/v1/worlds", Some(&owner.access_token), body)
+        .await;
     reply.assert_status(201);
     reply.json()
 }
@@ -37,12 +39,19 @@ async fn grant(app: &TestApp, owner: &TestUser, world_id: &str, user: &TestUser,
 async fn create_and_read_a_world(app: TestApp) {
     let ada = app.register("ada").await;
     let reply = app
-        .post("/api/v1/worlds", Some(&ada.access_token), json!({"name": "Eldoria"}))
+        .post(
+            "/api/v1/worlds",
+            Some(&ada.access_token),
+            json!({"name": "Eldoria"}),
+        )
         .await;
     reply.assert_status(201);
     let world = reply.json();
     let id = world["id"].as_str().expect("id");
-    assert_eq!(reply.header("location"), Some(format!("/api/v1/worlds/{id}").as_str()));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/v1/worlds/{id}").as_str())
+    );
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(world["owner_id"], ada.id.to_string());
     assert_eq!(world["visibility"], "private");
@@ -50,15 +59,23 @@ async fn create_and_read_a_world(app: TestApp) {
     assert_eq!(world["role"], "owner");
     assert_eq!(world["element_count"], 0);
     assert_eq!(world["version"], 1);
-    assert!(world["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        world["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
 
-    let read = app.get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token)).await;
+    let read = app
+        .get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token))
+        .await;
     read.assert_status(200);
     assert_eq!(read.header("etag"), Some("\"1\""));
     assert_eq!(read.json()["name"], "Eldoria");
 
     create_element(&app, &ada, id, "Ada").await;
-    let read = app.get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token)).await;
+    let read = app
+        .get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token))
+        .await;
     assert_eq!(read.json()["element_count"], 1);
 }
 
@@ -74,13 +91,27 @@ async fn world_input_is_validated(app: TestApp) {
         json!({"name": "ok", "version": 7}),
         json!({}),
     ] {
-        app.post("/api/v1/worlds", token, body.clone()).await.assert_problem(422, "validation-failed");
+        app.post("/api/v1/worlds", token, body.clone())
+            .await
+            .assert_problem(422, "validation-failed");
     }
-    let reply = app.post("/api/v1/worlds", token, json!({"name": "", "settings": 3})).await;
+    let reply = app
+        .post("/api/v1/worlds", token, json!({"name": "", "settings": 3}))
+        .await;
     let problem = reply.assert_problem(422, "validation-failed");
-    let fields: Vec<&str> = problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
     assert_eq!(fields, ["name", "settings"]);
-    assert_eq!(app.post("/api/v1/worlds", None, json!({"name": "x"})).await.status, 401);
+    assert_eq!(
+        app.post("/api/v1/worlds", None, json!({"name": "x"}))
+            .await
+            .status,
+        401
+    );
 }
 
 async fn list_worlds_shows_only_mine_newest_first(app: TestApp) {
@@ -88,11 +119,19 @@ async fn list_worlds_shows_only_mine_newest_first(app: TestApp) {
     let bob = app.register("bob").await;
     let mut ada_worlds = Vec::new();
     for i in 0..5 {
-        ada_worlds.push(create_world(&app, &ada, json!({"name": format!("A{i}")})).await["id"].clone());
+        ada_worlds
+            .push(create_world(&app, &ada, json!({"name": format!("A{i}")})).await["id"].clone());
     }
     let bob_world = create_world(&app, &bob, json!({"name": "B", "visibility": "public"})).await;
     let shared = create_world(&app, &bob, json!({"name": "Shared"})).await;
-    grant(&app, &bob, shared["id"].as_str().expect("id"), &ada, "viewer").await;
+    grant(
+        &app,
+        &bob,
+        shared["id"].as_str().expect("id"),
+        &ada,
+        "viewer",
+    )
+    .await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -115,15 +154,26 @@ async fn list_worlds_shows_only_mine_newest_first(app: TestApp) {
     let ids: Vec<Value> = seen.iter().map(|(id, _)| id.clone()).collect();
     let mut expected = vec![shared["id"].clone()];
     expected.extend(ada_worlds.iter().rev().cloned());
-    assert_eq!(ids, expected, "newest first, each once, no stranger's world");
+    assert_eq!(
+        ids, expected,
+        "newest first, each once, no stranger's world"
+    );
     assert!(!ids.contains(&bob_world["id"]));
     assert_eq!(seen[0].1, "viewer");
     assert!(seen[1..].iter().all(|(_, role)| role == "owner"));
 
-    app.get("/api/v1/worlds?cursor=bogus", Some(&ada.access_token)).await.assert_problem(400, "bad-request");
-    app.get("/api/v1/worlds?limit=0", Some(&ada.access_token)).await.assert_problem(422, "validation-failed");
-    app.get("/api/v1/worlds?limit=201", Some(&ada.access_token)).await.assert_problem(422, "validation-failed");
-    app.get("/api/v1/worlds?limit=ten", Some(&ada.access_token)).await.assert_problem(400, "bad-request");
+    app.get("/api/v1/worlds?cursor=bogus", Some(&ada.access_token))
+        .await
+        .assert_problem(400, "bad-request");
+    app.get("/api/v1/worlds?limit=0", Some(&ada.access_token))
+        .await
+        .assert_problem(422, "validation-failed");
+    app.get("/api/v1/worlds?limit=201", Some(&ada.access_token))
+        .await
+        .assert_problem(422, "validation-failed");
+    app.get("/api/v1/worlds?limit=ten", Some(&ada.access_token))
+        .await
+        .assert_problem(400, "bad-request");
 }
 
 async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
@@ -138,21 +188,40 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
     let token = Some(ada.access_token.as_str());
 
     let patch = json!({"description": null, "settings": {"calendar": {"moons": null, "era": "third"}, "theme": "light"}});
-    let reply = app.send_with(Method::PATCH, &path, token, Some(&patch), &[("If-Match", "\"1\"")]).await;
+    let reply = app
+        .send_with(
+            Method::PATCH,
+            &path,
+            token,
+            Some(&patch),
+            &[("If-Match", "\"1\"")],
+        )
+        .await;
     reply.assert_status(200);
     assert_eq!(reply.header("etag"), Some("\"2\""));
     let updated = reply.json();
-    assert_eq!(updated["settings"], json!({"calendar": {"months": 12, "era": "third"}, "theme": "light"}));
+    assert_eq!(
+        updated["settings"],
+        json!({"calendar": {"months": 12, "era": "third"}, "theme": "light"})
+    );
     assert_eq!(updated["description"], Value::Null);
     assert_eq!(updated["version"], 2);
 
     let stale = app
-        .send_with(Method::PATCH, &path, token, Some(&json!({"name": "Lost"})), &[("If-Match", "\"1\"")])
+        .send_with(
+            Method::PATCH,
+            &path,
+            token,
+            Some(&json!({"name": "Lost"})),
+            &[("If-Match", "\"1\"")],
+        )
         .await;
     stale.assert_problem(412, "precondition-failed");
     assert_eq!(app.get(&path, token).await.json()["name"], "Eldoria");
 
-    let stale_delete = app.send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"1\"")]).await;
+    let stale_delete = app
+        .send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"1\"")])
+        .await;
     stale_delete.assert_problem(412, "precondition-failed");
     app.get(&path, token).await.assert_status(200);
 
@@ -161,7 +230,18 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
         let body = json!({"name": format!("Writer {i}")});
         let app = &app;
         let path = &path;
-        async move { app.send_with(Method::PATCH, path, token, Some(&body), &[("If-Match", "\"2\"")]).await.status.as_u16() }
+        async move {
+            app.send_with(
+                Method::PATCH,
+                path,
+                token,
+                Some(&body),
+                &[("If-Match", "\"2\"")],
+            )
+            .await
+            .status
+            .as_u16()
+        }
     });
     let mut statuses = join_all(attempts).await;
     statuses.sort();
@@ -181,7 +261,9 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
         assert_eq!(settings[format!("key{i}")], i, "{settings}");
     }
 
-    app.send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"9\"")]).await.assert_status(204);
+    app.send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"9\"")])
+        .await
+        .assert_status(204);
     app.get(&path, token).await.assert_problem(404, "not-found");
 }
 
@@ -202,16 +284,55 @@ async fn deleting_a_world_removes_everything_in_it(app: TestApp) {
         .await;
     relation.assert_status(201);
 
-    app.delete(&format!("/api/v1/worlds/{world_id}"), Some(&bob.access_token)).await.assert_problem(403, "forbidden");
-    app.delete(&format!("/api/v1/worlds/{world_id}"), Some(&ada.access_token)).await.assert_status(204);
-    app.get(&format!("/api/v1/worlds/{world_id}"), Some(&ada.access_token)).await.assert_problem(404, "not-found");
+    app.delete(
+        &format!("/api/v1/worlds/{world_id}"),
+        Some(&bob.access_token),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.delete(
+        &format!("/api/v1/worlds/{world_id}"),
+        Some(&ada.access_token),
+    )
+    .await
+    .assert_status(204);
+    app.get(
+        &format!("/api/v1/worlds/{world_id}"),
+        Some(&ada.access_token),
+    )
+    .await
+    .assert_problem(404, "not-found");
 
     use sea_orm::{EntityTrait, PaginatorTrait};
     let db = app.db().await;
-    assert_eq!(entity::world_elements::Entity::find().count(&db).await.expect("count"), 0);
-    assert_eq!(entity::element_relations::Entity::find().count(&db).await.expect("count"), 0);
-    assert_eq!(entity::world_members::Entity::find().count(&db).await.expect("count"), 0);
-    assert_eq!(entity::users::Entity::find().count(&db).await.expect("count"), 2);
+    assert_eq!(
+        entity::world_elements::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        entity::element_relations::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        entity::world_members::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        entity::users::Entity::find()
+            .count(&db)
+            .await
+            .expect("count"),
+        2
+    );
 }
 
 async fn members_are_managed_by_the_owner(app: TestApp) {
@@ -222,9 +343,18 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     let world_id = world["id"].as_str().expect("id");
     let members_path = format!("/api/v1/worlds/{world_id}/members");
 
-    let reply = app.put(&format!("{members_path}/{}", bob.id), Some(&ada.access_token), json!({"role": "editor"})).await;
+    let reply = app
+        .put(
+            &format!("{members_path}/{}", bob.id),
+            Some(&ada.access_token),
+            json!({"role": "editor"}),
+        )
+        .await;
     reply.assert_status(200);
-    assert_eq!(reply.json(), json!({"user_id": bob.id, "email": bob.email, "display_name": "bob", "role": "editor"}));
+    assert_eq!(
+        reply.json(),
+        json!({"user_id": bob.id, "email": bob.email, "display_name": "bob", "role": "editor"})
+    );
     grant(&app, &ada, world_id, &cy, "viewer").await;
     // Changing a role is the same call.
     grant(&app, &ada, world_id, &cy, "editor").await;
@@ -237,26 +367,77 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
         .as_array()
         .expect("array")
         .iter()
-        .map(|m| (m["email"].as_str().unwrap_or_default().to_owned(), m["role"].as_str().unwrap_or_default().to_owned()))
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap_or_default().to_owned(),
+                m["role"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         roles,
-        [(ada.email.clone(), "owner".into()), (bob.email.clone(), "editor".into()), (cy.email.clone(), "viewer".into())]
+        [
+            (ada.email.clone(), "owner".into()),
+            (bob.email.clone(), "editor".into()),
+            (cy.email.clone(), "viewer".into())
+        ]
     );
 
     let token = Some(ada.access_token.as_str());
-    app.put(&format!("{members_path}/{}", bob.id), token, json!({"role": "owner"})).await.assert_problem(422, "validation-failed");
-    app.put(&format!("{members_path}/{}", ada.id), token, json!({"role": "viewer"})).await.assert_problem(422, "validation-failed");
-    app.put(&format!("{members_path}/{}", uuid::Uuid::now_v7()), token, json!({"role": "viewer"})).await.assert_problem(404, "not-found");
-    app.put(&format!("{members_path}/{}", cy.id), Some(&bob.access_token), json!({"role": "editor"})).await.assert_problem(403, "forbidden");
+    app.put(
+        &format!("{members_path}/{}", bob.id),
+        token,
+        json!({"role": "owner"}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    app.put(
+        &format!("{members_path}/{}", ada.id),
+        token,
+        json!({"role": "viewer"}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    app.put(
+        &format!("{members_path}/{}", uuid::Uuid::now_v7()),
+        token,
+        json!({"role": "viewer"}),
+    )
+    .await
+    .assert_problem(404, "not-found");
+    app.put(
+        &format!("{members_path}/{}", cy.id),
+        Some(&bob.access_token),
+        json!({"role": "editor"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
 
     // Only the owner removes others; anyone may leave; the owner cannot.
-    app.delete(&format!("{members_path}/{}", bob.id), Some(&cy.access_token)).await.assert_problem(403, "forbidden");
-    app.delete(&format!("{members_path}/{}", cy.id), Some(&cy.access_token)).await.assert_status(204);
-    app.get(&format!("/api/v1/worlds/{world_id}"), Some(&cy.access_token)).await.assert_problem(404, "not-found");
-    app.delete(&format!("{members_path}/{}", ada.id), token).await.assert_problem(422, "validation-failed");
-    app.delete(&format!("{members_path}/{}", bob.id), token).await.assert_status(204);
-    app.delete(&format!("{members_path}/{}", bob.id), token).await.assert_problem(404, "not-found");
+    app.delete(
+        &format!("{members_path}/{}", bob.id),
+        Some(&cy.access_token),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.delete(&format!("{members_path}/{}", cy.id), Some(&cy.access_token))
+        .await
+        .assert_status(204);
+    app.get(
+        &format!("/api/v1/worlds/{world_id}"),
+        Some(&cy.access_token),
+    )
+    .await
+    .assert_problem(404, "not-found");
+    app.delete(&format!("{members_path}/{}", ada.id), token)
+        .await
+        .assert_problem(422, "validation-failed");
+    app.delete(&format!("{members_path}/{}", bob.id), token)
+        .await
+        .assert_status(204);
+    app.delete(&format!("{members_path}/{}", bob.id), token)
+        .await
+        .assert_problem(404, "not-found");
     let remaining = app.get(&members_path, token).await.json();
     assert_eq!(remaining.as_array().map(Vec::len), Some(1));
 }
@@ -290,7 +471,11 @@ fn expected(who: Who, public: bool, need: Need, success: u16) -> u16 {
     };
     match who {
         Who::Owner | Who::Editor | Who::Viewer => {
-            if member_ok { success } else { 403 }
+            if member_ok {
+                success
+            } else {
+                403
+            }
         }
         Who::Stranger => match (public, need) {
             (false, _) => 404,
@@ -314,14 +499,29 @@ async fn authorization_matrix(app: TestApp) {
 
     for public in [false, true] {
         let visibility = if public { "public" } else { "private" };
-        let world = create_world(&app, &owner, json!({"name": "Matrix", "visibility": visibility})).await;
+        let world = create_world(
+            &app,
+            &owner,
+            json!({"name": "Matrix", "visibility": visibility}),
+        )
+        .await;
         let w = world["id"].as_str().expect("id").to_owned();
         grant(&app, &owner, &w, &editor, "editor").await;
         grant(&app, &owner, &w, &viewer, "viewer").await;
-        let a = create_element(&app, &owner, &w, "A").await["id"].as_str().expect("id").to_owned();
-        let b = create_element(&app, &owner, &w, "B").await["id"].as_str().expect("id").to_owned();
+        let a = create_element(&app, &owner, &w, "A").await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let b = create_element(&app, &owner, &w, "B").await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
         let rel = app
-            .post(&format!("/api/v1/worlds/{w}/relations"), Some(&owner.access_token), json!({"source_id": a, "target_id": b, "kind": "knows"}))
+            .post(
+                &format!("/api/v1/worlds/{w}/relations"),
+                Some(&owner.access_token),
+                json!({"source_id": a, "target_id": b, "kind": "knows"}),
+            )
             .await
             .json()["id"]
             .as_str()
@@ -337,7 +537,10 @@ async fn authorization_matrix(app: TestApp) {
         ] {
             let token = user.map(|u| u.access_token.as_str());
             // Something to delete that only this round touches.
-            let victim = create_element(&app, &owner, &w, "victim").await["id"].as_str().expect("id").to_owned();
+            let victim = create_element(&app, &owner, &w, "victim").await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned();
             let victim_rel = app
                 .post(
                     &format!("/api/v1/worlds/{w}/relations"),
@@ -349,7 +552,12 @@ async fn authorization_matrix(app: TestApp) {
                 .as_str()
                 .expect("id")
                 .to_owned();
-            let throwaway = create_world(&app, &owner, json!({"name": "Throwaway", "visibility": visibility})).await["id"]
+            let throwaway = create_world(
+                &app,
+                &owner,
+                json!({"name": "Throwaway", "visibility": visibility}),
+            )
+            .await["id"]
                 .as_str()
                 .expect("id")
                 .to_owned();
@@ -358,16 +566,76 @@ async fn authorization_matrix(app: TestApp) {
 
             let rel_kind = format!("rel_{}", format!("{who:?}").to_lowercase());
             let checks: Vec<(Method, String, Option<Value>, Need, u16)> = vec![
-                (Method::GET, format!("/api/v1/worlds/{w}"), None, Need::Read, 200),
-                (Method::GET, format!("/api/v1/worlds/{w}/elements"), None, Need::Read, 200),
-                (Method::GET, format!("/api/v1/worlds/{w}/elements/{a}"), None, Need::Read, 200),
-                (Method::GET, format!("/api/v1/worlds/{w}/elements/{a}/relations"), None, Need::Read, 200),
-                (Method::GET, format!("/api/v1/worlds/{w}/relations/{rel}"), None, Need::Read, 200),
-                (Method::GET, format!("/api/v1/worlds/{w}/members"), None, Need::Member, 200),
-                (Method::PATCH, format!("/api/v1/worlds/{w}"), Some(json!({"name": "Renamed"})), Need::Edit, 200),
-                (Method::PATCH, format!("/api/v1/worlds/{w}"), Some(json!({"visibility": visibility})), Need::Own, 200),
-                (Method::POST, format!("/api/v1/worlds/{w}/elements"), Some(json!({"kind": "place", "name": "P"})), Need::Edit, 201),
-                (Method::PATCH, format!("/api/v1/worlds/{w}/elements/{a}"), Some(json!({"summary": "s"})), Need::Edit, 200),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}"),
+                    None,
+                    Need::Read,
+                    200,
+                ),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}/elements"),
+                    None,
+                    Need::Read,
+                    200,
+                ),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}/elements/{a}"),
+                    None,
+                    Need::Read,
+                    200,
+                ),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}/elements/{a}/relations"),
+                    None,
+                    Need::Read,
+                    200,
+                ),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}/relations/{rel}"),
+                    None,
+                    Need::Read,
+                    200,
+                ),
+                (
+                    Method::GET,
+                    format!("/api/v1/worlds/{w}/members"),
+                    None,
+                    Need::Member,
+                    200,
+                ),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/worlds/{w}"),
+                    Some(json!({"name": "Renamed"})),
+                    Need::Edit,
+                    200,
+                ),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/worlds/{w}"),
+                    Some(json!({"visibility": visibility})),
+                    Need::Own,
+                    200,
+                ),
+                (
+                    Method::POST,
+                    format!("/api/v1/worlds/{w}/elements"),
+                    Some(json!({"kind": "place", "name": "P"})),
+                    Need::Edit,
+                    201,
+                ),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/worlds/{w}/elements/{a}"),
+                    Some(json!({"summary": "s"})),
+                    Need::Edit,
+                    200,
+                ),
                 (
                     Method::POST,
                     format!("/api/v1/worlds/{w}/relations"),
@@ -375,9 +643,27 @@ async fn authorization_matrix(app: TestApp) {
                     Need::Edit,
                     201,
                 ),
-                (Method::PATCH, format!("/api/v1/worlds/{w}/relations/{rel}"), Some(json!({"attributes": {"x": 1}})), Need::Edit, 200),
-                (Method::DELETE, format!("/api/v1/worlds/{w}/relations/{victim_rel}"), None, Need::Edit, 204),
-                (Method::DELETE, format!("/api/v1/worlds/{w}/elements/{victim}"), None, Need::Edit, 204),
+                (
+                    Method::PATCH,
+                    format!("/api/v1/worlds/{w}/relations/{rel}"),
+                    Some(json!({"attributes": {"x": 1}})),
+                    Need::Edit,
+                    200,
+                ),
+                (
+                    Method::DELETE,
+                    format!("/api/v1/worlds/{w}/relations/{victim_rel}"),
+                    None,
+                    Need::Edit,
+                    204,
+                ),
+                (
+                    Method::DELETE,
+                    format!("/api/v1/worlds/{w}/elements/{victim}"),
+                    None,
+                    Need::Edit,
+                    204,
+                ),
                 (
                     Method::PUT,
                     format!("/api/v1/worlds/{w}/members/{}", outsider.id),
@@ -385,7 +671,13 @@ async fn authorization_matrix(app: TestApp) {
                     Need::Own,
                     200,
                 ),
-                (Method::DELETE, format!("/api/v1/worlds/{throwaway}"), None, Need::Own, 204),
+                (
+                    Method::DELETE,
+                    format!("/api/v1/worlds/{throwaway}"),
+                    None,
+                    Need::Own,
+                    204,
+                ),
             ];
             for (method, path, body, need, success) in checks {
                 let reply = app.send(method.clone(), &path, token, body.as_ref()).await;
@@ -397,7 +689,10 @@ async fn authorization_matrix(app: TestApp) {
                     reply.text
                 );
                 if want >= 400 {
-                    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+                    assert_eq!(
+                        reply.header("content-type"),
+                        Some("application/problem+json")
+                    );
                 }
             }
             // The owner's view of the world is unchanged by whatever was refused.
@@ -427,15 +722,32 @@ async fn extreme_json_values_round_trip_and_nul_is_refused(app: TestApp) {
     let world = create_world(&app, &ada, json!({"name": "Edge", "settings": settings})).await;
     assert_eq!(world["settings"], settings);
     let path = format!("/api/v1/worlds/{}", world["id"].as_str().expect("id"));
-    assert_eq!(app.get(&path, Some(&ada.access_token)).await.json()["settings"], settings);
+    assert_eq!(
+        app.get(&path, Some(&ada.access_token)).await.json()["settings"],
+        settings
+    );
 
     let token = Some(ada.access_token.as_str());
-    let reply = app.post("/api/v1/worlds", token, json!({"name": "a\u{0}b"})).await;
-    assert_eq!(reply.assert_problem(422, "validation-failed")["errors"][0]["field"], "name");
-    let reply = app.patch(&path, token, json!({"settings": {"k": ["ok", "nul\u{0}"]}})).await;
-    assert_eq!(reply.assert_problem(422, "validation-failed")["errors"][0]["field"], "settings.k[1]");
-    app.patch(&path, token, json!([null, null])).await.assert_problem(422, "validation-failed");
-    app.post("/api/v1/worlds", token, json!("Eldoria")).await.assert_problem(422, "validation-failed");
+    let reply = app
+        .post("/api/v1/worlds", token, json!({"name": "a\u{0}b"}))
+        .await;
+    assert_eq!(
+        reply.assert_problem(422, "validation-failed")["errors"][0]["field"],
+        "name"
+    );
+    let reply = app
+        .patch(&path, token, json!({"settings": {"k": ["ok", "nul\u{0}"]}}))
+        .await;
+    assert_eq!(
+        reply.assert_problem(422, "validation-failed")["errors"][0]["field"],
+        "settings.k[1]"
+    );
+    app.patch(&path, token, json!([null, null]))
+        .await
+        .assert_problem(422, "validation-failed");
+    app.post("/api/v1/worlds", token, json!("Eldoria"))
+        .await
+        .assert_problem(422, "validation-failed");
 }
 
 on_both_backends!(

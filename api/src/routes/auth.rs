@@ -61,7 +61,10 @@ pub async fn login(
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let response = auth::refresh(&state.db, &state.auth, body).await?;
     Ok(HttpResponse::Ok().json(response))
 }
@@ -77,7 +80,10 @@ pub async fn refresh(state: web::Data<AppState>, JsonBody(body): JsonBody<Refres
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     auth::logout(&state.db, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }

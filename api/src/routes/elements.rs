@@ -2,7 +2,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use service::elements::{self, CreateElementRequest, ElementDto, ElementFilter, SortOrder, UpdateElementRequest};
+use service::elements::{
+    self, CreateElementRequest, ElementDto, ElementFilter, SortOrder, UpdateElementRequest,
+};
 use service::paging::{Page, PageRequest};
 use service::relations::{self, Direction, ElementRelationDto};
 use uuid::Uuid;
@@ -55,10 +57,24 @@ pub async fn list_elements(
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<ElementListParams>,
 ) -> ApiResult<HttpResponse> {
-    let filter = ElementFilter::parse(params.kind, params.tag, params.parent_id, params.q, params.where_)?;
+    let filter = ElementFilter::parse(
+        params.kind,
+        params.tag,
+        params.parent_id,
+        params.q,
+        params.where_,
+    )?;
     let sort = SortOrder::parse(params.sort.as_deref())?;
     let page = PageRequest::parse(params.limit, params.cursor)?;
-    let page = elements::list(&state.db, actor.as_ref(), path.into_inner(), filter, sort, page).await?;
+    let page = elements::list(
+        &state.db,
+        actor.as_ref(),
+        path.into_inner(),
+        filter,
+        sort,
+        page,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -192,7 +208,15 @@ pub async fn list_element_relations(
     let (world_id, element_id) = path.into_inner();
     let page = PageRequest::parse(params.limit, params.cursor)?;
     let direction = params.direction.unwrap_or_default();
-    let page =
-        relations::list_for_element(&state.db, actor.as_ref(), world_id, element_id, direction, params.kind, page).await?;
+    let page = relations::list_for_element(
+        &state.db,
+        actor.as_ref(),
+        world_id,
+        element_id,
+        direction,
+        params.kind,
+        page,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(page))
 }

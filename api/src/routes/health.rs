@@ -19,9 +19,13 @@ pub async fn healthz() -> HttpResponse {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    service::health::database_ready(&state.db).await.map_err(|e| match e {
-        service::Error::Internal(cause) => ApiError::Service(service::Error::Unavailable(cause)),
-        other => ApiError::Service(other),
-    })?;
+    service::health::database_ready(&state.db)
+        .await
+        .map_err(|e| match e {
+            service::Error::Internal(cause) => {
+                ApiError::Service(service::Error::Unavailable(cause))
+            }
+            other => ApiError::Service(other),
+        })?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }

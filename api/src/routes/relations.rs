@@ -78,7 +78,8 @@ pub async fn update_relation(
     JsonBody(body): JsonBody<UpdateRelationRequest>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
-    let relation = relations::update(&state.db, &actor, world_id, relation_id, if_match, body).await?;
+    let relation =
+        relations::update(&state.db, &actor, world_id, relation_id, if_match, body).await?;
     Ok(versioned(StatusCode::OK, relation.version, &relation))
 }
 

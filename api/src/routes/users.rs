@@ -13,7 +13,10 @@ use crate::state::AppState;
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/users/me")]
-pub async fn get_me(state: web::Data<AppState>, Authenticated(actor): Authenticated) -> ApiResult<HttpResponse> {
+pub async fn get_me(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(users::get_me(&state.db, &actor).await?))
 }
 

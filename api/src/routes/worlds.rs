@@ -64,7 +64,11 @@ pub async fn create_world(
     JsonBody(body): JsonBody<CreateWorldRequest>,
 ) -> ApiResult<HttpResponse> {
     let world = worlds::create(&state.db, &actor, body).await?;
-    Ok(created(format!("/api/v1/worlds/{}", world.id), world.version, &world))
+    Ok(created(
+        format!("/api/v1/worlds/{}", world.id),
+        world.version,
+        &world,
+    ))
 }
 
 /// A world. Public worlds are readable by anyone, also without a token.
