@@ -605,20 +605,14 @@ pub async fn delete(
         .filter(Column::WorldId.eq(world_id))
         .exec(&txn)
         .await?;
-    let mut query = world_elements::Entity::delete_many()
-        .filter(Column::Id.eq(element_id))
-        .filter(Column::WorldId.eq(world_id));
-    if let Some(expected) = if_match {
-        query = query.filter(Column::Version.eq(expected));
-    }
-    let deleted = query.exec(&txn).await?;
-    if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() {
-            Error::PreconditionFailed
-        } else {
-            Error::NotFound
-        });
-    }
+    versioning::delete_if_version::<world_elements::Entity, _>(
+        &txn,
+        Column::Id,
+        element_id,
+        Column::Version,
+        if_match,
+    )
+    .await?;
     add_to_element_count(&txn, world_id, -1).await?;
     txn.commit().await?;
     Ok(())

@@ -277,18 +277,14 @@ pub async fn delete(
     access.require(Role::Editor)?;
     let current = find_in_world(db, world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
-    let mut query = element_relations::Entity::delete_many().filter(Column::Id.eq(relation_id));
-    if let Some(expected) = if_match {
-        query = query.filter(Column::Version.eq(expected));
-    }
-    let deleted = query.exec(db).await?;
-    if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() {
-            Error::PreconditionFailed
-        } else {
-            Error::NotFound
-        });
-    }
+    versioning::delete_if_version::<element_relations::Entity, _>(
+        db,
+        Column::Id,
+        relation_id,
+        Column::Version,
+        if_match,
+    )
+    .await?;
     Ok(())
 }
 

@@ -75,3 +75,30 @@ pub fn lost_race(if_match: Option<i32>, attempt: usize) -> Result<()> {
         Ok(())
     }
 }
+
+/// Deletes row `id`, only at version `if_match` when one was given: 412 when that version
+/// is no longer current, 404 when the row is already gone.
+pub async fn delete_if_version<E, Db>(
+    db: &Db,
+    id_column: E::Column,
+    id: Uuid,
+    version_column: E::Column,
+    if_match: Option<i32>,
+) -> Result<()>
+where
+    E: EntityTrait,
+    Db: ConnectionTrait,
+{
+    let mut query = E::delete_many().filter(id_column.eq(id));
+    if let Some(expected) = if_match {
+        query = query.filter(version_column.eq(expected));
+    }
+    if query.exec(db).await?.rows_affected == 0 {
+        return Err(if if_match.is_some() {
+            Error::PreconditionFailed
+        } else {
+            Error::NotFound
+        });
+    }
+    Ok(())
+}

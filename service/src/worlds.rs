@@ -260,18 +260,14 @@ pub async fn delete(
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
     check_if_match(if_match, access.world.version)?;
-    let mut query = worlds::Entity::delete_many().filter(worlds::Column::Id.eq(world_id));
-    if let Some(expected) = if_match {
-        query = query.filter(worlds::Column::Version.eq(expected));
-    }
-    let deleted = query.exec(db).await?;
-    if deleted.rows_affected == 0 {
-        return Err(if if_match.is_some() {
-            Error::PreconditionFailed
-        } else {
-            Error::NotFound
-        });
-    }
+    versioning::delete_if_version::<worlds::Entity, _>(
+        db,
+        worlds::Column::Id,
+        world_id,
+        worlds::Column::Version,
+        if_match,
+    )
+    .await?;
     Ok(())
 }
 
