@@ -63,6 +63,8 @@ pub struct AuthConfig {
     pub audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// However often a login refreshes, it ends this long after it began.
+    pub session_max_lifetime_secs: i64,
     pub password_params: PasswordParams,
     pub limits: AuthLimits,
 }
@@ -135,10 +137,17 @@ impl Vars<'_> {
         window_name: &'static str,
         default: Limit,
     ) -> Result<Limit, ConfigError> {
-        Ok(Limit {
+        let limit = Limit {
             max: self.parse(max_name, default.max)?,
             window_secs: self.parse(window_name, default.window_secs)?,
-        })
+        };
+        if limit.max < 1 {
+            return Err(invalid(max_name, "must be at least 1"));
+        }
+        if limit.window_secs < 1 {
+            return Err(invalid(window_name, "must be at least 1"));
+        }
+        Ok(limit)
     }
 }
 
@@ -202,17 +211,42 @@ impl Config {
         }
         let default_params = PasswordParams::default();
         let defaults = AuthLimits::default();
+        let password_params = PasswordParams {
+            memory_kib: vars.parse("ARGON2_MEMORY_KIB", default_params.memory_kib)?,
+            iterations: vars.parse("ARGON2_ITERATIONS", default_params.iterations)?,
+            parallelism: vars.parse("ARGON2_PARALLELISM", default_params.parallelism)?,
+        };
+        // Argon2's own bounds, checked here so the error names the variable.
+        if !(1..=255).contains(&password_params.parallelism) {
+            return Err(invalid("ARGON2_PARALLELISM", "must be between 1 and 255"));
+        }
+        if password_params.iterations < 1 {
+            return Err(invalid("ARGON2_ITERATIONS", "must be at least 1"));
+        }
+        if password_params.memory_kib < 8 * password_params.parallelism
+            || password_params.memory_kib > 4 * 1024 * 1024
+        {
+            return Err(invalid(
+                "ARGON2_MEMORY_KIB",
+                "must be at least 8 × ARGON2_PARALLELISM and at most 4194304 (4 GiB)",
+            ));
+        }
+        let session_max_lifetime_secs: i64 =
+            vars.parse("SESSION_MAX_LIFETIME_SECS", 90 * 24 * 3600)?;
+        if session_max_lifetime_secs < refresh_ttl_secs {
+            return Err(invalid(
+                "SESSION_MAX_LIFETIME_SECS",
+                "must be at least REFRESH_TOKEN_TTL_SECS",
+            ));
+        }
         let auth = AuthConfig {
             jwt_secret: vars.get("JWT_SECRET"),
             issuer: vars.string("JWT_ISSUER", "lorebase"),
             audience: vars.string("JWT_AUDIENCE", "lorebase-api"),
             access_ttl_secs,
             refresh_ttl_secs,
-            password_params: PasswordParams {
-                memory_kib: vars.parse("ARGON2_MEMORY_KIB", default_params.memory_kib)?,
-                iterations: vars.parse("ARGON2_ITERATIONS", default_params.iterations)?,
-                parallelism: vars.parse("ARGON2_PARALLELISM", default_params.parallelism)?,
-            },
+            session_max_lifetime_secs,
+            password_params,
             limits: AuthLimits {
                 login_failures_per_account: vars.limit(
                     "LOGIN_FAILURES_PER_ACCOUNT",
@@ -292,6 +326,16 @@ mod tests {
                 .variable,
             "DATABASE_URL"
         );
+        for (variable, value) in [
+            ("ARGON2_MEMORY_KIB", "1"),
+            ("ARGON2_ITERATIONS", "0"),
+            ("ARGON2_PARALLELISM", "0"),
+            ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
+            ("REGISTRATIONS_WINDOW_SECS", "0"),
+            ("SESSION_MAX_LIFETIME_SECS", "60"),
+        ] {
+            assert_eq!(config(&[(variable, value)]).unwrap_err().variable, variable);
+        }
         assert_eq!(
             config(&[("LOREBASE_AUTO_MIGRATE", "maybe")])
                 .unwrap_err()

@@ -94,6 +94,7 @@ impl Application {
                 audience: config.auth.audience.clone(),
                 access_ttl_secs: config.auth.access_ttl_secs,
                 refresh_ttl_secs: config.auth.refresh_ttl_secs,
+                session_max_lifetime_secs: config.auth.session_max_lifetime_secs,
             }),
             passwords: Passwords::new(config.auth.password_params).map_err(StartupError::Auth)?,
             limits: config.auth.limits,

@@ -289,8 +289,13 @@ fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     if value == "*" {
         return Ok(None);
     }
-    let tag = value.strip_prefix("W/").unwrap_or(value);
-    tag.trim_matches('"')
+    // If-Match compares strongly (RFC 9110): a weak tag never matches, nor does a list,
+    // since only one version can be current and clients send the one they last saw.
+    if value.starts_with("W/") || value.contains(',') {
+        return Ok(Some(-1));
+    }
+    value
+        .trim_matches('"')
         .parse::<i32>()
         .map(Some)
         // An entity tag we never issued cannot match the current one.

@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(routes::health::readyz)
     .service(
         web::scope("/api/v1")
+            // Answers carry tokens and private data: no cache may keep them.
+            .wrap(actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
             .service(routes::auth::register)
             .service(routes::auth::login)
             .service(routes::auth::refresh)

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::passwords::Passwords;
 use crate::rate_limit::{self, Limit, Scope};
-use crate::tokens::{Tokens, new_refresh_token, refresh_token_hash};
+use crate::tokens::{Tokens, new_refresh_token, refresh_token_hash, sha256_hex};
 use crate::users::UserDto;
 use crate::values::{Checks, Email, Name, Password};
 
@@ -60,9 +60,14 @@ pub struct Auth {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// Compared case-insensitively; stored trimmed and lower-cased.
+    #[schema(format = Email, max_length = 320)]
     pub email: String,
+    /// 12 to 256 characters, not among the most common passwords.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
 }
 
@@ -152,7 +157,12 @@ pub async fn login(
 ) -> Result<AuthResponse> {
     let limits = auth.limits;
     // Unknown and malformed emails are counted and answered like wrong passwords.
-    let account = request.email.trim().to_lowercase();
+    // The limiter's key: the normalized email, or for input that is no email at all (of
+    // any length) a fixed-size digest of it.
+    let account = match Email::parse(&request.email) {
+        Ok(email) => email.as_str().to_owned(),
+        Err(_) => format!("invalid:{}", sha256_hex(request.email.trim())),
+    };
     // Every attempt is counted as a failure before the password is checked, so parallel
     // guesses cannot overrun the limits; a good password takes its attempts back.
     let ip_attempt = rate_limit::acquire(
@@ -235,22 +245,25 @@ async fn start_session(
     }
     .insert(db)
     .await?;
-    issue_pair(db, auth, user, session.id).await
+    issue_pair(db, auth, user, &session).await
 }
 
 async fn issue_pair<C: ConnectionTrait>(
     db: &C,
     auth: &Auth,
     user: users::Model,
-    session_id: Uuid,
+    session: &sessions::Model,
 ) -> Result<AuthResponse> {
+    let session_id = session.id;
     let refresh_token = new_refresh_token();
+    // Each refresh token lives `refresh_ttl`, but never past the login's absolute end.
+    let sliding = Utc::now() + chrono::Duration::seconds(auth.tokens.refresh_ttl_secs);
+    let absolute = session.created_at.with_timezone(&Utc)
+        + chrono::Duration::seconds(auth.tokens.session_max_lifetime_secs);
     refresh_tokens::ActiveModel {
         session_id: Set(session_id),
         token_hash: Set(refresh_token_hash(&refresh_token)),
-        expires_at: Set(
-            (Utc::now() + chrono::Duration::seconds(auth.tokens.refresh_ttl_secs)).fixed_offset(),
-        ),
+        expires_at: Set(sliding.min(absolute).fixed_offset()),
         used_at: Set(None),
         ..Default::default()
     }
@@ -349,7 +362,7 @@ pub async fn refresh(
     let Some(user) = users::Entity::find_by_id(session.user_id).one(&txn).await? else {
         return Err(rejected);
     };
-    let response = issue_pair(&txn, auth, user, session.id).await?;
+    let response = issue_pair(&txn, auth, user, &session).await?;
     txn.commit().await?;
     Ok(response)
 }

@@ -443,6 +443,9 @@ pub async fn create(
     world_id: Uuid,
     request: CreateElementRequest,
 ) -> Result<ElementDto> {
+    // Authorize before validating: a stranger learns nothing from 422s.
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let name = checks.check(Name::parse("name", request.name));
@@ -461,9 +464,6 @@ pub async fn create(
     else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-
-    let access = world_access(db, Some(actor), world_id).await?;
-    access.require(Role::Editor)?;
 
     let txn = begin_write(db).await?;
     add_to_element_count(&txn, world_id, 1).await?;
@@ -496,6 +496,9 @@ pub async fn update(
     if_match: Option<i32>,
     request: UpdateElementRequest,
 ) -> Result<ElementDto> {
+    // Authorize before validating: a stranger learns nothing from 422s.
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let parsed = ParsedChanges {
         kind: request
@@ -517,9 +520,6 @@ pub async fn update(
             .and_then(|t| checks.check(Tags::parse("tags", t))),
     };
     checks.finish()?;
-
-    let access = world_access(db, Some(actor), world_id).await?;
-    access.require(Role::Editor)?;
 
     for attempt in 0..versioning::MAX_ATTEMPTS {
         let txn = begin_write(db).await?;

@@ -45,7 +45,9 @@ impl Cursor {
             .decode(raw.trim_end_matches('='))
             .map_err(|_| bad())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        if cursor.ordering != ordering {
+        // A client can forge a cursor; its key is bound as a query parameter, and
+        // PostgreSQL cannot take NUL in text.
+        if cursor.ordering != ordering || cursor.key.contains('\0') || cursor.key.len() > 1024 {
             return Err(bad());
         }
         Ok(cursor)
@@ -117,6 +119,11 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&c.encode(), "elements:name").unwrap(), c);
         assert!(Cursor::decode(&c.encode(), "elements:-name").is_err());
+        let forged = Cursor {
+            key: "a\0b".into(),
+            ..c.clone()
+        };
+        assert!(Cursor::decode(&forged.encode(), "elements:name").is_err());
         assert!(Cursor::decode("not a cursor", "elements:name").is_err());
         assert!(PageRequest::parse(Some(0), None).is_err());
         assert!(PageRequest::parse(Some(201), None).is_err());

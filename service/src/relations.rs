@@ -114,6 +114,9 @@ pub async fn create(
     world_id: Uuid,
     request: CreateRelationRequest,
 ) -> Result<RelationDto> {
+    // Authorize before validating: a stranger learns nothing from 422s.
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let attributes = checks.check(parse_object(
@@ -124,8 +127,6 @@ pub async fn create(
     let (Some(kind), Some(attributes)) = (kind, attributes) else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-    let access = world_access(db, Some(actor), world_id).await?;
-    access.require(Role::Editor)?;
 
     check_ends(db, world_id, request.source_id, request.target_id).await?;
 
@@ -218,6 +219,9 @@ pub async fn update(
     if_match: Option<i32>,
     request: UpdateRelationRequest,
 ) -> Result<RelationDto> {
+    // Authorize before validating: a stranger learns nothing from 422s.
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = request
         .kind
@@ -226,8 +230,6 @@ pub async fn update(
         .attributes
         .and_then(|a| checks.check(parse_object("attributes", a)));
     checks.finish()?;
-    let access = world_access(db, Some(actor), world_id).await?;
-    access.require(Role::Editor)?;
 
     for attempt in 0..versioning::MAX_ATTEMPTS {
         let current = find_in_world(db, world_id, relation_id).await?;
@@ -300,11 +302,11 @@ pub async fn list_for_element(
     kind: Option<String>,
     page: PageRequest,
 ) -> Result<Page<ElementRelationDto>> {
+    world_access(db, actor, world_id).await?;
     let kind = kind
         .map(|k| Kind::parse("kind", k))
         .transpose()
         .map_err(|e| Error::Validation(vec![e]))?;
-    world_access(db, actor, world_id).await?;
     world_elements::Entity::find_by_id(element_id)
         .filter(world_elements::Column::WorldId.eq(world_id))
         .count(db)

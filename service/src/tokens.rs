@@ -35,6 +35,7 @@ pub struct TokenConfig {
     pub audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    pub session_max_lifetime_secs: i64,
 }
 
 pub struct Tokens {
@@ -45,6 +46,8 @@ pub struct Tokens {
     audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// A login ends this long after it began, however often it refreshes.
+    pub session_max_lifetime_secs: i64,
 }
 
 impl Tokens {
@@ -65,6 +68,7 @@ impl Tokens {
             audience: config.audience,
             access_ttl_secs: config.access_ttl_secs,
             refresh_ttl_secs: config.refresh_ttl_secs,
+            session_max_lifetime_secs: config.session_max_lifetime_secs,
         }
     }
 
@@ -111,6 +115,11 @@ pub fn new_refresh_token() -> String {
 
 /// What the database stores instead of the refresh token itself.
 pub fn refresh_token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
+    sha256_hex(token)
+}
+
+/// The SHA-256 digest of `text`, as lower-case hex.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

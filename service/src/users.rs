@@ -46,7 +46,7 @@ impl From<users::Model> for UserDto {
 pub struct UpdateMeRequest {
     /// A new display name, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub display_name: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored preferences.
     #[serde(default, deserialize_with = "reject_null")]
@@ -58,6 +58,8 @@ pub struct UpdateMeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 12 to 256 characters, not among the most common passwords.
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 

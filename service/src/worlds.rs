@@ -198,6 +198,10 @@ pub async fn update(
     if_match: Option<i32>,
     request: UpdateWorldRequest,
 ) -> Result<WorldDto> {
+    // Authorize before validating: a stranger learns nothing from 422s.
+    world_access(db, Some(actor), world_id)
+        .await?
+        .require(Role::Editor)?;
     let mut checks = Checks::default();
     let name = request
         .name

@@ -1656,6 +1656,56 @@ crate::on_both_backends_with!(
 
 crate::on_both_backends_with!(&[("REFRESH_TOKEN_TTL_SECS", "1")]; expired_refresh_tokens_are_rejected);
 
+/// However often it refreshes, a login ends `SESSION_MAX_LIFETIME_SECS` after it began.
+async fn a_login_has_an_absolute_lifetime(app: TestApp) {
+    let user = app.register("forever").await;
+    let started = std::time::Instant::now();
+    let mut refresh_token = user.refresh_token.clone();
+    let mut refreshed = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let reply = refresh(&app, &refresh_token).await;
+        if reply.status == 200 {
+            refreshed += 1;
+            refresh_token = reply.json()["refresh_token"]
+                .as_str()
+                .expect("token")
+                .to_owned();
+            assert!(
+                started.elapsed().as_secs_f64() < 3.5,
+                "refresh succeeded past the lifetime"
+            );
+        } else {
+            reply.assert_problem(401, "unauthorized");
+            // Ended by the absolute lifetime (3 s), not by the 2 s sliding TTL.
+            assert!(started.elapsed().as_secs_f64() >= 2.9, "ended too early");
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 10, "the login never ended");
+    }
+    assert!(refreshed >= 3, "only {refreshed} refreshes before the end");
+}
+
+crate::on_both_backends_with!(
+    &[("REFRESH_TOKEN_TTL_SECS", "2"), ("SESSION_MAX_LIFETIME_SECS", "3")];
+    a_login_has_an_absolute_lifetime,
+);
+
+/// Any email, however long or odd, is answered like a wrong password.
+async fn absurd_emails_at_login_are_invalid_credentials(app: TestApp) {
+    for email in [
+        "x".repeat(1000) + "@example.com",
+        "a".repeat(5000),
+        "not an email".into(),
+    ] {
+        login(&app, &email, "whatever password 123")
+            .await
+            .assert_problem(401, "invalid-credentials");
+    }
+}
+
+on_both_backends!(absurd_emails_at_login_are_invalid_credentials);
+
 crate::on_both_backends_with!(
     &[("ARGON2_MEMORY_KIB", "8192"), ("ARGON2_ITERATIONS", "1")];
     hashes_with_old_parameters_are_upgraded_at_login,

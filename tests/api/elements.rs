@@ -1480,14 +1480,26 @@ async fn if_match_guards_updates_and_deletes(app: TestApp) {
     assert_eq!(current["attributes"], json!({"a": 1}));
     assert_eq!(current["version"], 2);
 
-    // The current ETag works, also as a weak tag, and so does `*`.
+    // A weak tag never matches (If-Match compares strongly), nor does a list.
+    for never in ["W/\"2\"", "\"1\", \"2\""] {
+        app.send_with(
+            Method::PATCH,
+            &path,
+            Some(token),
+            Some(&json!({"name": "never"})),
+            &[("If-Match", never)],
+        )
+        .await
+        .assert_problem(412, "precondition-failed");
+    }
+    // The current ETag works, and so does `*`.
     let reply = app
         .send_with(
             Method::PATCH,
             &path,
             Some(token),
             Some(&json!({"name": "v3"})),
-            &[("If-Match", "W/\"2\"")],
+            &[("If-Match", "\"2\"")],
         )
         .await;
     reply.assert_status(200);

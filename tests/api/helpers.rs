@@ -187,11 +187,18 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         let response = request.send().await.expect("request sent");
-        Reply {
+        let reply = Reply {
             status: response.status(),
             headers: response.headers().clone(),
             text: response.text().await.expect("response body"),
-        }
+        };
+        // No answer, of any endpoint in any test, may carry a password hash.
+        assert!(
+            !reply.text.contains("$argon2"),
+            "a response leaks a password hash: {}",
+            reply.text
+        );
+        reply
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {

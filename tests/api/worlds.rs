@@ -673,6 +673,13 @@ async fn authorization_matrix(app: TestApp) {
                 ),
                 (
                     Method::DELETE,
+                    format!("/api/v1/worlds/{w}/members/{}", outsider.id),
+                    None,
+                    Need::Own,
+                    204,
+                ),
+                (
+                    Method::DELETE,
                     format!("/api/v1/worlds/{throwaway}"),
                     None,
                     Need::Own,
