@@ -83,6 +83,26 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
 }
 
+/// Logs every 5xx with the request it answered and the cause, which the client never
+/// sees (problem bodies stay generic).
+async fn log_server_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let response = next.call(req).await?;
+    if response.status().is_server_error() {
+        let cause = response
+            .response()
+            .error()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "no error recorded".to_owned());
+        log::error!("{method} {path} answered {}: {cause}", response.status());
+    }
+    Ok(response)
+}
+
 /// Server settings that are HTTP's business.
 pub struct ServerSettings {
     pub workers: Option<usize>,
@@ -99,6 +119,7 @@ pub fn run(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(log_server_errors))
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(configure)
             .default_service(web::to(not_found))

@@ -154,13 +154,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let shape = self.shape();
-        match self {
-            ApiError::Service(Error::Internal(cause)) => log::error!("internal error: {cause}"),
-            ApiError::Service(Error::Unavailable(cause)) => {
-                log::warn!("database unavailable: {cause}")
-            }
-            _ => {}
-        }
+        // Causes are logged with their request by `log_server_errors` in lib.rs.
         let errors = match self {
             ApiError::Service(Error::Validation(errors)) => Some(errors.clone()),
             _ => None,

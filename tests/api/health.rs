@@ -116,3 +116,39 @@ on_both_backends!(
     unknown_route_is_problem_json,
     openapi_document_and_docs_page_are_served
 );
+
+/// With its database gone, the server still lives but is not ready, and says so.
+#[tokio::test]
+async fn lost_database_is_503_with_retry_after() {
+    use sea_orm::{ConnectionTrait, Database};
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let user = app.register("ada").await;
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_owned();
+    let admin = Database::connect(crate::helpers::server_url())
+        .await
+        .expect("connect");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .expect("drop the app's database");
+
+    app.get("/healthz", None).await.assert_status(200);
+    for reply in [
+        app.get("/readyz", None).await,
+        app.get("/api/v1/users/me", Some(&user.access_token)).await,
+    ] {
+        let problem = reply.assert_problem(503, "service-unavailable");
+        assert!(reply.header("retry-after").is_some());
+        // No internal detail (database name, driver message, SQL) reaches the client.
+        assert_eq!(
+            problem["detail"],
+            "the database is unavailable; retry shortly"
+        );
+        assert!(!reply.text.contains(&name), "{}", reply.text);
+    }
+}
