@@ -2,4 +2,5 @@
 //! tests can start the very same application.
 pub mod cli;
 pub mod config;
+pub mod migrate;
 pub mod startup;

@@ -3,8 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use lorebase::cli::{Cli, Command, MigrateCommand};
 use lorebase::config::Config;
-use lorebase::startup::{Application, connect};
-use migration::{Migrator, MigratorTrait};
+use lorebase::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -43,20 +42,8 @@ async fn serve(config: Config) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
-async fn migrate(mut config: Config, command: MigrateCommand) -> Result<(), String> {
-    // One connection: `fresh` turns SQLite's foreign-key checks off with a PRAGMA, which
-    // holds only for the connection that ran it.
-    config.database.max_connections = 1;
-    let db = connect(&config.database)
+async fn migrate(config: Config, command: MigrateCommand) -> Result<(), String> {
+    lorebase::migrate::run(&config.database, command)
         .await
-        .map_err(|e| format!("cannot connect to the database: {e}"))?;
-    let outcome = match command {
-        MigrateCommand::Up { num } => Migrator::up(&db, num).await,
-        MigrateCommand::Down { num } => Migrator::down(&db, Some(num)).await,
-        MigrateCommand::Status => Migrator::status(&db).await,
-        MigrateCommand::Fresh => Migrator::fresh(&db).await,
-        MigrateCommand::Refresh => Migrator::refresh(&db).await,
-        MigrateCommand::Reset => Migrator::reset(&db).await,
-    };
-    outcome.map_err(|e| format!("migration failed: {e}"))
+        .map_err(|e| format!("migration failed: {e}"))
 }

@@ -3,12 +3,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use migration::{Migrator, MigratorTrait};
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use service::auth::Auth;
 use service::passwords::Passwords;
 use service::tokens::{TokenConfig, Tokens};
 
+use crate::cli::MigrateCommand;
 use crate::config::{Config, DatabaseConfig, JwtSecret};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +83,7 @@ impl Application {
             }
         );
         if config.server.auto_migrate {
-            Migrator::up(&db, None)
+            crate::migrate::run(&config.database, MigrateCommand::Up { num: None })
                 .await
                 .map_err(StartupError::Migrate)?;
         }

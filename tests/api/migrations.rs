@@ -137,3 +137,38 @@ async fn failing_revision_leaves_postgres_schema_unchanged() {
         .expect("status");
     assert_eq!(applied.len(), Migrator::migrations().len());
 }
+
+/// Several servers starting at once on one new database: each revision is applied once
+/// (they queue on an advisory lock) and every server starts.
+#[tokio::test]
+async fn concurrent_starts_apply_each_revision_once() {
+    use lorebase::config::Config;
+    use lorebase::startup::Application;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use std::collections::HashMap;
+
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let start = |url: String| async move {
+        let vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), url),
+            ("JWT_SECRET".into(), crate::helpers::JWT_SECRET.into()),
+            ("PORT".into(), "0".into()),
+            ("LOREBASE_WORKERS".into(), "1".into()),
+        ]);
+        Application::build(Config::from_map(&vars).expect("config")).await
+    };
+    let started = futures_util::future::join_all((0..4).map(|_| start(url.clone()))).await;
+    for app in &started {
+        assert!(
+            app.is_ok(),
+            "a server failed to start: {:?}",
+            app.as_ref().err()
+        );
+    }
+    let db = Database::connect(&url).await.expect("connect");
+    let applied = sea_orm_migration::seaql_migrations::Entity::find()
+        .count(&db)
+        .await
+        .expect("count");
+    assert_eq!(applied as usize, Migrator::migrations().len());
+}
