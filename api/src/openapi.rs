@@ -6,25 +6,33 @@ use crate::problem::Problem;
 use crate::routes;
 
 macro_rules! problem_responses {
-    ($($name:ident => $description:literal),+ $(,)?) => {$(
+    ($($name:ident => $description:literal $(, headers($($headers:tt)*))?;)+) => {$(
         #[derive(ToResponse)]
-        #[response(description = $description, content_type = "application/problem+json")]
+        #[response(
+            description = $description,
+            content_type = "application/problem+json"
+            $(, headers($($headers)*))?
+        )]
         pub struct $name(#[allow(dead_code)] Problem);
     )+};
 }
 
 problem_responses! {
-    BadRequest => "Malformed JSON, query string or header",
+    BadRequest => "Malformed JSON, query string, cursor or header";
     Unauthorized => "Missing, invalid, expired or revoked token, or bad credentials",
-    Forbidden => "Authenticated, but the role does not allow this",
-    NotFound => "No such resource, or the caller may not see it",
-    Conflict => "Conflicts with an existing resource",
-    PreconditionFailed => "If-Match does not match the current version",
-    PayloadTooLarge => "Request body larger than 1 MiB",
-    UnsupportedMediaType => "Request body is not application/json",
-    ValidationFailed => "A field is invalid, unknown, or nested too deeply",
-    RateLimited => "Too many attempts; see Retry-After",
-    Unavailable => "The database is unavailable; see Retry-After",
+        headers(("WWW-Authenticate" = String, description = "Always `Bearer`"));
+    Forbidden => "Authenticated, but the role does not allow this";
+    NotFound => "No such resource, or the caller may not see it";
+    Conflict => "Conflicts with an existing resource";
+    PreconditionFailed => "If-Match does not match the current version";
+    PayloadTooLarge => "Request body larger than 1 MiB";
+    UnsupportedMediaType => "Request body is not application/json";
+    ValidationFailed => "A field is invalid, unknown, or nested too deeply";
+    RateLimited => "Too many attempts",
+        headers(("Retry-After" = u64, description = "Seconds until a new attempt may succeed"));
+    InternalError => "An unexpected error; the cause is logged, never sent";
+    Unavailable => "The database is unavailable",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"));
 }
 
 struct BearerSecurity;
@@ -86,6 +94,7 @@ impl Modify for BearerSecurity {
         UnsupportedMediaType,
         ValidationFailed,
         RateLimited,
+        InternalError,
         Unavailable,
     ))
 )]

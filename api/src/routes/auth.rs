@@ -15,6 +15,7 @@ use crate::state::AppState;
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
     (status = 429, response = crate::openapi::RateLimited),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/register")]
@@ -38,6 +39,7 @@ pub async fn register(
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
     (status = 429, response = crate::openapi::RateLimited),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/login")]
@@ -58,6 +60,7 @@ pub async fn login(
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/refresh")]
@@ -77,6 +80,7 @@ pub async fn refresh(
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/auth/logout")]

@@ -48,6 +48,7 @@ pub struct ElementListParams {
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}/elements")]
@@ -88,6 +89,7 @@ pub async fn list_elements(
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/worlds/{world_id}/elements")]
@@ -108,6 +110,7 @@ pub async fn create_element(
     (status = 200, body = ElementDto, headers(("ETag" = String))),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}")]
@@ -135,6 +138,7 @@ pub async fn get_element(
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[patch("/worlds/{world_id}/elements/{element_id}")]
@@ -160,6 +164,7 @@ pub async fn update_element(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[delete("/worlds/{world_id}/elements/{element_id}")]
@@ -196,6 +201,7 @@ pub struct ElementRelationsParams {
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/relations")]

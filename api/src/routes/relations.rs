@@ -20,6 +20,7 @@ use crate::state::AppState;
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/worlds/{world_id}/relations")]
@@ -40,6 +41,7 @@ pub async fn create_relation(
     (status = 200, body = RelationDto, headers(("ETag" = String))),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}")]
@@ -67,6 +69,7 @@ pub async fn get_relation(
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[patch("/worlds/{world_id}/relations/{relation_id}")]
@@ -93,6 +96,7 @@ pub async fn update_relation(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[delete("/worlds/{world_id}/relations/{relation_id}")]

@@ -10,6 +10,7 @@ use crate::state::AppState;
 #[utoipa::path(tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = UserDto),
     (status = 401, response = crate::openapi::Unauthorized),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/users/me")]
@@ -28,6 +29,7 @@ pub async fn get_me(
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[patch("/users/me")]
@@ -48,6 +50,7 @@ pub async fn update_me(
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
     (status = 429, response = crate::openapi::RateLimited),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[put("/users/me/password")]
@@ -69,6 +72,7 @@ pub async fn change_password(
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
     (status = 429, response = crate::openapi::RateLimited),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[delete("/users/me")]

@@ -35,6 +35,7 @@ impl PageParams {
     (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds")]
@@ -55,6 +56,7 @@ pub async fn list_worlds(
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[post("/worlds")]
@@ -76,6 +78,7 @@ pub async fn create_world(
     (status = 200, body = WorldDto, headers(("ETag" = String))),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}")]
@@ -102,6 +105,7 @@ pub async fn get_world(
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[patch("/worlds/{world_id}")]
@@ -126,6 +130,7 @@ pub async fn update_world(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[delete("/worlds/{world_id}")]
@@ -145,6 +150,7 @@ pub async fn delete_world(
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 403, response = crate::openapi::Forbidden),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]
 #[get("/worlds/{world_id}/members")]
@@ -168,6 +174,7 @@ pub async fn list_members(
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[put("/worlds/{world_id}/members/{user_id}")]
@@ -190,6 +197,7 @@ pub async fn put_member(
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
         (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     ))]
 #[delete("/worlds/{world_id}/members/{user_id}")]
