@@ -329,15 +329,36 @@ pub fn list_statement(
         .build(backend))
 }
 
+/// The element list's query parameters, as the client sent them.
+#[derive(Debug, Default)]
+pub struct ElementListQuery {
+    pub kind: Option<String>,
+    pub tags: Vec<String>,
+    pub parent_id: Option<Uuid>,
+    pub text: Option<String>,
+    pub where_json: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
 pub async fn list(
     db: &DatabaseConnection,
     actor: Option<&Actor>,
     world_id: Uuid,
-    filter: ElementFilter,
-    sort: SortOrder,
-    page: PageRequest,
+    query: ElementListQuery,
 ) -> Result<Page<ElementDto>> {
+    // Authorize before validating: a stranger learns nothing from 422s.
     world_access(db, actor, world_id).await?;
+    let filter = ElementFilter::parse(
+        query.kind,
+        query.tags,
+        query.parent_id,
+        query.text,
+        query.where_json,
+    )?;
+    let sort = SortOrder::parse(query.sort.as_deref())?;
+    let page = PageRequest::parse(query.limit, query.cursor)?;
     let ordering = sort.ordering_name();
     let mut query = filtered(db.get_database_backend(), world_id, &filter, sort)?;
     if let Some(raw) = &page.cursor {

@@ -757,7 +757,60 @@ async fn extreme_json_values_round_trip_and_nul_is_refused(app: TestApp) {
         .assert_problem(422, "validation-failed");
 }
 
+async fn strangers_get_404_before_any_validation(app: TestApp) {
+    let owner = app.register("owner").await;
+    let stranger = app.register("stranger").await;
+    let world = create_world(&app, &owner, json!({"name": "Hidden"})).await;
+    let w = world["id"].as_str().expect("id");
+    let a = create_element(&app, &owner, w, "A").await;
+    let a = a["id"].as_str().expect("id");
+    let token = Some(stranger.access_token.as_str());
+    let invalid: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::GET,
+            format!("/api/v1/worlds/{w}/elements?limit=0&kind=BAD"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/worlds/{w}/elements?where=[1]"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/worlds/{w}/elements/{a}/relations?kind=BAD"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/worlds/{w}/elements"),
+            Some(json!({"kind": "BAD", "name": ""})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/worlds/{w}/elements/{a}"),
+            Some(json!({"name": ""})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/worlds/{w}"),
+            Some(json!({"name": ""})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/worlds/{w}/relations"),
+            Some(json!({"source_id": a, "target_id": a, "kind": "BAD"})),
+        ),
+    ];
+    for (method, path, body) in invalid {
+        app.send(method, &path, token, body.as_ref())
+            .await
+            .assert_problem(404, "not-found");
+    }
+}
+
 on_both_backends!(
+    strangers_get_404_before_any_validation,
     extreme_json_values_round_trip_and_nul_is_refused,
     create_and_read_a_world,
     world_input_is_validated,

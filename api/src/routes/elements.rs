@@ -3,7 +3,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use service::elements::{
-    self, CreateElementRequest, ElementDto, ElementFilter, SortOrder, UpdateElementRequest,
+    self, CreateElementRequest, ElementDto, ElementListQuery, UpdateElementRequest,
 };
 use service::paging::{Page, PageRequest};
 use service::relations::{self, Direction, ElementRelationDto};
@@ -58,24 +58,17 @@ pub async fn list_elements(
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<ElementListParams>,
 ) -> ApiResult<HttpResponse> {
-    let filter = ElementFilter::parse(
-        params.kind,
-        params.tag,
-        params.parent_id,
-        params.q,
-        params.where_,
-    )?;
-    let sort = SortOrder::parse(params.sort.as_deref())?;
-    let page = PageRequest::parse(params.limit, params.cursor)?;
-    let page = elements::list(
-        &state.db,
-        actor.as_ref(),
-        path.into_inner(),
-        filter,
-        sort,
-        page,
-    )
-    .await?;
+    let query = ElementListQuery {
+        kind: params.kind,
+        tags: params.tag,
+        parent_id: params.parent_id,
+        text: params.q,
+        where_json: params.where_,
+        sort: params.sort,
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    let page = elements::list(&state.db, actor.as_ref(), path.into_inner(), query).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
