@@ -10,6 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 mod extract;
 pub mod openapi;
+mod panic_guard;
 mod problem;
 mod respond;
 mod routes;
@@ -119,6 +120,7 @@ pub fn run(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(panic_guard::catch_panics))
             .wrap(actix_web::middleware::from_fn(log_server_errors))
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(configure)
