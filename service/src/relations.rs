@@ -257,9 +257,8 @@ pub async fn update(
         match updated {
             Ok(Some(updated)) => return Ok(updated.into()),
             Ok(None) => lost_race(if_match, attempt)?,
-            Err(Error::Internal(cause)) if cause.contains("unique") || cause.contains("UNIQUE") => {
-                return Err(duplicate());
-            }
+            // Renaming the kind onto an existing (source, target, kind).
+            Err(Error::Conflict(_)) => return Err(duplicate()),
             Err(e) => return Err(e),
         }
     }
