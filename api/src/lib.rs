@@ -9,6 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::SwaggerUi;
 
 mod extract;
+mod head_as_get;
 pub mod openapi;
 mod panic_guard;
 mod problem;
@@ -122,6 +123,7 @@ pub fn run(
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(panic_guard::catch_panics))
             .wrap(actix_web::middleware::from_fn(log_server_errors))
+            .wrap(actix_web::middleware::from_fn(head_as_get::head_as_get))
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(configure)
             .default_service(web::to(not_found))

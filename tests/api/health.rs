@@ -93,6 +93,23 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
     assert!(page.text.to_lowercase().contains("swagger"));
 }
 
+async fn head_is_answered_like_get_without_a_body(app: TestApp) {
+    let ada = app.register("ada").await;
+    for (path, token) in [
+        ("/healthz", None),
+        ("/api/v1/users/me", Some(ada.access_token.as_str())),
+    ] {
+        let reply = app.send(reqwest::Method::HEAD, path, token, None).await;
+        reply.assert_status(200);
+        assert!(reply.text.is_empty());
+    }
+    let reply = app
+        .send(reqwest::Method::HEAD, "/api/v1/users/me", None, None)
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.text.is_empty());
+}
+
 async fn wrong_method_is_405_with_allow(app: TestApp) {
     let reply = app.send(reqwest::Method::PUT, "/healthz", None, None).await;
     reply.assert_problem(405, "method-not-allowed");
@@ -111,6 +128,7 @@ async fn wrong_method_is_405_with_allow(app: TestApp) {
 }
 
 on_both_backends!(
+    head_is_answered_like_get_without_a_body,
     probes_answer,
     wrong_method_is_405_with_allow,
     unknown_route_is_problem_json,
