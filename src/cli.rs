@@ -21,6 +21,30 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<MigrateCommand>,
     },
+    /// Fill the database with realistic sample data, fast, and report rows per second.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// How many worlds to create.
+    #[arg(long, default_value_t = 1)]
+    pub worlds: u32,
+    /// Elements in all worlds together, spread evenly.
+    #[arg(long, default_value_t = 1000)]
+    pub elements: u64,
+    /// Relations in all worlds together, spread evenly.
+    #[arg(long, default_value_t = 0)]
+    pub relations: u64,
+    /// The owner's email; an existing account with it is reused.
+    #[arg(long, default_value = service::seed::DEFAULT_OWNER_EMAIL)]
+    pub owner_email: String,
+    /// The owner's password if the account is created (random and printed otherwise).
+    #[arg(long, env = "LOREBASE_SEED_PASSWORD", hide_env_values = true)]
+    pub owner_password: Option<String>,
+    /// Seed of the pseudo-random generator: the same value gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub random_seed: u64,
 }
 
 #[derive(Debug, Subcommand)]

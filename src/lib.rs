@@ -3,4 +3,5 @@
 pub mod cli;
 pub mod config;
 pub mod migrate;
+pub mod seed;
 pub mod startup;

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Migrate { command } => {
             migrate(config, command.unwrap_or(MigrateCommand::Up { num: None })).await
         }
+        Command::Seed(args) => lorebase::seed::run(config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

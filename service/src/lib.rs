@@ -18,5 +18,6 @@ pub mod json_filters;
 pub mod members;
 pub mod paging;
 pub mod relations;
+pub mod seed;
 pub mod versioning;
 pub mod worlds;

@@ -9,5 +9,6 @@ mod entities;
 mod health;
 mod migrations;
 mod relations;
+mod seed;
 mod users;
 mod worlds;
