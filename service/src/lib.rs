@@ -2,6 +2,7 @@
 //! nothing of HTTP; the `api` crate calls one function here per request.
 pub mod auth;
 pub mod error;
+pub mod hash_pool;
 pub mod health;
 pub mod passwords;
 pub mod patch;

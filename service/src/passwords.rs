@@ -1,11 +1,12 @@
-//! Argon2id hashing, always off the async worker threads: a hash costs tens of
-//! milliseconds of CPU and would otherwise stall every request sharing the thread.
+//! Argon2id hashing, always off the async worker threads (on [`HashPool`]): a hash costs
+//! tens of milliseconds of CPU and would otherwise stall every request sharing the thread.
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{Error, Result};
+use crate::hash_pool::HashPool;
 
 /// Argon2id cost parameters; the defaults are OWASP's (19 MiB, 2 passes, 1 lane).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub struct Passwords {
 
 struct Inner {
     params: Params,
+    pool: HashPool,
     /// Verified against when the email is unknown, so that answer takes as long as a
     /// wrong password does.
     dummy_hash: String,
@@ -56,16 +58,22 @@ impl Passwords {
         .map_err(|e| Error::internal("argon2 parameters", e))?;
         let dummy_hash = hash_blocking(&params, "lorebase dummy password for timing")?;
         Ok(Self {
-            inner: Arc::new(Inner { params, dummy_hash }),
+            inner: Arc::new(Inner {
+                params,
+                pool: HashPool::per_core()?,
+                dummy_hash,
+            }),
         })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String> {
         let inner = self.inner.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_blocking(&inner.params, &password))
-            .await
-            .map_err(|e| Error::internal("password hashing task", e))?
+        let params = inner.params.clone();
+        inner
+            .pool
+            .run(move || hash_blocking(&params, &password))
+            .await?
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no
@@ -75,20 +83,22 @@ impl Passwords {
         let password = password.to_owned();
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.inner.dummy_hash).to_owned();
-        tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|e| Error::internal("stored password hash", e))?;
-            let matches = argon2(&inner.params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            let needs_rehash = !uses_params(&parsed, &inner.params);
-            Ok(Verification {
-                matches: matches && known,
-                needs_rehash,
+        let params = inner.params.clone();
+        inner
+            .pool
+            .run(move || {
+                let parsed = PasswordHash::new(&stored)
+                    .map_err(|e| Error::internal("stored password hash", e))?;
+                let matches = argon2(&params)
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
+                let needs_rehash = !uses_params(&parsed, &params);
+                Ok(Verification {
+                    matches: matches && known,
+                    needs_rehash,
+                })
             })
-        })
-        .await
-        .map_err(|e| Error::internal("password verification task", e))?
+            .await?
     }
 }
 
