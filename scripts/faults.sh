@@ -104,21 +104,29 @@ echo "--- 2. PostgreSQL killed in the middle of a stream of writes"
 ACKED=$WORK/acked
 : >"$ACKED"
 writer() {
-    local n
-    for n in $(seq 1 400); do
-        local name="w$1-$n"
+    # Bounded in count and in time: stops when told or after 5000 writes.
+    local n=0 name code
+    while [ ! -e "$WORK/stop" ] && [ "$n" -lt 5000 ]; do
+        n=$((n + 1))
+        name="w$1-$n"
         code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$BASE/api/v1/worlds/$WORLD/elements" -H "$AUTH" \
-            -H 'content-type: application/json' -d "{\"kind\":\"item\",\"name\":\"$name\"}")
-        [ "$code" = 201 ] && echo "$name" >>"$ACKED"
+            -H 'content-type: application/json' -d "{\"kind\":\"item\",\"name\":\"$name\"}" || true)
+        if [ "$code" = 201 ]; then echo "$name" >>"$ACKED"; else echo "$name" >>"$WORK/refused"; fi
     done
 }
+: >"$WORK/refused"
 WRITERS=()
 for w in 1 2 3 4; do writer "$w" & WRITERS+=($!); done
-sleep 1.5
+sleep 1
 pg_stop immediate
 sleep 1
 pg_start
+sleep 1
+touch "$WORK/stop"
 wait "${WRITERS[@]}"
+refused=$(wc -l <"$WORK/refused")
+[ "$refused" -gt 0 ] && ok "the kill landed mid-stream: $refused writes were refused while PostgreSQL was down" ||
+    fail "no write was refused: the kill missed the stream"
 acked=$(wc -l <"$ACKED")
 sleep 1
 present=$(as_postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -Atc \
