@@ -251,6 +251,24 @@ impl TestApp {
         }
     }
 
+    /// Eight concurrent merge patches of `attributes` without If-Match on the resource at
+    /// `path` (now at `version`): every one answers 200, none is lost, and each bumps the
+    /// version once.
+    pub async fn assert_concurrent_merges_all_land(&self, path: &str, token: &str, version: i64) {
+        let writers = (0..8).map(|i| {
+            let body = json!({"attributes": {format!("w{i}"): i}});
+            async move { self.patch(path, Some(token), body).await }
+        });
+        for reply in futures_util::future::join_all(writers).await {
+            reply.assert_status(200);
+        }
+        let current = self.get(path, Some(token)).await.json();
+        assert_eq!(current["version"], version + 8);
+        for i in 0..8 {
+            assert_eq!(current["attributes"][format!("w{i}")], i, "{current}");
+        }
+    }
+
     /// A direct connection to the app's database, for checks HTTP cannot make.
     pub async fn db(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self.database_url)
