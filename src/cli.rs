@@ -16,10 +16,11 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API (the default).
     Serve,
-    /// Manage the database schema, as `sea-orm-cli migrate` does.
+    /// Manage the database schema: `sea-orm-cli migrate`'s commands plus `check`,
+    /// `autogenerate` and `sql`.
     Migrate {
         #[command(subcommand)]
-        command: Option<MigrateCommand>,
+        command: Option<migration::workflow::Command>,
     },
     /// Fill the database with realistic sample data, fast, and report rows per second.
     Seed(SeedArgs),
@@ -45,28 +46,4 @@ pub struct SeedArgs {
     /// Seed of the pseudo-random generator: the same value gives the same data.
     #[arg(long, default_value_t = 42)]
     pub random_seed: u64,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MigrateCommand {
-    /// Apply pending revisions (the default).
-    Up {
-        /// How many to apply; all when omitted.
-        #[arg(short, long)]
-        num: Option<u32>,
-    },
-    /// Roll back applied revisions.
-    Down {
-        /// How many to roll back.
-        #[arg(short, long, default_value_t = 1)]
-        num: u32,
-    },
-    /// Show which revisions are applied.
-    Status,
-    /// Drop every table, then apply all revisions.
-    Fresh,
-    /// Roll back every revision, then apply them all.
-    Refresh,
-    /// Roll back every revision.
-    Reset,
 }

@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use lorebase::cli::{Cli, Command, MigrateCommand};
+use lorebase::cli::{Cli, Command};
 use lorebase::config::Config;
 use lorebase::startup::Application;
+use migration::workflow::Verdict;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +22,13 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate { command } => {
-            migrate(config, command.unwrap_or(MigrateCommand::Up { num: None })).await
+            let command = command.unwrap_or_else(lorebase::migrate::up_all);
+            match lorebase::migrate::run(&config.database, command).await {
+                Ok(Verdict::Done) => Ok(()),
+                // `check` found differences and printed them: exit 1, as the issue asks.
+                Ok(Verdict::Drift) => return ExitCode::from(1),
+                Err(e) => Err(format!("migration failed: {e}")),
+            }
         }
         Command::Seed(args) => lorebase::seed::run(config, args).await,
     };
@@ -41,10 +48,4 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     log::info!("listening on http://{host}:{}", app.port());
     app.run_until_stopped().await.map_err(|e| e.to_string())
-}
-
-async fn migrate(config: Config, command: MigrateCommand) -> Result<(), String> {
-    lorebase::migrate::run(&config.database, command)
-        .await
-        .map_err(|e| format!("migration failed: {e}"))
 }

@@ -2,12 +2,12 @@
 //! prints one line per table with rows and rows per second, then the total.
 use service::seed::{SeedPlan, SeedReport};
 
-use crate::cli::{MigrateCommand, SeedArgs};
+use crate::cli::SeedArgs;
 use crate::config::Config;
 use crate::startup::connect;
 
 pub async fn run(config: Config, args: SeedArgs) -> Result<(), String> {
-    crate::migrate::run(&config.database, MigrateCommand::Up { num: None })
+    crate::migrate::run(&config.database, crate::migrate::up_all())
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     let db = connect(&config.database)

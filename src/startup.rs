@@ -9,7 +9,6 @@ use service::auth::Auth;
 use service::passwords::Passwords;
 use service::tokens::{TokenConfig, Tokens};
 
-use crate::cli::MigrateCommand;
 use crate::config::{Config, DatabaseConfig, JwtSecret};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +18,7 @@ pub enum StartupError {
     #[error("cannot connect to the database: {0}")]
     Connect(sea_orm::DbErr),
     #[error("cannot apply migrations: {0}")]
-    Migrate(sea_orm::DbErr),
+    Migrate(migration::workflow::WorkflowError),
     #[error("cannot set up authentication: {0}")]
     Auth(service::Error),
     #[error("cannot listen on {address}: {source}")]
@@ -83,7 +82,7 @@ impl Application {
             }
         );
         if config.server.auto_migrate {
-            crate::migrate::run(&config.database, MigrateCommand::Up { num: None })
+            crate::migrate::run(&config.database, crate::migrate::up_all())
                 .await
                 .map_err(StartupError::Migrate)?;
         }

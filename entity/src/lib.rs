@@ -7,5 +7,6 @@ mod generated;
 
 mod behavior;
 pub mod links;
+pub mod schema;
 
 pub use generated::*;

@@ -10,6 +10,7 @@ mod m20261124_020006_create_sessions;
 mod m20261124_020007_create_refresh_tokens;
 mod m20261124_020008_create_rate_limit_events;
 mod schema_util;
+pub mod workflow;
 
 pub struct Migrator;
 

@@ -1,0 +1,170 @@
+//! The schema as a whole, for tools that compare it with a live database
+//! (`migrate check` and `migrate autogenerate` in the migration crate).
+//!
+//! The models say tables, columns, types, nullability, keys, unique constraints and
+//! foreign keys. What they cannot say (server-side defaults, and indexes with an access
+//! method, operator class or predicate) is declared here, by hand, beside them.
+use sea_orm::{DbBackend, EntityTrait, Schema, sea_query::TableCreateStatement};
+
+use crate::generated::*;
+
+/// One table as the models describe it, with the indexes its attributes ask for.
+pub struct ModelTable {
+    pub create: TableCreateStatement,
+    pub indexes: Vec<sea_orm::sea_query::IndexCreateStatement>,
+}
+
+fn table<E: EntityTrait>(schema: &Schema, entity: E) -> ModelTable {
+    ModelTable {
+        create: schema.create_table_from_entity(entity),
+        indexes: schema.create_index_from_entity(entity),
+    }
+}
+
+/// Every table, each after the tables its foreign keys point at. A new entity goes here.
+pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
+    let schema = Schema::new(backend);
+    vec![
+        table(&schema, users::Entity),
+        table(&schema, worlds::Entity),
+        table(&schema, world_members::Entity),
+        table(&schema, world_elements::Entity),
+        table(&schema, element_relations::Entity),
+        table(&schema, sessions::Entity),
+        table(&schema, refresh_tokens::Entity),
+        table(&schema, rate_limit_events::Entity),
+    ]
+}
+
+/// A column default that PostgreSQL applies when an insert leaves the column out.
+pub struct ServerDefault {
+    pub table: &'static str,
+    pub column: &'static str,
+    /// An SQL expression, as `ALTER COLUMN ... SET DEFAULT` takes it.
+    pub sql: &'static str,
+}
+
+/// An index the models cannot express. `keys` are key columns or expressions, each
+/// with an operator class where it is not the type's default.
+pub struct DeclaredIndex {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub method: &'static str,
+    pub keys: &'static [&'static str],
+    pub predicate: Option<&'static str>,
+}
+
+const fn default(table: &'static str, column: &'static str, sql: &'static str) -> ServerDefault {
+    ServerDefault { table, column, sql }
+}
+
+const fn btree(
+    table: &'static str,
+    name: &'static str,
+    keys: &'static [&'static str],
+) -> DeclaredIndex {
+    DeclaredIndex {
+        table,
+        name,
+        method: "btree",
+        keys,
+        predicate: None,
+    }
+}
+
+pub const SERVER_DEFAULTS: &[ServerDefault] = &[
+    default("users", "preferences", "'{}'::jsonb"),
+    default("users", "token_version", "1"),
+    default("users", "created_at", "CURRENT_TIMESTAMP"),
+    default("users", "updated_at", "CURRENT_TIMESTAMP"),
+    default("worlds", "settings", "'{}'::jsonb"),
+    default("worlds", "visibility", "'private'"),
+    default("worlds", "element_count", "0"),
+    default("worlds", "version", "1"),
+    default("worlds", "created_at", "CURRENT_TIMESTAMP"),
+    default("worlds", "updated_at", "CURRENT_TIMESTAMP"),
+    default("world_members", "created_at", "CURRENT_TIMESTAMP"),
+    default("world_elements", "attributes", "'{}'::jsonb"),
+    default("world_elements", "tags", "'[]'::jsonb"),
+    default("world_elements", "version", "1"),
+    default("world_elements", "created_at", "CURRENT_TIMESTAMP"),
+    default("world_elements", "updated_at", "CURRENT_TIMESTAMP"),
+    default("element_relations", "attributes", "'{}'::jsonb"),
+    default("element_relations", "version", "1"),
+    default("element_relations", "created_at", "CURRENT_TIMESTAMP"),
+    default("element_relations", "updated_at", "CURRENT_TIMESTAMP"),
+    default("sessions", "created_at", "CURRENT_TIMESTAMP"),
+    default("refresh_tokens", "created_at", "CURRENT_TIMESTAMP"),
+    default("rate_limit_events", "created_at", "CURRENT_TIMESTAMP"),
+];
+
+/// Foreign-key lookups, keyset paging orders and JSONB containment (PostgreSQL only).
+pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
+    btree("worlds", "worlds_owner_id_idx", &["owner_id"]),
+    btree("world_members", "world_members_user_id_idx", &["user_id"]),
+    btree(
+        "world_elements",
+        "world_elements_created_by_idx",
+        &["created_by"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_parent_id_idx",
+        &["parent_id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_created_idx",
+        &["world_id", "created_at", "id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_name_idx",
+        &["world_id", "name", "id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_updated_idx",
+        &["world_id", "updated_at", "id"],
+    ),
+    DeclaredIndex {
+        table: "world_elements",
+        name: "world_elements_attributes_idx",
+        method: "gin",
+        keys: &["attributes jsonb_path_ops"],
+        predicate: None,
+    },
+    DeclaredIndex {
+        table: "world_elements",
+        name: "world_elements_tags_idx",
+        method: "gin",
+        keys: &["tags"],
+        predicate: None,
+    },
+    btree(
+        "element_relations",
+        "element_relations_source_created_idx",
+        &["source_id", "created_at", "id"],
+    ),
+    btree(
+        "element_relations",
+        "element_relations_target_id_idx",
+        &["target_id", "created_at", "id"],
+    ),
+    btree(
+        "element_relations",
+        "element_relations_world_id_idx",
+        &["world_id"],
+    ),
+    btree("sessions", "sessions_user_id_idx", &["user_id"]),
+    btree(
+        "refresh_tokens",
+        "refresh_tokens_session_id_idx",
+        &["session_id"],
+    ),
+    btree(
+        "rate_limit_events",
+        "rate_limit_events_scope_subject_created_idx",
+        &["scope", "subject", "created_at"],
+    ),
+];

@@ -1,0 +1,688 @@
+//! `autogenerate`: turns the differences into a revision file written the way
+//! `sea-orm-cli migrate generate` writes one (`mYYYYMMDD_HHMMSS_name.rs`, registered in
+//! `lib.rs`), with schema-builder calls wherever the builder can say the step.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::WorkflowError;
+use super::catalog::{Column, ForeignKey, Index, Table, Unique};
+use super::diff::Difference;
+
+/// One change, with code for both directions. Steps run in `phase` order on the way up
+/// and in exactly the reverse order on the way down.
+struct Step {
+    phase: u8,
+    up: String,
+    down: String,
+    warning: Option<String>,
+}
+
+/// What `autogenerate` decided, before anything is written.
+pub struct Revision {
+    pub up: String,
+    pub down: String,
+    /// Things for a person to decide, written at the top of the file and printed.
+    pub todos: Vec<String>,
+    /// Steps that can lose data, marked in the file and printed.
+    pub warnings: Vec<String>,
+    uses_raw_sql: bool,
+}
+
+fn lit(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn type_call(data_type: &str) -> String {
+    let sized = |prefix: &str| {
+        data_type
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(')'))
+            .map(str::to_owned)
+    };
+    match data_type {
+        "uuid" => ".uuid()".into(),
+        "text" => ".text()".into(),
+        "character varying" => ".string()".into(),
+        "jsonb" => ".json_binary()".into(),
+        "json" => ".json()".into(),
+        "timestamp with time zone" => ".timestamp_with_time_zone()".into(),
+        "timestamp without time zone" => ".timestamp()".into(),
+        "date" => ".date()".into(),
+        "time without time zone" => ".time()".into(),
+        "smallint" => ".small_integer()".into(),
+        "integer" => ".integer()".into(),
+        "bigint" => ".big_integer()".into(),
+        "boolean" => ".boolean()".into(),
+        "real" => ".float()".into(),
+        "double precision" => ".double()".into(),
+        "bytea" => ".blob()".into(),
+        _ => {
+            if let Some(length) = sized("character varying(") {
+                format!(".string_len({length})")
+            } else if let Some(precision) = sized("numeric(") {
+                format!(".decimal_len({precision})")
+            } else {
+                format!(".custom({})", lit(data_type))
+            }
+        }
+    }
+}
+
+fn default_call(default: &str) -> String {
+    if default == "CURRENT_TIMESTAMP" {
+        ".default(Expr::current_timestamp())".into()
+    } else if default == "true" || default == "false" || default.parse::<i64>().is_ok() {
+        format!(".default({default})")
+    } else {
+        format!(".default(Expr::cust({}))", lit(default))
+    }
+}
+
+fn column_def(column: &Column) -> String {
+    let mut code = format!(
+        "ColumnDef::new({}){}",
+        lit(&column.name),
+        type_call(&column.data_type)
+    );
+    code.push_str(if column.nullable {
+        ".null()"
+    } else {
+        ".not_null()"
+    });
+    if let Some(default) = &column.default {
+        code.push_str(&default_call(default));
+    }
+    code
+}
+
+fn action(sql: &str) -> &'static str {
+    match sql {
+        "CASCADE" => "ForeignKeyAction::Cascade",
+        "SET NULL" => "ForeignKeyAction::SetNull",
+        "SET DEFAULT" => "ForeignKeyAction::SetDefault",
+        "RESTRICT" => "ForeignKeyAction::Restrict",
+        _ => "ForeignKeyAction::NoAction",
+    }
+}
+
+fn foreign_key_builder(table: &str, key: &ForeignKey) -> String {
+    let mut code = format!(
+        "ForeignKey::create().name({}).from_tbl({})",
+        lit(&key.name),
+        lit(table)
+    );
+    for column in &key.columns {
+        write!(code, ".from_col({})", lit(column)).ok();
+    }
+    write!(code, ".to_tbl({})", lit(&key.ref_table)).ok();
+    for column in &key.ref_columns {
+        write!(code, ".to_col({})", lit(column)).ok();
+    }
+    write!(
+        code,
+        ".on_delete({}).on_update({})",
+        action(&key.on_delete),
+        action(&key.on_update)
+    )
+    .ok();
+    code
+}
+
+fn run(statement: &str) -> String {
+    format!("        manager.{statement}.await?;\n")
+}
+
+fn raw(sql: &str) -> String {
+    format!(
+        "        manager.get_connection().execute_unprepared({}).await?;\n",
+        lit(sql)
+    )
+}
+
+fn quote(identifier: &str) -> String {
+    super::model::quote(identifier)
+}
+
+fn create_index(table: &str, index: &Index) -> String {
+    if index.is_plain() {
+        let mut code = format!(
+            "Index::create().name({}).table({})",
+            lit(&index.name),
+            lit(table)
+        );
+        for key in &index.keys {
+            write!(code, ".col({})", lit(key)).ok();
+        }
+        if index.unique {
+            code.push_str(".unique()");
+        }
+        run(&format!("create_index({code}.to_owned())"))
+    } else {
+        let mut sql = format!(
+            "CREATE {}INDEX {} ON {} USING {} ({})",
+            if index.unique { "UNIQUE " } else { "" },
+            quote(&index.name),
+            quote(table),
+            index.method,
+            index.keys.join(", ")
+        );
+        if let Some(predicate) = &index.predicate {
+            write!(sql, " WHERE {predicate}").ok();
+        }
+        raw(&sql)
+    }
+}
+
+fn drop_index(table: &str, name: &str) -> String {
+    run(&format!(
+        "drop_index(Index::drop().name({}).table({}).to_owned())",
+        lit(name),
+        lit(table)
+    ))
+}
+
+fn unique_as_index(unique: &Unique) -> Index {
+    Index {
+        name: unique.name.clone(),
+        unique: true,
+        method: "btree".into(),
+        keys: unique.columns.clone(),
+        predicate: None,
+    }
+}
+
+fn create_unique(table: &str, unique: &Unique) -> String {
+    if unique.is_constraint {
+        raw(&format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})",
+            quote(table),
+            quote(&unique.name),
+            unique
+                .columns
+                .iter()
+                .map(|c| quote(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    } else {
+        create_index(table, &unique_as_index(unique))
+    }
+}
+
+fn drop_unique(table: &str, unique: &Unique) -> String {
+    if unique.is_constraint {
+        alter(table, &format!(".drop_constraint({})", lit(&unique.name)))
+    } else {
+        drop_index(table, &unique.name)
+    }
+}
+
+fn alter(table: &str, change: &str) -> String {
+    run(&format!(
+        "alter_table(Table::alter().table({}){change}.to_owned())",
+        lit(table)
+    ))
+}
+
+fn create_table(table: &Table) -> String {
+    let mut code = format!("Table::create().table({})", lit(&table.name));
+    for column in &table.columns {
+        write!(code, ".col({})", column_def(column)).ok();
+    }
+    if !table.primary_key.is_empty() {
+        code.push_str(".primary_key(Index::create()");
+        for column in &table.primary_key {
+            write!(code, ".col({})", lit(column)).ok();
+        }
+        code.push(')');
+    }
+    for key in &table.foreign_keys {
+        write!(
+            code,
+            ".foreign_key({})",
+            foreign_key_builder(&table.name, key)
+        )
+        .ok();
+    }
+    let mut out = run(&format!("create_table({code}.to_owned())"));
+    for unique in &table.uniques {
+        out.push_str(&create_unique(&table.name, unique));
+    }
+    for index in &table.indexes {
+        out.push_str(&create_index(&table.name, index));
+    }
+    out
+}
+
+fn drop_table(name: &str) -> String {
+    run(&format!(
+        "drop_table(Table::drop().table({}).to_owned())",
+        lit(name)
+    ))
+}
+
+/// Tables in an order where each comes after the tables it references (among `tables`).
+fn dependency_order(tables: Vec<&Table>) -> Vec<&Table> {
+    let mut placed: Vec<&Table> = Vec::new();
+    let mut rest = tables;
+    while !rest.is_empty() {
+        let names: BTreeSet<&str> = rest.iter().map(|t| t.name.as_str()).collect();
+        let (ready, waiting): (Vec<&Table>, Vec<&Table>) = rest.into_iter().partition(|t| {
+            t.foreign_keys
+                .iter()
+                .all(|k| k.ref_table == t.name || !names.contains(k.ref_table.as_str()))
+        });
+        if ready.is_empty() {
+            // A cycle: keep the remaining order; the database will say what is wrong.
+            placed.extend(waiting);
+            break;
+        }
+        placed.extend(ready);
+        rest = waiting;
+    }
+    placed
+}
+
+fn step(phase: u8, up: String, down: String) -> Step {
+    Step {
+        phase,
+        up,
+        down,
+        warning: None,
+    }
+}
+
+pub fn plan(differences: &[Difference]) -> Revision {
+    let mut steps = Vec::new();
+    let mut todos = Vec::new();
+
+    let missing: Vec<&Table> = differences
+        .iter()
+        .filter_map(|d| match d {
+            Difference::MissingTable(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let extra: Vec<&Table> = differences
+        .iter()
+        .filter_map(|d| match d {
+            Difference::ExtraTable(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    for table in dependency_order(missing.clone()) {
+        steps.push(step(1, create_table(table), drop_table(&table.name)));
+    }
+    for table in dependency_order(extra.clone()).into_iter().rev() {
+        let mut drop = step(5, drop_table(&table.name), create_table(table));
+        drop.warning = Some(format!("drops table {} and every row in it", table.name));
+        steps.push(drop);
+    }
+    if !missing.is_empty() && !extra.is_empty() {
+        todos.push(format!(
+            "tables {} are new and {} are gone: if one is a rename, replace its drop and \
+             create with `manager.rename_table(Table::rename().table(old, new).to_owned())`",
+            missing
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            extra
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+
+    for difference in differences {
+        match difference {
+            Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
+            Difference::MissingColumn { table, column } => {
+                if !column.nullable && column.default.is_none() {
+                    todos.push(format!(
+                        "{table}.{} is NOT NULL without a default: adding it fails on a table \
+                         with rows; give it a default or backfill first",
+                        column.name
+                    ));
+                }
+                steps.push(step(
+                    2,
+                    alter(table, &format!(".add_column({})", column_def(column))),
+                    alter(table, &format!(".drop_column({})", lit(&column.name))),
+                ));
+            }
+            Difference::ExtraColumn { table, column } => {
+                let mut drop = step(
+                    4,
+                    alter(table, &format!(".drop_column({})", lit(&column.name))),
+                    alter(table, &format!(".add_column({})", column_def(column))),
+                );
+                drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
+                steps.push(drop);
+                let added: Vec<&str> = differences
+                    .iter()
+                    .filter_map(|d| match d {
+                        Difference::MissingColumn {
+                            table: t,
+                            column: c,
+                        } if t == table => Some(c.name.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if !added.is_empty() {
+                    todos.push(format!(
+                        "{table}.{} is gone and {} new: if it was renamed, replace the drop and \
+                         add with `Table::alter().table(..).rename_column(old, new)`",
+                        column.name,
+                        added.join(", ")
+                    ));
+                }
+            }
+            Difference::ColumnType { table, model, live } => {
+                let retype = |c: &Column| {
+                    alter(
+                        table,
+                        &format!(
+                            ".modify_column(ColumnDef::new({}){})",
+                            lit(&c.name),
+                            type_call(&c.data_type)
+                        ),
+                    )
+                };
+                let mut change = step(2, retype(model), retype(live));
+                if difference.is_destructive() {
+                    change.warning = Some(format!(
+                        "changes {table}.{} from {} to {}, which can lose data or fail",
+                        model.name, live.data_type, model.data_type
+                    ));
+                }
+                steps.push(change);
+            }
+            Difference::Nullability { table, model, live } => {
+                let set = |c: &Column| {
+                    alter(
+                        table,
+                        &format!(
+                            ".modify_column(ColumnDef::new({}){})",
+                            lit(&c.name),
+                            if c.nullable { ".null()" } else { ".not_null()" }
+                        ),
+                    )
+                };
+                steps.push(step(2, set(model), set(live)));
+            }
+            Difference::Default { table, model, live } => {
+                let set = |c: &Column| match &c.default {
+                    Some(default) => alter(
+                        table,
+                        &format!(
+                            ".modify_column(ColumnDef::new({}){})",
+                            lit(&c.name),
+                            default_call(default)
+                        ),
+                    ),
+                    None => raw(&format!(
+                        "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                        quote(table),
+                        quote(&c.name)
+                    )),
+                };
+                steps.push(step(2, set(model), set(live)));
+            }
+            Difference::PrimaryKey { table, model, live } => todos.push(format!(
+                "the primary key of {table} changes from ({}) to ({}): write this step by hand",
+                live.join(", "),
+                model.join(", ")
+            )),
+            Difference::MissingUnique { table, unique } => {
+                let index = unique_as_index(unique);
+                steps.push(step(
+                    3,
+                    create_index(table, &index),
+                    drop_index(table, &index.name),
+                ));
+            }
+            Difference::ExtraUnique { table, unique } => steps.push(step(
+                0,
+                drop_unique(table, unique),
+                create_unique(table, unique),
+            )),
+            Difference::MissingForeignKey { table, key } => steps.push(step(
+                3,
+                run(&format!(
+                    "create_foreign_key({}.to_owned())",
+                    foreign_key_builder(table, key)
+                )),
+                run(&format!(
+                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                    lit(&key.name),
+                    lit(table)
+                )),
+            )),
+            Difference::ExtraForeignKey { table, key } => steps.push(step(
+                0,
+                run(&format!(
+                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                    lit(&key.name),
+                    lit(table)
+                )),
+                run(&format!(
+                    "create_foreign_key({}.to_owned())",
+                    foreign_key_builder(table, key)
+                )),
+            )),
+            Difference::MissingIndex { table, index } => steps.push(step(
+                3,
+                create_index(table, index),
+                drop_index(table, &index.name),
+            )),
+            Difference::ExtraIndex { table, index } => steps.push(step(
+                0,
+                drop_index(table, &index.name),
+                create_index(table, index),
+            )),
+            Difference::ChangedIndex { table, model, live } => {
+                steps.push(step(
+                    0,
+                    drop_index(table, &live.name),
+                    create_index(table, live),
+                ));
+                steps.push(step(
+                    3,
+                    create_index(table, model),
+                    drop_index(table, &model.name),
+                ));
+            }
+        }
+    }
+
+    steps.sort_by_key(|s| s.phase); // stable: keeps table and column order within a phase
+    let mut up = String::new();
+    let mut warnings = Vec::new();
+    for step in &steps {
+        if let Some(warning) = &step.warning {
+            writeln!(up, "        // DESTRUCTIVE: {warning}").ok();
+            warnings.push(warning.clone());
+        }
+        up.push_str(&step.up);
+    }
+    let down: String = steps.iter().rev().map(|s| s.down.as_str()).collect();
+    let uses_raw_sql = up.contains("execute_unprepared") || down.contains("execute_unprepared");
+    Revision {
+        up,
+        down,
+        todos,
+        warnings,
+        uses_raw_sql,
+    }
+}
+
+/// `mYYYYMMDD_HHMMSS_name`, as sea-orm-cli names revisions (UTC).
+pub fn revision_name(name: &str) -> Result<String, WorkflowError> {
+    let name = name.trim().replace(' ', "_");
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(WorkflowError::new(format!(
+            "`{name}` cannot name a revision: use letters, digits and underscores"
+        )));
+    }
+    Ok(format!(
+        "m{}_{name}",
+        chrono::Utc::now().format("%Y%m%d_%H%M%S")
+    ))
+}
+
+pub fn file_text(revision_name: &str, revision: &Revision) -> String {
+    let mut text = String::new();
+    writeln!(
+        text,
+        "//! Written by `migrate autogenerate` from the difference between the entities and the\n\
+         //! database. Review it before applying: it is a starting point, not a verdict."
+    )
+    .ok();
+    for todo in &revision.todos {
+        writeln!(text, "// TODO: {todo}").ok();
+    }
+    for warning in &revision.warnings {
+        writeln!(text, "// DESTRUCTIVE: {warning}").ok();
+    }
+    text.push_str("use sea_orm_migration::prelude::*;\n");
+    if revision.uses_raw_sql {
+        text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n");
+    }
+    write!(
+        text,
+        r#"
+pub struct Migration;
+
+impl MigrationName for Migration {{
+    fn name(&self) -> &str {{
+        "{revision_name}"
+    }}
+}}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {{
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+{}        Ok(())
+    }}
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
+{}        Ok(())
+    }}
+}}
+"#,
+        revision.up, revision.down
+    )
+    .ok();
+    text
+}
+
+/// The crate's `src`, where revisions live: `dir` when given, else this crate's source
+/// directory as it was when the binary was built (a checkout).
+pub fn source_dir(dir: Option<&Path>) -> Result<PathBuf, WorkflowError> {
+    let base = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    };
+    let src = if base.join("src").is_dir() {
+        base.join("src")
+    } else {
+        base
+    };
+    if !src.join("lib.rs").is_file() {
+        return Err(WorkflowError::new(format!(
+            "no migration crate at {}: run this from a checkout or pass --dir",
+            src.display()
+        )));
+    }
+    Ok(src)
+}
+
+/// Writes `src/<name>.rs`, then adds `mod <name>;` and `Box::new(<name>::Migration),` to
+/// `lib.rs` after the last revision, as sea-orm-cli does.
+pub fn write(src: &Path, revision_name: &str, text: &str) -> Result<PathBuf, WorkflowError> {
+    let lib_path = src.join("lib.rs");
+    let lib = std::fs::read_to_string(&lib_path)?;
+    let registered = register(&lib, revision_name).ok_or_else(|| {
+        WorkflowError::new(format!(
+            "cannot find where to register the revision in {}",
+            lib_path.display()
+        ))
+    })?;
+    let file = src.join(format!("{revision_name}.rs"));
+    std::fs::write(&file, text)?;
+    std::fs::write(&lib_path, registered)?;
+    // Leave the tree as `cargo fmt --check` wants it; without rustfmt the code still builds.
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(&file)
+        .status();
+    Ok(file)
+}
+
+fn is_revision_module(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with("mod m") && line.ends_with(';')
+}
+
+fn register(lib: &str, revision_name: &str) -> Option<String> {
+    let lines: Vec<&str> = lib.lines().collect();
+    let last_mod = lines.iter().rposition(|l| is_revision_module(l))?;
+    let last_box = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with("Box::new(m"))?;
+    let indent: String = lines[last_box]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(lines.len() + 2);
+    for (i, line) in lines.iter().enumerate() {
+        out.push(line.to_string());
+        if i == last_mod {
+            out.push(format!("mod {revision_name};"));
+        }
+        if i == last_box {
+            out.push(format!("{indent}Box::new({revision_name}::Migration),"));
+        }
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_follows_the_last_revision() {
+        let lib = "mod m20260101_000001_a;\nmod util;\n\nfn migrations() {\n    vec![\n        Box::new(m20260101_000001_a::Migration),\n    ]\n}\n";
+        let out = register(lib, "m20260102_000000_b").expect("registers");
+        assert!(out.contains("mod m20260101_000001_a;\nmod m20260102_000000_b;\nmod util;"));
+        assert!(out.contains(
+            "        Box::new(m20260101_000001_a::Migration),\n        Box::new(m20260102_000000_b::Migration),\n"
+        ));
+    }
+
+    #[test]
+    fn revision_names_refuse_what_cannot_be_a_module() {
+        assert!(revision_name("add-rank").is_err());
+        let name = revision_name("add lore rank").expect("valid");
+        assert!(name.starts_with('m') && name.ends_with("_add_lore_rank"));
+    }
+
+    #[test]
+    fn types_map_to_schema_builder_calls() {
+        assert_eq!(type_call("character varying(64)"), ".string_len(64)");
+        assert_eq!(type_call("jsonb"), ".json_binary()");
+        assert_eq!(type_call("numeric(10,2)"), ".decimal_len(10,2)");
+        assert_eq!(type_call("tsvector"), ".custom(\"tsvector\")");
+        assert_eq!(
+            default_call("'{}'::jsonb"),
+            ".default(Expr::cust(\"'{}'::jsonb\"))"
+        );
+        assert_eq!(default_call("1"), ".default(1)");
+    }
+}

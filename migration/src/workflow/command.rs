@@ -1,0 +1,330 @@
+//! The subcommands and what each one does.
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbBackend, EntityName, Schema,
+};
+use sea_orm_migration::seaql_migrations;
+
+use super::integrity;
+use super::render::{self, Direction};
+use super::{Verdict, WorkflowError, autogen, catalog, diff, lock, model, revisions};
+use crate::Migrator;
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Apply pending revisions (the default), after checking the applied ones are unchanged.
+    Up {
+        /// How many to apply; all when omitted.
+        #[arg(short, long)]
+        num: Option<u32>,
+        /// Accept that this applied revision changed and record its new checksum (repeatable).
+        #[arg(long = "accept-changed", value_name = "REVISION")]
+        accept_changed: Vec<String>,
+    },
+    /// Roll back applied revisions.
+    Down {
+        /// How many to roll back.
+        #[arg(short, long, default_value_t = 1)]
+        num: u32,
+    },
+    /// Show which revisions are applied.
+    Status,
+    /// Drop every table, then apply all revisions.
+    Fresh,
+    /// Roll back every revision, then apply them all.
+    Refresh,
+    /// Roll back every revision.
+    Reset,
+    /// Compare the entities with the database (PostgreSQL); exit 1 and print each
+    /// difference when they differ.
+    Check,
+    /// Write the next revision from the difference between the database and the entities.
+    Autogenerate {
+        /// The revision's name, as for `generate` (letters, digits, underscores).
+        name: String,
+        /// The migration crate to write into (default: the one this binary was built from).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Write a new, empty revision, as `sea-orm-cli migrate generate` does.
+    Generate {
+        name: String,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print the PostgreSQL SQL that `up` (or `down`) would run, without a database.
+    Sql {
+        /// The revision the database is at: start after it (up) or at it (down).
+        #[arg(long)]
+        from: Option<String>,
+        /// The revision to end at: apply up to it (up) or roll back to just after it (down).
+        #[arg(long)]
+        to: Option<String>,
+        /// Render the `down` direction.
+        #[arg(long)]
+        down: bool,
+    },
+}
+
+impl Command {
+    /// Commands that change the schema; they run under the migration lock.
+    fn migrates(&self) -> bool {
+        matches!(
+            self,
+            Command::Up { .. }
+                | Command::Down { .. }
+                | Command::Fresh
+                | Command::Refresh
+                | Command::Reset
+        )
+    }
+}
+
+/// Runs the commands that need no database; gives the command back otherwise.
+pub async fn run_offline(command: Command) -> Result<Result<Verdict, Command>, WorkflowError> {
+    match command {
+        Command::Sql { from, to, down } => {
+            print!("{}", sql(from.as_deref(), to.as_deref(), down).await?);
+            Ok(Ok(Verdict::Done))
+        }
+        Command::Generate { name, dir } => {
+            let name = autogen::revision_name(&name)?;
+            let revision = autogen::plan(&[]);
+            let file = autogen::write(
+                &autogen::source_dir(dir.as_deref())?,
+                &name,
+                &autogen::file_text(&name, &revision),
+            )?;
+            println!("wrote {}", file.display());
+            Ok(Ok(Verdict::Done))
+        }
+        other => Ok(Err(other)),
+    }
+}
+
+/// Runs a command on `db`, which must be a single connection (see `with_migration_lock`).
+pub async fn run(db: &DatabaseConnection, command: Command) -> Result<Verdict, WorkflowError> {
+    let command = match run_offline(command).await? {
+        Ok(verdict) => return Ok(verdict),
+        Err(command) => command,
+    };
+    if command.migrates() {
+        return lock::with_migration_lock(db, async || migrate(db, command).await).await;
+    }
+    match command {
+        Command::Status => {
+            Migrator::status(db).await?;
+            Ok(Verdict::Done)
+        }
+        Command::Check => check(db).await,
+        Command::Autogenerate { name, dir } => autogenerate(db, &name, dir).await,
+        _ => Ok(Verdict::Done),
+    }
+}
+
+async fn migrate(db: &DatabaseConnection, command: Command) -> Result<Verdict, WorkflowError> {
+    match command {
+        Command::Up {
+            num,
+            accept_changed,
+        } => {
+            integrity::verify_before_up(db, &accept_changed).await?;
+            Migrator::up(db, num).await?;
+        }
+        Command::Down { num } => Migrator::down(db, Some(num)).await?,
+        Command::Fresh => Migrator::fresh(db).await?,
+        Command::Refresh => Migrator::refresh(db).await?,
+        Command::Reset => Migrator::reset(db).await?,
+        _ => return Ok(Verdict::Done),
+    }
+    integrity::record(db).await?;
+    Ok(Verdict::Done)
+}
+
+fn require_postgres(db: &DatabaseConnection, what: &str) -> Result<(), WorkflowError> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        Ok(())
+    } else {
+        Err(WorkflowError::new(format!(
+            "{what} reads PostgreSQL's catalog; point DATABASE_URL at PostgreSQL"
+        )))
+    }
+}
+
+async fn differences(db: &DatabaseConnection) -> Result<Vec<diff::Difference>, WorkflowError> {
+    let live = catalog::introspect(db, &current_schema(db).await?).await?;
+    let entities = model::entities_catalog(db).await?;
+    Ok(diff::compare(&entities, &live))
+}
+
+async fn current_schema(db: &DatabaseConnection) -> Result<String, WorkflowError> {
+    let row = db
+        .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_schema() AS name",
+        ))
+        .await?
+        .ok_or_else(|| WorkflowError::new("the database names no current schema"))?;
+    Ok(row.try_get::<String>("", "name")?)
+}
+
+/// Every way the database differs from the code, one line each: revisions first, then
+/// the schema. Empty when they match.
+pub async fn check_report(db: &DatabaseConnection) -> Result<Vec<String>, WorkflowError> {
+    require_postgres(db, "check")?;
+    let mut lines = Vec::new();
+    let applied = revisions::applied(db).await?;
+    let in_code = revisions::in_code();
+    for revision in &in_code {
+        if !applied.iter().any(|name| name == revision.name()) {
+            lines.push(format!(
+                "revision {}: in the code, not applied (pending)",
+                revision.name()
+            ));
+        }
+    }
+    for name in &applied {
+        if !in_code.iter().any(|revision| revision.name() == name) {
+            lines.push(format!(
+                "revision {name}: applied, not in the code (unknown)"
+            ));
+        }
+    }
+    lines.extend(differences(db).await?.iter().map(ToString::to_string));
+    Ok(lines)
+}
+
+async fn check(db: &DatabaseConnection) -> Result<Verdict, WorkflowError> {
+    let lines = check_report(db).await?;
+    if lines.is_empty() {
+        println!("no differences: the database matches the entities and every revision is applied");
+        return Ok(Verdict::Done);
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    Ok(Verdict::Drift)
+}
+
+async fn autogenerate(
+    db: &DatabaseConnection,
+    name: &str,
+    dir: Option<PathBuf>,
+) -> Result<Verdict, WorkflowError> {
+    require_postgres(db, "autogenerate")?;
+    let name = autogen::revision_name(name)?;
+    let src = autogen::source_dir(dir.as_deref())?;
+    let differences = differences(db).await?;
+    if differences.is_empty() {
+        println!("no differences between the database and the entities: nothing written");
+        return Ok(Verdict::Done);
+    }
+    let revision = autogen::plan(&differences);
+    let file = autogen::write(&src, &name, &autogen::file_text(&name, &revision))?;
+    for difference in &differences {
+        println!("  {difference}");
+    }
+    for todo in &revision.todos {
+        println!("TODO: {todo}");
+    }
+    for warning in &revision.warnings {
+        println!("warning: destructive: {warning}");
+    }
+    println!("wrote {}; review it, then run `up`", file.display());
+    Ok(Verdict::Done)
+}
+
+/// The revisions `sql` covers, in the order their statements run.
+fn selected(
+    from: Option<&str>,
+    to: Option<&str>,
+    down: bool,
+) -> Result<Vec<Box<dyn sea_orm_migration::MigrationTrait>>, WorkflowError> {
+    let all = revisions::in_code();
+    let index = |name: Option<&str>| name.map(|n| revisions::position(&all, n)).transpose();
+    let (from, to) = (index(from)?, index(to)?);
+    let range = if down {
+        // Roll back from `from` (default: the newest) down to just after `to` (default: all).
+        let start = to.map_or(0, |t| t + 1);
+        let end = from.map_or(all.len(), |f| f + 1);
+        start..end
+    } else {
+        // Apply what follows `from` (default: nothing applied) up to `to` (default: all).
+        let start = from.map_or(0, |f| f + 1);
+        let end = to.map_or(all.len(), |t| t + 1);
+        start..end
+    };
+    if range.start > range.end {
+        return Err(WorkflowError::new(
+            "--from and --to are the wrong way round for this direction",
+        ));
+    }
+    let mut chosen: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| range.contains(i))
+        .map(|(_, revision)| revision)
+        .collect();
+    if down {
+        chosen.reverse();
+    }
+    Ok(chosen)
+}
+
+/// The script a DBA can review and run with `psql -v ON_ERROR_STOP=1 -f`: each revision
+/// in its own transaction, recorded in `seaql_migrations` and the checksum table the way
+/// `up` records it.
+pub async fn sql(
+    from: Option<&str>,
+    to: Option<&str>,
+    down: bool,
+) -> Result<String, WorkflowError> {
+    let backend = DbBackend::Postgres;
+    let mut out = String::new();
+    out.push_str("-- Lorebase schema revisions, rendered for PostgreSQL by `migrate sql`\n");
+    let bookkeeping = Schema::new(backend)
+        .create_table_from_entity(seaql_migrations::Entity)
+        .if_not_exists()
+        .to_owned();
+    out.push_str(&format!("{};\n", integrity::render(backend, &bookkeeping)));
+    out.push_str(&format!(
+        "{};\n",
+        integrity::render(backend, &integrity::create_checksum_table())
+    ));
+    let table = seaql_migrations::Entity.table_name().to_owned();
+    for revision in selected(from, to, down)? {
+        let name = revision.name().to_owned();
+        let direction = if down { Direction::Down } else { Direction::Up };
+        out.push_str(&format!(
+            "\n-- {name} ({})\nBEGIN;\n",
+            if down { "down" } else { "up" }
+        ));
+        for statement in render::statements(revision.as_ref(), backend, direction).await? {
+            out.push_str(&format!("{statement};\n"));
+        }
+        if down {
+            out.push_str(&format!(
+                "DELETE FROM \"{table}\" WHERE \"version\" = '{name}';\n"
+            ));
+            out.push_str(&format!(
+                "{};\n",
+                integrity::render(backend, &integrity::delete_checksum(&name))
+            ));
+        } else {
+            out.push_str(&format!(
+                "INSERT INTO \"{table}\" (\"version\", \"applied_at\") \
+                 VALUES ('{name}', CAST(EXTRACT(EPOCH FROM now()) AS bigint));\n"
+            ));
+            let sum = integrity::checksum(revision.as_ref(), backend).await?;
+            out.push_str(&format!(
+                "{};\n",
+                integrity::render(backend, &integrity::insert_checksum(&name, &sum))
+            ));
+        }
+        out.push_str("COMMIT;\n");
+    }
+    Ok(out)
+}

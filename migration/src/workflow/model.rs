@@ -1,0 +1,73 @@
+//! The schema the entity crate describes, in the same form as the live one: the models'
+//! `CREATE TABLE`s, their declared defaults and indexes are run in a scratch schema inside
+//! a transaction that is rolled back, and PostgreSQL's catalog is read from there. Nothing
+//! is left behind; the role needs the right to create a schema in the database.
+use entity::schema::{DECLARED_INDEXES, SERVER_DEFAULTS, model_tables};
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
+};
+
+use super::WorkflowError;
+use super::catalog::{self, Catalog};
+
+pub fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// `CREATE INDEX` for a declared index, as PostgreSQL takes it.
+pub fn declared_index_sql(index: &entity::schema::DeclaredIndex) -> String {
+    let mut sql = format!(
+        "CREATE INDEX {} ON {} USING {} ({})",
+        quote(index.name),
+        quote(index.table),
+        index.method,
+        index.keys.join(", ")
+    );
+    if let Some(predicate) = index.predicate {
+        sql.push_str(&format!(" WHERE {predicate}"));
+    }
+    sql
+}
+
+pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, WorkflowError> {
+    let scratch = format!("lorebase_entities_{}", std::process::id());
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("CREATE SCHEMA {}", quote(&scratch)))
+        .await?;
+    txn.execute_unprepared(&format!("SET LOCAL search_path TO {}", quote(&scratch)))
+        .await?;
+    let built = async {
+        for table in model_tables(DbBackend::Postgres) {
+            txn.execute(&table.create).await?;
+            for index in &table.indexes {
+                txn.execute(index).await?;
+            }
+        }
+        for default in SERVER_DEFAULTS {
+            txn.execute_unprepared(&format!(
+                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
+                quote(default.table),
+                quote(default.column),
+                default.sql
+            ))
+            .await
+            .map_err(|e| {
+                WorkflowError::from(e).context(&format!(
+                    "declared default of {}.{}",
+                    default.table, default.column
+                ))
+            })?;
+        }
+        for index in DECLARED_INDEXES {
+            txn.execute_unprepared(&declared_index_sql(index))
+                .await
+                .map_err(|e| {
+                    WorkflowError::from(e).context(&format!("declared index {}", index.name))
+                })?;
+        }
+        catalog::introspect(&txn, &scratch).await
+    }
+    .await;
+    txn.rollback().await?;
+    built.map_err(|e| e.context("building the entities' schema"))
+}
