@@ -119,3 +119,45 @@ async fn serves_on_the_default_sqlite_file_with_no_configuration() {
     child.kill().ok();
     child.wait().ok();
 }
+
+#[tokio::test]
+async fn migrate_check_exits_one_on_drift_and_sql_needs_no_database() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let run = |args: &[&str]| {
+        lorebase()
+            .env("DATABASE_URL", &url)
+            .env("JWT_SECRET", crate::helpers::JWT_SECRET)
+            .args(args)
+            .output()
+            .expect("run lorebase")
+    };
+    assert!(run(&["migrate", "up"]).status.success());
+    let clean = run(&["migrate", "check"]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("no differences"));
+
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ALTER TABLE worlds ADD COLUMN motto text")
+        .await
+        .expect("alter");
+    let drift = run(&["migrate", "check"]);
+    assert_eq!(drift.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&drift.stdout).trim(),
+        "column worlds.motto: in the database (text NULL), not in the entities"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let offline = lorebase()
+        .current_dir(dir.path())
+        .args(["migrate", "sql"])
+        .output()
+        .expect("run lorebase");
+    assert!(offline.status.success());
+    let script = String::from_utf8_lossy(&offline.stdout);
+    assert!(script.contains("CREATE TABLE \"users\""), "{script}");
+    assert!(
+        std::fs::read_dir(dir.path()).expect("dir").next().is_none(),
+        "sql touched no database file"
+    );
+}

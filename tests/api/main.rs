@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod autogenerate;
 mod binary;
 mod elements;
 mod entities;
@@ -12,3 +13,4 @@ mod relations;
 mod seed;
 mod users;
 mod worlds;
+mod workflow;

@@ -1,0 +1,225 @@
+//! The revision workflow as a developer runs it, in a copy of this repository and through
+//! `cargo run -p migration`: generated revisions compile, apply, roll back and leave
+//! `check` clean, and an edited revision is refused by `up`.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::helpers::{Backend, fresh_database};
+
+struct Checkout {
+    root: tempfile::TempDir,
+    target: PathBuf,
+    database_url: String,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn expect_code(&self, code: i32, what: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "{what}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// The build directory the test binary sits in: `<target>/debug/deps/api-…`.
+fn outer_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .expect("target directory")
+}
+
+impl Checkout {
+    /// Tracked and new (not ignored) files of this repository, copied to a temporary
+    /// directory; builds go to a directory of their own beside this build's, because
+    /// `cargo test` holds the lock on its own.
+    fn new(database_url: String) -> Self {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let listed = Command::new("git")
+            .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+            .current_dir(repo)
+            .output()
+            .expect("git ls-files");
+        assert!(listed.status.success(), "git ls-files failed");
+        let root = tempfile::tempdir().expect("temporary directory");
+        for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+            let relative = Path::new(std::str::from_utf8(path).expect("utf-8 path"));
+            let from = repo.join(relative);
+            if !from.is_file() {
+                continue; // deleted in the working tree
+            }
+            let to = root.path().join(relative);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(&from, &to).expect("copy");
+        }
+        Self {
+            root,
+            target: outer_target_dir().join("autogenerate-checkout"),
+            database_url,
+        }
+    }
+
+    fn migration(&self, args: &[&str]) -> Run {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["run", "--quiet", "--locked", "-p", "migration", "--"])
+            .args(args)
+            .current_dir(self.root.path())
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("DATABASE_URL", &self.database_url)
+            .env_remove("DATABASE_SCHEMA")
+            .output()
+            .expect("cargo run");
+        Run::from(output)
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.path().join(relative)
+    }
+
+    fn edit(&self, relative: &str, from: &str, to: &str) {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains(from), "{relative} has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+    }
+
+    /// The newest file in `migration/src` whose name ends in `_<name>.rs`.
+    fn revision_file(&self, name: &str) -> String {
+        let suffix = format!("_{name}.rs");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(self.path("migration/src"))
+            .expect("read migration/src")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(&suffix))
+            .collect();
+        found.sort();
+        let file = found.pop().unwrap_or_else(|| panic!("no revision *{suffix}"));
+        std::fs::read_to_string(file).expect("read revision")
+    }
+
+    /// Takes the newest `count` revisions out of the code, as squashing them would.
+    fn remove_newest_revisions(&self, count: usize) -> Vec<String> {
+        let lib_path = self.path("migration/src/lib.rs");
+        let lib = std::fs::read_to_string(&lib_path).expect("lib.rs");
+        let mut names: Vec<String> = lib
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("mod m"))
+            .map(|rest| format!("m{}", rest.trim_end_matches(';')))
+            .collect();
+        let removed = names.split_off(names.len() - count);
+        let kept: Vec<&str> = lib
+            .lines()
+            .filter(|line| !removed.iter().any(|name| line.contains(name.as_str())))
+            .collect();
+        std::fs::write(&lib_path, kept.join("\n") + "\n").expect("write lib.rs");
+        for name in &removed {
+            std::fs::remove_file(self.path(&format!("migration/src/{name}.rs"))).expect("rm");
+        }
+        removed
+    }
+}
+
+#[tokio::test]
+async fn autogenerated_revisions_compile_apply_roll_back_and_leave_check_clean() {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let checkout = Checkout::new(url);
+    checkout.migration(&["up"]).expect_code(0, "up");
+    checkout
+        .migration(&["check"])
+        .expect_code(0, "check after up");
+
+    // The newest two revisions rolled back and taken out of the code: autogenerate writes
+    // one revision that puts their tables back.
+    checkout.migration(&["down", "-n", "2"]).expect_code(0, "down -n 2");
+    let removed = checkout.remove_newest_revisions(2);
+    let drift = checkout.migration(&["check"]);
+    drift.expect_code(1, "check sees the missing tables");
+    assert!(drift.stdout.contains("table rate_limit_events: in the entities, missing"));
+    checkout
+        .migration(&["autogenerate", "recreate_auth_tables"])
+        .expect_code(0, "autogenerate");
+    let revision = checkout.revision_file("recreate_auth_tables");
+    assert!(revision.contains(".create_table("), "{revision}");
+    assert!(revision.contains(".drop_table("), "{revision}");
+    checkout
+        .migration(&["up"])
+        .expect_code(0, "the generated revision compiles and applies");
+    let clean = checkout.migration(&["check"]);
+    clean.expect_code(0, "check after the generated revision");
+    assert!(clean.stdout.contains("no differences"), "{}", clean.stdout);
+    checkout
+        .migration(&["down"])
+        .expect_code(0, "the generated revision rolls back");
+    checkout
+        .migration(&["check"])
+        .expect_code(1, "rolled back, the tables are missing again");
+    checkout.migration(&["up"]).expect_code(0, "up again");
+    assert_eq!(removed.len(), 2);
+
+    // A column added to an entity: check names it, autogenerate adds it.
+    checkout.edit(
+        "entity/src/generated/world_elements.rs",
+        "    pub updated_at: DateTimeWithTimeZone,\n",
+        "    pub updated_at: DateTimeWithTimeZone,\n    pub lore_rank: Option<i32>,\n",
+    );
+    let drift = checkout.migration(&["check"]);
+    drift.expect_code(1, "check sees the new field");
+    assert_eq!(
+        drift.stdout.trim(),
+        "column world_elements.lore_rank: in the entities (integer NULL), missing from the database"
+    );
+    checkout
+        .migration(&["autogenerate", "add_lore_rank"])
+        .expect_code(0, "autogenerate");
+    let revision = checkout.revision_file("add_lore_rank");
+    assert!(
+        revision.contains(r#".add_column(ColumnDef::new("lore_rank").integer().null())"#),
+        "{revision}"
+    );
+    assert!(revision.contains(r#".drop_column("lore_rank")"#), "{revision}");
+    checkout.migration(&["up"]).expect_code(0, "apply add_lore_rank");
+    checkout
+        .migration(&["check"])
+        .expect_code(0, "check after add_lore_rank");
+    checkout
+        .migration(&["down"])
+        .expect_code(0, "roll back add_lore_rank");
+    checkout.migration(&["up"]).expect_code(0, "apply it again");
+
+    // An applied revision edited afterwards: up refuses it by name until accepted.
+    let first = "m20261124_020001_create_users";
+    checkout.edit(
+        &format!("migration/src/{first}.rs"),
+        "string_len(200)",
+        "string_len(201)",
+    );
+    let refused = checkout.migration(&["up"]);
+    refused.expect_code(2, "up refuses the edited revision");
+    assert!(
+        refused.stderr.contains(first) && refused.stderr.contains("changed"),
+        "{}",
+        refused.stderr
+    );
+    checkout
+        .migration(&["up", "--accept-changed", first])
+        .expect_code(0, "accepted");
+}

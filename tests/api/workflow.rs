@@ -1,0 +1,237 @@
+//! The migration workflow against real PostgreSQL: `check` finds exactly what drifted,
+//! `sql` renders what `up` runs, and `up` refuses changed or out-of-order revisions.
+use migration::workflow::{self, Command, Verdict};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+use crate::helpers::{Backend, fresh_database};
+
+/// One connection, as the migrate commands use: the advisory lock is per session.
+async fn single_connection(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(1).sqlx_logging(false);
+    Database::connect(options).await.expect("connect")
+}
+
+async fn migrated() -> (String, DatabaseConnection) {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let db = single_connection(&url).await;
+    up(&db, &[]).await.expect("up");
+    (url, db)
+}
+
+async fn up(db: &DatabaseConnection, accept: &[&str]) -> Result<Verdict, String> {
+    let command = Command::Up {
+        num: None,
+        accept_changed: accept.iter().map(|s| s.to_string()).collect(),
+    };
+    workflow::run(db, command).await.map_err(|e| e.to_string())
+}
+
+async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn newest_revision() -> String {
+    let revisions = Migrator::migrations();
+    revisions.last().expect("revisions").name().to_owned()
+}
+
+#[tokio::test]
+async fn check_is_clean_on_a_freshly_migrated_database() {
+    let (_, db) = migrated().await;
+    let report = workflow::check_report(&db).await.expect("check");
+    assert_eq!(report, Vec::<String>::new());
+    assert_eq!(
+        workflow::run(&db, Command::Check).await.expect("check"),
+        Verdict::Done
+    );
+}
+
+#[tokio::test]
+async fn check_reports_exactly_an_added_column_and_a_dropped_index() {
+    let (_, db) = migrated().await;
+    exec(&db, "ALTER TABLE worlds ADD COLUMN motto text").await;
+    exec(&db, "DROP INDEX world_elements_attributes_idx").await;
+    exec(
+        &db,
+        "ALTER TABLE world_elements ALTER COLUMN summary SET DEFAULT 'none'",
+    )
+    .await;
+    let report = workflow::check_report(&db).await.expect("check");
+    assert_eq!(
+        report,
+        vec![
+            "column world_elements.summary: default is 'none'::text in the database, no default in the entities",
+            "index world_elements_attributes_idx on world_elements USING gin (attributes jsonb_path_ops): declared, missing from the database",
+            "column worlds.motto: in the database (text NULL), not in the entities",
+        ]
+    );
+    assert_eq!(
+        workflow::run(&db, Command::Check).await.expect("check"),
+        Verdict::Drift
+    );
+}
+
+#[tokio::test]
+async fn check_reports_types_nullability_and_foreign_key_actions() {
+    let (_, db) = migrated().await;
+    exec(&db, "ALTER TABLE users ALTER COLUMN display_name SET NOT NULL").await;
+    exec(&db, "ALTER TABLE users ALTER COLUMN password_hash TYPE varchar(200)").await;
+    exec(&db, "ALTER TABLE worlds DROP CONSTRAINT worlds_owner_id_fkey").await;
+    exec(
+        &db,
+        "ALTER TABLE worlds ADD CONSTRAINT worlds_owner_id_fkey FOREIGN KEY (owner_id) \
+         REFERENCES users (id) ON DELETE RESTRICT",
+    )
+    .await;
+    let report = workflow::check_report(&db).await.expect("check");
+    assert_eq!(
+        report,
+        vec![
+            "column users.display_name: NOT NULL in the database, NULL in the entities",
+            "column users.password_hash: type is character varying(200) in the database, text in the entities",
+            "foreign key worlds(owner_id) -> users(id) ON DELETE CASCADE: in the entities, missing from the database",
+            "foreign key worlds_owner_id_fkey worlds(owner_id) -> users(id) ON DELETE RESTRICT: in the database, not in the entities",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn check_reports_pending_and_unknown_revisions() {
+    let (_, db) = migrated().await;
+    workflow::run(&db, Command::Down { num: 1 })
+        .await
+        .expect("down");
+    exec(
+        &db,
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20200101_000000_lost', 0)",
+    )
+    .await;
+    let report = workflow::check_report(&db).await.expect("check");
+    let newest = newest_revision();
+    assert_eq!(
+        report[..2],
+        [
+            format!("revision {newest}: in the code, not applied (pending)"),
+            "revision m20200101_000000_lost: applied, not in the code (unknown)".to_owned(),
+        ]
+    );
+    assert!(
+        report[2..]
+            .iter()
+            .any(|l| l.starts_with("table rate_limit_events: in the entities, missing")),
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn up_refuses_an_applied_revision_whose_sql_changed_unless_accepted() {
+    let (_, db) = migrated().await;
+    let first = Migrator::migrations()[0].name().to_owned();
+    // What `up` compares: the checksum recorded when it was applied, against the SQL the
+    // revision renders now. An edited revision renders something else.
+    exec(
+        &db,
+        &format!(
+            "UPDATE seaql_migration_checksums SET checksum = repeat('0', 64) WHERE version = '{first}'"
+        ),
+    )
+    .await;
+    let refused = up(&db, &[]).await.expect_err("an edited revision is refused");
+    assert!(refused.contains(&first), "{refused}");
+    assert!(refused.contains("--accept-changed"), "{refused}");
+
+    assert_eq!(up(&db, &[&first]).await, Ok(Verdict::Done));
+    assert_eq!(up(&db, &[]).await, Ok(Verdict::Done), "accepted for good");
+}
+
+#[tokio::test]
+async fn up_refuses_a_pending_revision_older_than_the_newest_applied() {
+    let (_, db) = migrated().await;
+    let older = Migrator::migrations()[3].name().to_owned();
+    exec(
+        &db,
+        &format!("DELETE FROM seaql_migrations WHERE version = '{older}'"),
+    )
+    .await;
+    let refused = up(&db, &[]).await.expect_err("out of order");
+    assert!(refused.contains(&older), "{refused}");
+    assert!(refused.contains(&newest_revision()), "{refused}");
+}
+
+#[tokio::test]
+async fn concurrent_migrators_apply_each_revision_once() {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let migrators = (0..3).map(|_| {
+        let url = url.clone();
+        async move {
+            let db = single_connection(&url).await;
+            up(&db, &[]).await
+        }
+    });
+    for outcome in futures_util::future::join_all(migrators).await {
+        assert_eq!(outcome, Ok(Verdict::Done));
+    }
+    let db = single_connection(&url).await;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS applied, count(DISTINCT version) AS distinct_versions \
+             FROM seaql_migrations",
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    let applied: i64 = row.try_get("", "applied").expect("applied");
+    assert_eq!(applied as usize, Migrator::migrations().len());
+    assert_eq!(row.try_get::<i64>("", "distinct_versions").ok(), Some(applied));
+}
+
+/// Every table, column, index and constraint, including the bookkeeping tables.
+async fn schema_dump(db: &DatabaseConnection) -> Vec<String> {
+    let sql = "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+                      || is_nullable || ' ' || coalesce(column_default, '') AS line
+                 FROM information_schema.columns WHERE table_schema = 'public'
+               UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+               UNION ALL SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' '
+                      || pg_get_constraintdef(oid)
+                 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+               UNION ALL SELECT 'revision ' || m.version || ' ' || c.checksum
+                 FROM seaql_migrations m JOIN seaql_migration_checksums c USING (version)
+               ORDER BY 1";
+    db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("dump")
+        .iter()
+        .map(|row| row.try_get::<String>("", "line").expect("line"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sql_renders_what_up_and_down_execute() {
+    let (_, by_up) = migrated().await;
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let by_script = single_connection(&url).await;
+    let script = workflow::sql(None, None, false).await.expect("sql");
+    exec(&by_script, &script).await;
+    assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
+    assert_eq!(
+        workflow::check_report(&by_script).await.expect("check"),
+        Vec::<String>::new()
+    );
+
+    // Down, from the newest revision to just after the third: the same as `down -n`.
+    let third = Migrator::migrations()[2].name().to_owned();
+    let rollback = workflow::sql(None, Some(&third), true)
+        .await
+        .expect("sql --down");
+    exec(&by_script, &rollback).await;
+    let remaining = Migrator::migrations().len() as u32 - 3;
+    workflow::run(&by_up, Command::Down { num: remaining })
+        .await
+        .expect("down");
+    assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
+}
