@@ -24,5 +24,7 @@ for url in "$PG_URL" "$SQLITE_URL"; do
     sea-orm-cli migrate -d ./migration -u "$url" reset
     sea-orm-cli migrate -d ./migration -u "$url" up
 done
+echo "--- check: the entities against the database sea-orm-cli just migrated"
+cargo run -q -p migration -- -u "$PG_URL" check
 rm -f /tmp/lorebase-migrate-status.$$
-echo "sea-orm-cli migrate: up, status, down, fresh, refresh, reset work on PostgreSQL and SQLite"
+echo "sea-orm-cli migrate: up, status, down, fresh, refresh, reset work on PostgreSQL and SQLite; check is clean"
