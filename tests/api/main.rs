@@ -12,5 +12,5 @@ mod migrations;
 mod relations;
 mod seed;
 mod users;
-mod worlds;
 mod workflow;
+mod worlds;

@@ -14,10 +14,15 @@ async fn single_connection(url: &str) -> DatabaseConnection {
 }
 
 async fn migrated() -> (String, DatabaseConnection) {
-    let (url, _) = fresh_database(Backend::Postgres).await;
+    let (url, _, db) = migrated_on(Backend::Postgres).await;
+    (url, db)
+}
+
+async fn migrated_on(backend: Backend) -> (String, Option<tempfile::TempDir>, DatabaseConnection) {
+    let (url, dir) = fresh_database(backend).await;
     let db = single_connection(&url).await;
     up(&db, &[]).await.expect("up");
-    (url, db)
+    (url, dir, db)
 }
 
 async fn up(db: &DatabaseConnection, accept: &[&str]) -> Result<Verdict, String> {
@@ -78,9 +83,21 @@ async fn check_reports_exactly_an_added_column_and_a_dropped_index() {
 #[tokio::test]
 async fn check_reports_types_nullability_and_foreign_key_actions() {
     let (_, db) = migrated().await;
-    exec(&db, "ALTER TABLE users ALTER COLUMN display_name SET NOT NULL").await;
-    exec(&db, "ALTER TABLE users ALTER COLUMN password_hash TYPE varchar(200)").await;
-    exec(&db, "ALTER TABLE worlds DROP CONSTRAINT worlds_owner_id_fkey").await;
+    exec(
+        &db,
+        "ALTER TABLE users ALTER COLUMN display_name SET NOT NULL",
+    )
+    .await;
+    exec(
+        &db,
+        "ALTER TABLE users ALTER COLUMN password_hash TYPE varchar(200)",
+    )
+    .await;
+    exec(
+        &db,
+        "ALTER TABLE worlds DROP CONSTRAINT worlds_owner_id_fkey",
+    )
+    .await;
     exec(
         &db,
         "ALTER TABLE worlds ADD CONSTRAINT worlds_owner_id_fkey FOREIGN KEY (owner_id) \
@@ -129,18 +146,26 @@ async fn check_reports_pending_and_unknown_revisions() {
 
 #[tokio::test]
 async fn up_refuses_an_applied_revision_whose_sql_changed_unless_accepted() {
-    let (_, db) = migrated().await;
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        changed_revision_is_refused(backend).await;
+    }
+}
+
+async fn changed_revision_is_refused(backend: Backend) {
+    let (_, _dir, db) = migrated_on(backend).await;
     let first = Migrator::migrations()[0].name().to_owned();
     // What `up` compares: the checksum recorded when it was applied, against the SQL the
     // revision renders now. An edited revision renders something else.
     exec(
         &db,
         &format!(
-            "UPDATE seaql_migration_checksums SET checksum = repeat('0', 64) WHERE version = '{first}'"
+            "UPDATE seaql_migration_checksums SET checksum = 'edited' WHERE version = '{first}'"
         ),
     )
     .await;
-    let refused = up(&db, &[]).await.expect_err("an edited revision is refused");
+    let refused = up(&db, &[])
+        .await
+        .expect_err("an edited revision is refused");
     assert!(refused.contains(&first), "{refused}");
     assert!(refused.contains("--accept-changed"), "{refused}");
 
@@ -150,7 +175,13 @@ async fn up_refuses_an_applied_revision_whose_sql_changed_unless_accepted() {
 
 #[tokio::test]
 async fn up_refuses_a_pending_revision_older_than_the_newest_applied() {
-    let (_, db) = migrated().await;
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        out_of_order_revision_is_refused(backend).await;
+    }
+}
+
+async fn out_of_order_revision_is_refused(backend: Backend) {
+    let (_, _dir, db) = migrated_on(backend).await;
     let older = Migrator::migrations()[3].name().to_owned();
     exec(
         &db,
@@ -187,7 +218,10 @@ async fn concurrent_migrators_apply_each_revision_once() {
         .expect("row");
     let applied: i64 = row.try_get("", "applied").expect("applied");
     assert_eq!(applied as usize, Migrator::migrations().len());
-    assert_eq!(row.try_get::<i64>("", "distinct_versions").ok(), Some(applied));
+    assert_eq!(
+        row.try_get::<i64>("", "distinct_versions").ok(),
+        Some(applied)
+    );
 }
 
 /// Every table, column, index and constraint, including the bookkeeping tables.
