@@ -1,7 +1,11 @@
 //! Who may do what in a world: the single place that answers it. Every use case about a
 //! world or its contents starts with [`world_access`] and then asks [`Access::require`].
-use entity::{world_members, worlds};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use entity::{world_elements, world_members, worlds};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    RelationTrait,
+};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -71,23 +75,58 @@ impl Access {
 }
 
 /// Resolves the caller's access to a world. A private world the caller is no member of
-/// is `NotFound`, exactly like a world that does not exist.
+/// is `NotFound`, exactly like a world that does not exist. One round trip: the world and
+/// the caller's membership come from one query.
 pub async fn world_access<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,
     world_id: Uuid,
 ) -> Result<Access> {
-    let world = worlds::Entity::find_by_id(world_id)
+    let (world, member) = worlds::Entity::find_by_id(world_id)
+        .join(JoinType::LeftJoin, membership_of(actor))
+        .select_also(world_members::Entity)
         .one(db)
         .await?
         .ok_or(Error::NotFound)?;
-    let role = match actor {
-        Some(actor) => world_members::Entity::find_by_id((world_id, actor.user_id))
-            .one(db)
-            .await?
-            .and_then(|member| Role::from_db(&member.role)),
-        None => None,
-    };
+    decide(world, member)
+}
+
+/// The caller's access to a world and one of its elements, in one round trip. A missing
+/// element is `NotFound`, like a world the caller may not see.
+pub async fn world_access_with_element<C: ConnectionTrait>(
+    db: &C,
+    actor: Option<&Actor>,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<(Access, world_elements::Model)> {
+    let (world, member, element) = worlds::Entity::find_by_id(world_id)
+        .join(JoinType::LeftJoin, membership_of(actor))
+        .select_also(world_members::Entity)
+        .find_also_related(world_elements::Entity)
+        .filter(world_elements::Column::Id.eq(element_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let access = decide(world, member)?;
+    Ok((access, element.ok_or(Error::NotFound)?))
+}
+
+/// The join to the caller's own membership row (none for an anonymous caller).
+fn membership_of(actor: Option<&Actor>) -> RelationDef {
+    let user_id = actor.map(|actor| actor.user_id);
+    worlds::Relation::WorldMembers
+        .def()
+        .on_condition(move |_, member| match user_id {
+            Some(user_id) => Expr::col((member, world_members::Column::UserId))
+                .eq(user_id)
+                .into_condition(),
+            None => Expr::val(false).into_condition(),
+        })
+}
+
+/// The rule itself: members see the world with their role, strangers only a public one.
+fn decide(world: worlds::Model, member: Option<world_members::Model>) -> Result<Access> {
+    let role = member.and_then(|member| Role::from_db(&member.role));
     if role.is_none() && Visibility::from_db(&world.visibility) != Visibility::Public {
         return Err(Error::NotFound);
     }

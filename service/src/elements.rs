@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::{Role, world_access};
+use crate::access::{Role, world_access, world_access_with_element};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
 use crate::json_filters::{attributes_contain, has_tag};
@@ -381,10 +381,8 @@ pub async fn get(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<ElementDto> {
-    world_access(db, actor, world_id).await?;
-    find_in_world(db, world_id, element_id)
-        .await
-        .map(ElementDto::from)
+    let (_, element) = world_access_with_element(db, actor, world_id, element_id).await?;
+    Ok(ElementDto::from(element))
 }
 
 async fn find_in_world<C: ConnectionTrait>(
