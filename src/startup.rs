@@ -38,7 +38,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, sea_
         .connect_timeout(config.connect_timeout)
         .acquire_timeout(config.acquire_timeout)
         .idle_timeout(config.idle_timeout)
-        .test_before_acquire(true)
+        .test_before_acquire_if_idle_for(config.test_after_idle)
         .sqlx_logging(false);
     if config.is_postgres() {
         options.statement_timeout(config.statement_timeout);

@@ -397,6 +397,22 @@ async fn find_in_world<C: ConnectionTrait>(
         .ok_or(Error::NotFound)
 }
 
+/// The element, locked until the transaction ends (PostgreSQL; SQLite's write
+/// transactions are serialized already): concurrent writers queue on the row instead of
+/// losing the race at the conditional update and retrying.
+async fn lock_in_world<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<world_elements::Model> {
+    world_elements::Entity::find_by_id(element_id)
+        .filter(Column::WorldId.eq(world_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
 /// Fails unless `parent_id` is an element of `world_id` and making it the parent of
 /// `element_id` (None for a new element) closes no cycle.
 async fn check_parent<C: ConnectionTrait>(
@@ -548,7 +564,7 @@ pub async fn update(
             add_to_element_count(&txn, world_id, 0).await?;
             check_parent(&txn, world_id, Some(element_id), parent_id).await?;
         }
-        let current = find_in_world(&txn, world_id, element_id).await?;
+        let current = lock_in_world(&txn, world_id, element_id).await?;
         check_if_match(if_match, current.version)?;
         let mut changes = <world_elements::ActiveModel as Default>::default();
         if let Some(kind) = &parsed.kind {

@@ -1,8 +1,8 @@
 //! A fixed set of threads for password hashing. Argon2 needs ~19 MiB per hash: on tokio's
 //! elastic blocking pool a burst of logins spreads those buffers over dozens of threads
-//! (measured: 420 MB RSS after 20 concurrent registrations; 206 MB with this pool). One
-//! thread per core bounds the CPU and memory spent on hashing, and keeps it off the async
-//! workers all the same.
+//! (measured: 420 MB RSS after 20 concurrent registrations; 206 MB with this pool). A
+//! fixed number of threads (`PASSWORD_HASH_THREADS`) bounds the CPU and memory spent on
+//! hashing, and keeps it off the async workers all the same.
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -41,9 +41,22 @@ impl HashPool {
         Ok(Self { jobs: sender })
     }
 
-    /// One thread per available core.
-    pub fn per_core() -> Result<Self> {
-        Self::new(std::thread::available_parallelism().map_or(1, usize::from))
+    /// Runs `work` on a pool thread and blocks the calling thread until it is done; for
+    /// start-up, outside the async runtime's workers.
+    pub fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let (done, result) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::Internal("password hashing pool stopped".into()))?;
+        result
+            .recv()
+            .map_err(|_| Error::Internal("password hashing job was dropped".into()))
     }
 
     /// Runs `work` on a pool thread and waits for it without blocking the caller's thread.

@@ -1,9 +1,10 @@
 //! Argon2id hashing, always off the async worker threads (on [`HashPool`]): a hash costs
 //! tens of milliseconds of CPU and would otherwise stall every request sharing the thread.
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::{Error, Result};
 use crate::hash_pool::HashPool;
@@ -14,14 +15,19 @@ pub struct PasswordParams {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Threads that hash at once, each keeping `memory_kib` of working memory. The
+    /// default, half the cores, leaves the other half to requests during a login burst.
+    pub hash_threads: usize,
 }
 
 impl Default for PasswordParams {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
+            hash_threads: (cores / 2).max(1),
         }
     }
 }
@@ -49,6 +55,7 @@ struct Inner {
 impl Passwords {
     /// Builds the hasher and its dummy hash (one hash's worth of CPU, once at start).
     pub fn new(params: PasswordParams) -> Result<Self> {
+        let threads = params.hash_threads;
         let params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -56,11 +63,16 @@ impl Passwords {
             None,
         )
         .map_err(|e| Error::internal("argon2 parameters", e))?;
-        let dummy_hash = hash_blocking(&params, "lorebase dummy password for timing")?;
+        let pool = HashPool::new(threads)?;
+        // On a pool thread, like every hash: its working memory stays there for reuse.
+        let dummy_params = params.clone();
+        let dummy_hash = pool.run_blocking(move || {
+            hash_blocking(&dummy_params, "lorebase dummy password for timing")
+        })??;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                pool: HashPool::per_core()?,
+                pool,
                 dummy_hash,
             }),
         })
@@ -89,9 +101,7 @@ impl Passwords {
             .run(move || {
                 let parsed = PasswordHash::new(&stored)
                     .map_err(|e| Error::internal("stored password hash", e))?;
-                let matches = argon2(&params)
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok();
+                let matches = verify_blocking(&parsed, &password)?;
                 let needs_rehash = !uses_params(&parsed, &params);
                 Ok(Verification {
                     matches: matches && known,
@@ -102,18 +112,79 @@ impl Passwords {
     }
 }
 
-fn argon2(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+thread_local! {
+    /// Argon2's working memory, kept by each hashing thread from one hash to the next:
+    /// reused, it is neither faulted in afresh nor left to the allocator on every login,
+    /// so the process holds exactly one buffer per hashing thread.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` and `salt` into `out` (whose length is the tag length).
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    let hasher = Argon2::new(algorithm, version, params.clone());
+    WORKING_MEMORY
+        .with(|memory| {
+            let mut memory = memory.borrow_mut();
+            let blocks = params.block_count();
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::default());
+            }
+            hasher.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        })
+        .map_err(|e| Error::internal("argon2 hash", e))
 }
 
 fn hash_blocking(params: &Params, password: &str) -> Result<String> {
     let salt_bytes: [u8; 16] = rand::random();
     let salt =
         SaltString::encode_b64(&salt_bytes).map_err(|e| Error::internal("argon2 salt", e))?;
-    argon2(params)
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal("argon2 hash", e))
+    let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params,
+        password.as_bytes(),
+        &salt_bytes,
+        &mut out,
+    )?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| Error::internal("argon2 hash", e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| Error::internal("argon2 hash", e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes the hash with the stored algorithm, version, costs and salt, and compares
+/// in constant time (`Output`'s equality).
+fn verify_blocking(stored: &PasswordHash<'_>, password: &str) -> Result<bool> {
+    let unusable = |what: &str| Error::Internal(format!("stored password hash: {what}"));
+    let algorithm = Algorithm::try_from(stored.algorithm).map_err(|_| unusable("algorithm"))?;
+    let version = match stored.version {
+        Some(raw) => Version::try_from(raw).map_err(|_| unusable("version"))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(stored).map_err(|_| unusable("parameters"))?;
+    let expected = stored.hash.ok_or_else(|| unusable("no hash"))?;
+    let mut salt_buffer = [0u8; 64];
+    let salt = stored
+        .salt
+        .ok_or_else(|| unusable("no salt"))?
+        .decode_b64(&mut salt_buffer)
+        .map_err(|_| unusable("salt"))?;
+    let mut out = vec![0u8; expected.len()];
+    compute(algorithm, version, &params, password.as_bytes(), salt, &mut out)?;
+    let computed = Output::new(&out).map_err(|_| unusable("length"))?;
+    Ok(computed == expected)
 }
 
 /// Whether a PHC hash was made with Argon2id and exactly these costs.
@@ -136,7 +207,33 @@ mod tests {
             memory_kib: 1024,
             iterations: 1,
             parallelism: 1,
+            hash_threads: 1,
         }
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_api() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let passwords = Passwords::new(cheap()).unwrap();
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let theirs = reference
+            .hash_password(b"tangerine-orbit-42", &salt)
+            .unwrap()
+            .to_string();
+        let v = passwords.verify("tangerine-orbit-42", Some(&theirs)).await.unwrap();
+        assert!(v.matches && !v.needs_rehash);
+        assert!(!passwords.verify("tangerine-orbit-43", Some(&theirs)).await.unwrap().matches);
+
+        let ours = passwords.hash("tangerine-orbit-42").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(reference.verify_password(b"tangerine-orbit-42", &parsed).is_ok());
+        assert!(reference.verify_password(b"tangerine-orbit-4", &parsed).is_err());
+        // A larger buffer left by an earlier, costlier hash on the same thread is fine.
+        let costly = Passwords::new(PasswordParams { memory_kib: 4096, ..cheap() }).unwrap();
+        let big = costly.hash("tangerine-orbit-42").await.unwrap();
+        assert!(passwords.verify("tangerine-orbit-42", Some(&big)).await.unwrap().matches);
     }
 
     #[tokio::test]
