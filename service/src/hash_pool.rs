@@ -24,6 +24,7 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("password-hash-{index}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         // The lock is held only while waiting for the next job.
                         let job = match receiver.lock() {
@@ -74,6 +75,19 @@ impl HashPool {
         result
             .await
             .map_err(|_| Error::Internal("password hashing job was dropped".into()))
+    }
+}
+
+/// Hashing yields the CPU to request handling: on a small machine a login burst would
+/// otherwise take whole cores from the threads answering everything else. Best effort:
+/// without the permission the thread keeps the default priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` has no preconditions; `setpriority` on this thread's own id only
+    // changes its nice value and reports failure through its return value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 

@@ -182,7 +182,14 @@ fn verify_blocking(stored: &PasswordHash<'_>, password: &str) -> Result<bool> {
         .decode_b64(&mut salt_buffer)
         .map_err(|_| unusable("salt"))?;
     let mut out = vec![0u8; expected.len()];
-    compute(algorithm, version, &params, password.as_bytes(), salt, &mut out)?;
+    compute(
+        algorithm,
+        version,
+        &params,
+        password.as_bytes(),
+        salt,
+        &mut out,
+    )?;
     let computed = Output::new(&out).map_err(|_| unusable("length"))?;
     Ok(computed == expected)
 }
@@ -222,18 +229,45 @@ mod tests {
             .hash_password(b"tangerine-orbit-42", &salt)
             .unwrap()
             .to_string();
-        let v = passwords.verify("tangerine-orbit-42", Some(&theirs)).await.unwrap();
+        let v = passwords
+            .verify("tangerine-orbit-42", Some(&theirs))
+            .await
+            .unwrap();
         assert!(v.matches && !v.needs_rehash);
-        assert!(!passwords.verify("tangerine-orbit-43", Some(&theirs)).await.unwrap().matches);
+        assert!(
+            !passwords
+                .verify("tangerine-orbit-43", Some(&theirs))
+                .await
+                .unwrap()
+                .matches
+        );
 
         let ours = passwords.hash("tangerine-orbit-42").await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(reference.verify_password(b"tangerine-orbit-42", &parsed).is_ok());
-        assert!(reference.verify_password(b"tangerine-orbit-4", &parsed).is_err());
+        assert!(
+            reference
+                .verify_password(b"tangerine-orbit-42", &parsed)
+                .is_ok()
+        );
+        assert!(
+            reference
+                .verify_password(b"tangerine-orbit-4", &parsed)
+                .is_err()
+        );
         // A larger buffer left by an earlier, costlier hash on the same thread is fine.
-        let costly = Passwords::new(PasswordParams { memory_kib: 4096, ..cheap() }).unwrap();
+        let costly = Passwords::new(PasswordParams {
+            memory_kib: 4096,
+            ..cheap()
+        })
+        .unwrap();
         let big = costly.hash("tangerine-orbit-42").await.unwrap();
-        assert!(passwords.verify("tangerine-orbit-42", Some(&big)).await.unwrap().matches);
+        assert!(
+            passwords
+                .verify("tangerine-orbit-42", Some(&big))
+                .await
+                .unwrap()
+                .matches
+        );
     }
 
     #[tokio::test]
