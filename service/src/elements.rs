@@ -385,13 +385,16 @@ pub async fn get(
     Ok(ElementDto::from(element))
 }
 
+fn in_world(world_id: Uuid, element_id: Uuid) -> Select<world_elements::Entity> {
+    world_elements::Entity::find_by_id(element_id).filter(Column::WorldId.eq(world_id))
+}
+
 async fn find_in_world<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<world_elements::Model> {
-    world_elements::Entity::find_by_id(element_id)
-        .filter(Column::WorldId.eq(world_id))
+    in_world(world_id, element_id)
         .one(db)
         .await?
         .ok_or(Error::NotFound)
@@ -405,8 +408,7 @@ async fn lock_in_world<C: ConnectionTrait>(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<world_elements::Model> {
-    world_elements::Entity::find_by_id(element_id)
-        .filter(Column::WorldId.eq(world_id))
+    in_world(world_id, element_id)
         .lock_exclusive()
         .one(db)
         .await?

@@ -42,6 +42,12 @@ impl HashPool {
         Ok(Self { jobs: sender })
     }
 
+    fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| Error::Internal("password hashing pool stopped".into()))
+    }
+
     /// Runs `work` on a pool thread and blocks the calling thread until it is done; for
     /// start-up, outside the async runtime's workers.
     pub fn run_blocking<T: Send + 'static>(
@@ -49,12 +55,9 @@ impl HashPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
         let (done, result) = mpsc::channel();
-        let job: Job = Box::new(move || {
+        self.submit(move || {
             let _ = done.send(work());
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::Internal("password hashing pool stopped".into()))?;
+        })?;
         result
             .recv()
             .map_err(|_| Error::Internal("password hashing job was dropped".into()))
@@ -66,12 +69,9 @@ impl HashPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
         let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        self.submit(move || {
             let _ = done.send(work());
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::Internal("password hashing pool stopped".into()))?;
+        })?;
         result
             .await
             .map_err(|_| Error::Internal("password hashing job was dropped".into()))
@@ -87,7 +87,7 @@ fn lower_priority() {
     // changes its nice value and reports failure through its return value.
     unsafe {
         let tid = libc::gettid();
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
     }
 }
 
