@@ -71,13 +71,21 @@ fn is_connectivity(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                sea_orm::sqlx::Error::Io(_)
-                    | sea_orm::sqlx::Error::PoolTimedOut
-                    | sea_orm::sqlx::Error::PoolClosed
-                    | sea_orm::sqlx::Error::Tls(_)
-            )
+            use sea_orm::sqlx::Error as Sqlx;
+            match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::WorkerCrashed => true,
+                // The server going away under a pooled connection: connection exceptions
+                // (class 08) and shutdown or crash recovery (57P01, 57P02, 57P03).
+                Sqlx::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+                _ => false,
+            }
         }
         _ => false,
     }
