@@ -158,9 +158,7 @@ async fn changed_revision_is_refused(backend: Backend) {
     // revision renders now. An edited revision renders something else.
     exec(
         &db,
-        &format!(
-            "UPDATE seaql_migration_checksums SET checksum = 'edited' WHERE version = '{first}'"
-        ),
+        &format!("UPDATE seaql_migrations SET checksum = 'edited' WHERE version = '{first}'"),
     )
     .await;
     let refused = up(&db, &[])
@@ -233,8 +231,7 @@ async fn schema_dump(db: &DatabaseConnection) -> Vec<String> {
                UNION ALL SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' '
                       || pg_get_constraintdef(oid)
                  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
-               UNION ALL SELECT 'revision ' || m.version || ' ' || c.checksum
-                 FROM seaql_migrations m JOIN seaql_migration_checksums c USING (version)
+               UNION ALL SELECT 'revision ' || version || ' ' || checksum FROM seaql_migrations
                ORDER BY 1";
     db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, sql))
         .await

@@ -275,7 +275,7 @@ fn selected(
 }
 
 /// The script a DBA can review and run with `psql -v ON_ERROR_STOP=1 -f`: each revision
-/// in its own transaction, recorded in `seaql_migrations` and the checksum table the way
+/// in its own transaction, recorded in `seaql_migrations` (with its checksum) the way
 /// `up` records it.
 pub async fn sql(
     from: Option<&str>,
@@ -290,9 +290,11 @@ pub async fn sql(
         .if_not_exists()
         .to_owned();
     out.push_str(&format!("{};\n", integrity::render(backend, &bookkeeping)));
+    // `IF NOT EXISTS`: the column may be there already (sea-query cannot say it).
+    let add_column = integrity::render(backend, &integrity::add_checksum_column());
     out.push_str(&format!(
         "{};\n",
-        integrity::render(backend, &integrity::create_checksum_table())
+        add_column.replacen("ADD COLUMN", "ADD COLUMN IF NOT EXISTS", 1)
     ));
     let table = seaql_migrations::Entity.table_name().to_owned();
     for revision in selected(from, to, down)? {
@@ -309,19 +311,11 @@ pub async fn sql(
             out.push_str(&format!(
                 "DELETE FROM \"{table}\" WHERE \"version\" = '{name}';\n"
             ));
-            out.push_str(&format!(
-                "{};\n",
-                integrity::render(backend, &integrity::delete_checksum(&name))
-            ));
         } else {
-            out.push_str(&format!(
-                "INSERT INTO \"{table}\" (\"version\", \"applied_at\") \
-                 VALUES ('{name}', CAST(EXTRACT(EPOCH FROM now()) AS bigint));\n"
-            ));
             let sum = integrity::checksum(revision.as_ref(), backend).await?;
             out.push_str(&format!(
-                "{};\n",
-                integrity::render(backend, &integrity::insert_checksum(&name, &sum))
+                "INSERT INTO \"{table}\" (\"version\", \"applied_at\", \"checksum\") \
+                 VALUES ('{name}', CAST(EXTRACT(EPOCH FROM now()) AS bigint), '{sum}');\n"
             ));
         }
         out.push_str("COMMIT;\n");

@@ -1,18 +1,22 @@
 //! What `up` checks before it touches the schema: every applied revision still renders the
 //! SQL it had when it was applied (by checksum), and no pending revision sorts before an
-//! applied one. Checksums live beside `seaql_migrations`, in a table of their own, so
-//! sea-orm-migration's own bookkeeping stays as it expects.
+//! applied one. The checksum is a column added to sea-orm-migration's own
+//! `seaql_migrations` (its queries name their columns, so they do not mind), which keeps it
+//! out of `sea-orm-cli generate entity` (it skips that table) and lets `down` drop it with
+//! the row.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, StatementBuilder, TransactionTrait,
 };
+use sea_orm_migration::{MigratorTrait, SchemaManager};
 use sha2::{Digest, Sha256};
 
 use super::WorkflowError;
 use super::render::{self, Direction};
 use super::revisions;
+use crate::Migrator;
 
-pub const CHECKSUM_TABLE: &str = "seaql_migration_checksums";
+const CHECKSUM: &str = "checksum";
 
 /// The checksum of a revision: SHA-256 of the SQL its `up` renders for `backend`.
 pub async fn checksum(
@@ -32,49 +36,65 @@ pub async fn checksum(
         .collect())
 }
 
-pub fn create_checksum_table() -> TableCreateStatement {
-    Table::create()
-        .table(CHECKSUM_TABLE)
-        .if_not_exists()
-        .col(ColumnDef::new("version").string().not_null().primary_key())
-        .col(ColumnDef::new("checksum").string_len(64).not_null())
+fn migration_table() -> String {
+    Migrator::migration_table_name().to_string()
+}
+
+/// `ALTER TABLE seaql_migrations ADD COLUMN checksum`, for a database that lacks it.
+pub fn add_checksum_column() -> TableAlterStatement {
+    Table::alter()
+        .table(migration_table())
+        .add_column(ColumnDef::new(CHECKSUM).string_len(64).null())
         .to_owned()
 }
 
-pub fn insert_checksum(version: &str, checksum: &str) -> InsertStatement {
-    Query::insert()
-        .into_table(CHECKSUM_TABLE)
-        .columns(["version", "checksum"])
-        .values_panic([version.into(), checksum.into()])
-        .to_owned()
-}
-
-pub fn delete_checksum(version: &str) -> DeleteStatement {
-    Query::delete()
-        .from_table(CHECKSUM_TABLE)
+/// Records `checksum` for `version` where none is recorded yet (or, accepting a changed
+/// revision, over the old one).
+pub fn set_checksum(version: &str, checksum: &str, overwrite: bool) -> UpdateStatement {
+    let mut update = Query::update()
+        .table(migration_table())
+        .value(CHECKSUM, checksum)
         .and_where(Expr::col("version").eq(version))
-        .to_owned()
+        .to_owned();
+    if !overwrite {
+        update.and_where(Expr::col(CHECKSUM).is_null());
+    }
+    update
 }
 
+/// Adds the checksum column when `seaql_migrations` exists without it; false when there
+/// is no `seaql_migrations` yet.
+async fn ensure_checksum_column(db: &DatabaseConnection) -> Result<bool, WorkflowError> {
+    let manager = SchemaManager::new(db);
+    if !manager.has_table(migration_table()).await? {
+        return Ok(false);
+    }
+    if !manager.has_column(migration_table(), CHECKSUM).await? {
+        db.execute(&add_checksum_column()).await?;
+    }
+    Ok(true)
+}
+
+/// `(version, checksum)` of every applied revision with a recorded checksum.
 async fn recorded(db: &DatabaseConnection) -> Result<Vec<(String, String)>, WorkflowError> {
-    let backend = db.get_database_backend();
-    db.execute(&create_checksum_table()).await?;
+    if !ensure_checksum_column(db).await? {
+        return Ok(Vec::new());
+    }
     let select = Query::select()
-        .columns(["version", "checksum"])
-        .from(CHECKSUM_TABLE)
+        .columns(["version", CHECKSUM])
+        .from(migration_table())
+        .and_where(Expr::col(CHECKSUM).is_not_null())
         .to_owned();
     let rows = db.query_all(&select).await?;
     rows.iter()
         .map(|row| {
             Ok((
                 row.try_get::<String>("", "version")?,
-                row.try_get::<String>("", "checksum")?,
+                row.try_get::<String>("", CHECKSUM)?,
             ))
         })
         .collect::<Result<_, DbErr>>()
-        .map_err(|e: DbErr| {
-            WorkflowError::from(e).context(&format!("reading {CHECKSUM_TABLE} on {backend:?}"))
-        })
+        .map_err(|e: DbErr| WorkflowError::from(e).context("reading revision checksums"))
 }
 
 /// Refuses `up` when it would build on revisions that are not what was applied.
@@ -125,8 +145,7 @@ pub async fn verify_before_up(
             continue;
         }
         if accept.contains(&version) {
-            db.execute(&delete_checksum(&version)).await?;
-            db.execute(&insert_checksum(&version, &current)).await?;
+            db.execute(&set_checksum(&version, &current, true)).await?;
             log_line(&format!("accepted the changed revision {version}"));
         } else {
             changed.push(version);
@@ -142,24 +161,22 @@ pub async fn verify_before_up(
     Ok(())
 }
 
-/// Brings the checksum table in line with `seaql_migrations`: a row for each applied
-/// revision (recorded when first seen applied) and none for rolled-back ones.
+/// Records the checksum of each applied revision that has none yet: the ones this run
+/// applied, and all of them the first time a database meets this workflow.
 pub async fn record(db: &DatabaseConnection) -> Result<(), WorkflowError> {
-    let applied = revisions::applied(db).await?;
     let stored = recorded(db).await?;
+    let applied = revisions::applied(db).await?;
     let backend = db.get_database_backend();
     let in_code = revisions::in_code();
+    // Migrate commands run on a single connection: nothing may query `db` from here on.
     let txn = db.begin().await?;
-    for (version, _) in stored.iter().filter(|(v, _)| !applied.contains(v)) {
-        txn.execute(&delete_checksum(version)).await?;
-    }
-    for version in applied
-        .iter()
-        .filter(|v| !stored.iter().any(|(s, _)| s == *v))
-    {
+    for version in applied {
+        if stored.iter().any(|(v, _)| *v == version) {
+            continue;
+        }
         if let Some(revision) = in_code.iter().find(|r| r.name() == version) {
             let sum = checksum(revision.as_ref(), backend).await?;
-            txn.execute(&insert_checksum(version, &sum)).await?;
+            txn.execute(&set_checksum(&version, &sum, false)).await?;
         }
     }
     txn.commit().await?;
