@@ -339,6 +339,7 @@ mod tests {
             ("ARGON2_MEMORY_KIB", "1"),
             ("ARGON2_ITERATIONS", "0"),
             ("ARGON2_PARALLELISM", "0"),
+            ("PASSWORD_HASH_THREADS", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
             ("REGISTRATIONS_WINDOW_SECS", "0"),
             ("SESSION_MAX_LIFETIME_SECS", "60"),
