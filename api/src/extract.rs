@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use service::auth::{self, Actor};
+use service::auth::{self, Actor, Caller};
 use service::{Error, FieldError};
 
 use crate::problem::ApiError;
@@ -228,25 +228,20 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The caller if a token was sent (it must then be valid), or anonymous.
-pub struct MaybeAuthenticated(pub Option<Actor>);
+/// The caller if a token was sent (its signature and claims must then be valid), or
+/// anonymous. The session is not checked here: the world query of the use case checks it
+/// in the same round trip ([`service::access::world_access`]).
+pub struct MaybeCaller(pub Option<Caller>);
 
-impl FromRequest for MaybeAuthenticated {
+impl FromRequest for MaybeCaller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let state = state?;
-            match token? {
-                Some(token) => Ok(MaybeAuthenticated(Some(
-                    auth::authenticate(&state.db, &state.auth, &token).await?,
-                ))),
-                None => Ok(MaybeAuthenticated(None)),
-            }
-        })
+        std::future::ready(state(req).and_then(|state| match bearer_token(req)? {
+            Some(token) => Ok(MaybeCaller(Some(Caller::from_token(&state.auth, &token)?))),
+            None => Ok(MaybeCaller(None)),
+        }))
     }
 }
 

@@ -2,10 +2,10 @@
 //! [`Actor`]. Everything that decides whether a credential is good lives here.
 use chrono::Utc;
 use entity::{refresh_tokens, sessions, users};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, TransactionTrait,
-    prelude::DateTimeWithTimeZone,
+    EntityTrait, QueryFilter, TransactionTrait, prelude::DateTimeWithTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -379,27 +379,84 @@ pub async fn logout(db: &DatabaseConnection, request: RefreshRequest) -> Result<
     revoke_session(db, token.session_id).await
 }
 
+/// A caller as its access token says: signature, algorithm, expiry, issuer and audience
+/// are checked, whether its session still stands is not. [`Caller::check`] makes it an
+/// [`Actor`]; a world query can instead check the session in its own round trip
+/// ([`crate::access::world_access`]), which saves one query on every such request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    token_version: i32,
+}
+
+impl Caller {
+    pub fn from_token(auth: &Auth, bearer: &str) -> Result<Self> {
+        let claims = auth.tokens.verify_access(bearer)?;
+        Ok(Self {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            token_version: claims.ver,
+        })
+    }
+
+    /// The rule that keeps a token working, as an SQL expression so that it can ride
+    /// along in another query: its session exists for this user and is not revoked, and
+    /// the user's token version is the one the token was issued with.
+    pub(crate) fn session_is_current(&self) -> SimpleExpr {
+        // In here only: its `min`/`max` would shadow `Ord`'s on the times below.
+        use sea_orm::sea_query::ExprTrait;
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(sessions::Entity)
+                .inner_join(
+                    users::Entity,
+                    Expr::col((users::Entity, users::Column::Id))
+                        .equals((sessions::Entity, sessions::Column::UserId)),
+                )
+                .and_where(Expr::col((sessions::Entity, sessions::Column::Id)).eq(self.session_id))
+                .and_where(Expr::col((sessions::Entity, sessions::Column::UserId)).eq(self.user_id))
+                .and_where(Expr::col((sessions::Entity, sessions::Column::RevokedAt)).is_null())
+                .and_where(
+                    Expr::col((users::Entity, users::Column::TokenVersion)).eq(self.token_version),
+                )
+                .to_owned(),
+        )
+    }
+
+    /// The caller, once the database says the session is current.
+    pub(crate) fn verified(self, session_is_current: bool) -> Result<Actor> {
+        if session_is_current {
+            Ok(Actor {
+                user_id: self.user_id,
+                session_id: self.session_id,
+            })
+        } else {
+            Err(Error::Unauthorized("token revoked"))
+        }
+    }
+
+    /// Checks the session in a query of its own.
+    pub async fn check<C: ConnectionTrait>(self, db: &C) -> Result<Actor> {
+        let query = Query::select()
+            .expr_as(self.session_is_current(), SESSION_IS_CURRENT)
+            .to_owned();
+        let row = db
+            .query_one(&query)
+            .await?
+            .ok_or_else(|| Error::Internal("a SELECT without FROM returned no row".into()))?;
+        self.verified(row.try_get("", SESSION_IS_CURRENT)?)
+    }
+}
+
+/// The column that carries [`Caller::session_is_current`] in a query's result.
+pub(crate) const SESSION_IS_CURRENT: &str = "session_is_current";
+
 /// Turns a Bearer token into the caller: the signature and claims must be valid, the
 /// session not revoked, and the user's token version unchanged since issue.
 pub async fn authenticate(db: &DatabaseConnection, auth: &Auth, bearer: &str) -> Result<Actor> {
-    let claims = auth.tokens.verify_access(bearer)?;
-    let current: Option<(Option<DateTimeWithTimeZone>, i32)> =
-        sessions::Entity::find_by_id(claims.sid)
-            .filter(sessions::Column::UserId.eq(claims.sub))
-            .join(JoinType::InnerJoin, sessions::Relation::Users.def())
-            .select_only()
-            .column(sessions::Column::RevokedAt)
-            .column(users::Column::TokenVersion)
-            .into_tuple()
-            .one(db)
-            .await?;
-    match current {
-        Some((None, version)) if version == claims.ver => Ok(Actor {
-            user_id: claims.sub,
-            session_id: claims.sid,
-        }),
-        _ => Err(Error::Unauthorized("token revoked")),
-    }
+    Caller::from_token(auth, bearer)?.check(db).await
 }
 
 /// Checks the caller's own password before a sensitive change, under the same

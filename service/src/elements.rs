@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access::{Role, world_access, world_access_with_element};
-use crate::auth::Actor;
+use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::json_filters::{attributes_contain, has_tag};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
@@ -344,12 +344,12 @@ pub struct ElementListQuery {
 
 pub async fn list(
     db: &DatabaseConnection,
-    actor: Option<&Actor>,
+    caller: Option<&Caller>,
     world_id: Uuid,
     query: ElementListQuery,
 ) -> Result<Page<ElementDto>> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    world_access(db, actor, world_id).await?;
+    world_access(db, caller, world_id).await?;
     let filter = ElementFilter::parse(
         query.kind,
         query.tags,
@@ -377,11 +377,11 @@ pub async fn list(
 
 pub async fn get(
     db: &DatabaseConnection,
-    actor: Option<&Actor>,
+    caller: Option<&Caller>,
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<ElementDto> {
-    let (_, element) = world_access_with_element(db, actor, world_id, element_id).await?;
+    let (_, element) = world_access_with_element(db, caller, world_id, element_id).await?;
     Ok(ElementDto::from(element))
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access::{Role, world_access};
-use crate::auth::Actor;
+use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{merge_patch, reject_null};
@@ -201,11 +201,11 @@ async fn find_in_world(
 
 pub async fn get(
     db: &DatabaseConnection,
-    actor: Option<&Actor>,
+    caller: Option<&Caller>,
     world_id: Uuid,
     relation_id: Uuid,
 ) -> Result<RelationDto> {
-    world_access(db, actor, world_id).await?;
+    world_access(db, caller, world_id).await?;
     find_in_world(db, world_id, relation_id)
         .await
         .map(RelationDto::from)
@@ -294,14 +294,14 @@ const ELEMENT_RELATIONS_ORDERING: &str = "relations:created_at";
 /// An element's relations, oldest first, each with its other end embedded.
 pub async fn list_for_element(
     db: &DatabaseConnection,
-    actor: Option<&Actor>,
+    caller: Option<&Caller>,
     world_id: Uuid,
     element_id: Uuid,
     direction: Direction,
     kind: Option<String>,
     page: PageRequest,
 ) -> Result<Page<ElementRelationDto>> {
-    world_access(db, actor, world_id).await?;
+    world_access(db, caller, world_id).await?;
     let kind = kind
         .map(|k| Kind::parse("kind", k))
         .transpose()

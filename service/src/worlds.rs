@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::access::{Role, world_access};
-use crate::auth::Actor;
+use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{double_option, merge_patch, reject_null};
@@ -141,10 +141,10 @@ pub async fn create(
 
 pub async fn get(
     db: &DatabaseConnection,
-    actor: Option<&Actor>,
+    caller: Option<&Caller>,
     world_id: Uuid,
 ) -> Result<WorldDto> {
-    let access = world_access(db, actor, world_id).await?;
+    let access = world_access(db, caller, world_id).await?;
     Ok(WorldDto::new(access.world, access.role))
 }
 

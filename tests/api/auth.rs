@@ -1188,6 +1188,117 @@ async fn access_tokens_must_match_a_live_session_and_token_version(app: TestApp)
     assert_all_rejected(&app, &genuine, cases).await;
 }
 
+/// The public world reads check the session inside their world query, not in a query of
+/// their own: every way a token can go stale is still a 401 there, on a public world
+/// (where no token at all would be fine), on a private one, and on a world that does not
+/// exist (401, not 404: a bad token learns nothing about worlds).
+async fn world_reads_refuse_stale_tokens_in_the_same_query(app: TestApp) {
+    use crate::elements::{element_id, element_path, elements_path};
+    let owner = app.register("reads").await;
+    let victim = app.register("reads-victim").await;
+    let token = owner.access_token.as_str();
+    let public = app
+        .post(
+            "/api/v1/worlds",
+            Some(token),
+            json!({"name": "Open", "visibility": "public"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("world id")
+        .to_owned();
+    let private = crate::elements::new_world(&app, token, "Closed").await;
+    let hero = element_id(&app, token, &public, "character", "Hero").await;
+    let place = element_id(&app, token, &public, "place", "Keep").await;
+    let secret = element_id(&app, token, &private, "item", "Key").await;
+    let relation = app
+        .post(
+            &format!("/api/v1/worlds/{public}/relations"),
+            Some(token),
+            json!({"source_id": hero, "target_id": place, "kind": "lives_in"}),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("relation id")
+        .to_owned();
+    let missing = Uuid::now_v7().to_string();
+    let readable = [
+        format!("/api/v1/worlds/{public}"),
+        element_path(&public, &hero),
+        elements_path(&public),
+        format!("{}?where=%7B%22a%22%3A1%7D&limit=5", elements_path(&public)),
+        format!("/api/v1/worlds/{public}/relations/{relation}"),
+        format!("{}/relations", element_path(&public, &hero)),
+        format!("/api/v1/worlds/{private}"),
+        element_path(&private, &secret),
+        elements_path(&private),
+    ];
+    let absent = [
+        format!("/api/v1/worlds/{missing}"),
+        element_path(&missing, &hero),
+        element_path(&public, &missing),
+        elements_path(&missing),
+        format!("/api/v1/worlds/{public}/relations/{missing}"),
+    ];
+    // The genuine token reads everything and gets 404 for what is not there.
+    for path in &readable {
+        app.get(path, Some(token)).await.assert_status(200);
+    }
+    for path in &absent {
+        app.get(path, Some(token))
+            .await
+            .assert_problem(404, "not-found");
+    }
+
+    let genuine = claims_of(token);
+    let victim_claims = claims_of(&victim.access_token);
+    let ver = genuine["ver"].as_i64().expect("ver");
+    let stale = [
+        (
+            "next token version",
+            with(&genuine, json!({"ver": ver + 1})),
+        ),
+        (
+            "unknown session",
+            with(&genuine, json!({"sid": Uuid::now_v7().to_string()})),
+        ),
+        (
+            "another user's session",
+            with(&genuine, json!({"sid": victim_claims["sid"]})),
+        ),
+        (
+            "another user's id",
+            with(&genuine, json!({"sub": victim.id.to_string()})),
+        ),
+    ];
+    let mut cases: Vec<(&str, String)> = stale.iter().map(|(n, c)| (*n, sign(c))).collect();
+    // A second login of the owner, logged out: its own token must stop at once.
+    let ended = second_login(&app, &owner).await;
+    app.post(LOGOUT, None, json!({"refresh_token": ended.refresh_token}))
+        .await
+        .assert_status(204);
+    cases.push(("logged out", ended.access_token.clone()));
+    for (name, bad) in &cases {
+        for path in readable.iter().chain(absent.iter()) {
+            let reply = app.get(path, Some(bad)).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                401,
+                "{name}: GET {path} on {:?}: {}",
+                app.backend,
+                reply.text
+            );
+            assert_unauthorized(&reply);
+        }
+    }
+    // The owner's own token was untouched by all of that.
+    app.get(&element_path(&private, &secret), Some(token))
+        .await
+        .assert_status(200);
+}
+
 // ---------------------------------------------------------------------------------------
 // Abuse limits
 // ---------------------------------------------------------------------------------------
@@ -1627,6 +1738,7 @@ on_both_backends!(
     access_tokens_for_another_audience_or_issuer_are_rejected,
     non_access_tokens_are_rejected_as_bearer,
     access_tokens_must_match_a_live_session_and_token_version,
+    world_reads_refuse_stale_tokens_in_the_same_query,
 );
 
 crate::on_both_backends_with!(

@@ -9,7 +9,7 @@ use service::paging::{Page, PageRequest};
 use service::relations::{self, Direction, ElementRelationDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{created, versioned};
 use crate::state::AppState;
@@ -54,7 +54,7 @@ pub struct ElementListParams {
 #[get("/worlds/{world_id}/elements")]
 pub async fn list_elements(
     state: web::Data<AppState>,
-    MaybeAuthenticated(actor): MaybeAuthenticated,
+    MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<ElementListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -68,7 +68,7 @@ pub async fn list_elements(
         limit: params.limit,
         cursor: params.cursor,
     };
-    let page = elements::list(&state.db, actor.as_ref(), path.into_inner(), query).await?;
+    let page = elements::list(&state.db, caller.as_ref(), path.into_inner(), query).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -109,11 +109,11 @@ pub async fn create_element(
 #[get("/worlds/{world_id}/elements/{element_id}")]
 pub async fn get_element(
     state: web::Data<AppState>,
-    MaybeAuthenticated(actor): MaybeAuthenticated,
+    MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
-    let element = elements::get(&state.db, actor.as_ref(), world_id, element_id).await?;
+    let element = elements::get(&state.db, caller.as_ref(), world_id, element_id).await?;
     Ok(versioned(StatusCode::OK, element.version, &element))
 }
 
@@ -200,7 +200,7 @@ pub struct ElementRelationsParams {
 #[get("/worlds/{world_id}/elements/{element_id}/relations")]
 pub async fn list_element_relations(
     state: web::Data<AppState>,
-    MaybeAuthenticated(actor): MaybeAuthenticated,
+    MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<ElementRelationsParams>,
 ) -> ApiResult<HttpResponse> {
@@ -209,7 +209,7 @@ pub async fn list_element_relations(
     let direction = params.direction.unwrap_or_default();
     let page = relations::list_for_element(
         &state.db,
-        actor.as_ref(),
+        caller.as_ref(),
         world_id,
         element_id,
         direction,

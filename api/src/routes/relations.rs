@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use service::relations::{self, CreateRelationRequest, RelationDto, UpdateRelationRequest};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller};
 use crate::problem::ApiResult;
 use crate::respond::{created, versioned};
 use crate::state::AppState;
@@ -47,11 +47,11 @@ pub async fn create_relation(
 #[get("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn get_relation(
     state: web::Data<AppState>,
-    MaybeAuthenticated(actor): MaybeAuthenticated,
+    MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
-    let relation = relations::get(&state.db, actor.as_ref(), world_id, relation_id).await?;
+    let relation = relations::get(&state.db, caller.as_ref(), world_id, relation_id).await?;
     Ok(versioned(StatusCode::OK, relation.version, &relation))
 }
 

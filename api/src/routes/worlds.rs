@@ -7,7 +7,7 @@ use service::paging::PageRequest;
 use service::worlds::{self, CreateWorldRequest, UpdateWorldRequest, WorldDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeAuthenticated, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{created, versioned};
 use crate::state::AppState;
@@ -84,10 +84,10 @@ pub async fn create_world(
 #[get("/worlds/{world_id}")]
 pub async fn get_world(
     state: web::Data<AppState>,
-    MaybeAuthenticated(actor): MaybeAuthenticated,
+    MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let world = worlds::get(&state.db, actor.as_ref(), path.into_inner()).await?;
+    let world = worlds::get(&state.db, caller.as_ref(), path.into_inner()).await?;
     Ok(versioned(StatusCode::OK, world.version, &world))
 }
 
