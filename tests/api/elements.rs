@@ -1667,7 +1667,58 @@ async fn concurrent_moves_cannot_close_a_cycle(app: TestApp) {
     }
 }
 
+/// Lists copy the stored JSON text of `attributes` into the response instead of
+/// re-encoding it: whatever was written comes back equal from create, GET and list.
+async fn attributes_come_back_as_written_from_every_read(app: TestApp) {
+    let user = app.register("raw-json").await;
+    let token = user.access_token.as_str();
+    let world = new_world(&app, token, "Raw").await;
+    let attributes = json!({
+        "quote": "she said \"run\"\\ now\n\ttab",
+        "unicode": "Zoë · 龍 · 🐉",
+        "control": "\u{1}\u{1f}",
+        "numbers": [0, -7, 1.5, -0.000_000_15, 9_007_199_254_740_993_u64, 18_446_744_073_709_551_615_u64],
+        "flags": [true, false, null],
+        "empty": {"list": [], "map": {}},
+        "deep": {"a": {"b": {"c": [{"d": "e"}]}}},
+        "b": 1, "a": 2, "aa": 3,
+    });
+    let tags = json!(["zeta", "alpha", "Ünïcode"]);
+    let created = create_element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "item", "name": "Codex", "attributes": attributes, "tags": tags}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id");
+    let fetched = app.get(&element_path(&world, id), Some(token)).await;
+    fetched.assert_status(200);
+    let listed = app.get(&elements_path(&world), Some(token)).await;
+    listed.assert_status(200);
+    let listed = listed.json()["items"][0].clone();
+    for (read, body) in [
+        ("create", &created),
+        ("get", &fetched.json()),
+        ("list", &listed),
+    ] {
+        assert_eq!(
+            body["attributes"], attributes,
+            "{read} on {:?}",
+            app.backend
+        );
+        assert_eq!(body["tags"], tags, "{read} on {:?}", app.backend);
+    }
+    assert_eq!(
+        listed,
+        fetched.json(),
+        "list and GET disagree on {:?}",
+        app.backend
+    );
+}
+
 on_both_backends!(
+    attributes_come_back_as_written_from_every_read,
     create_returns_location_and_etag,
     patch_merges_attributes_and_replaces_the_rest,
     delete_takes_relations_and_orphans_children,
