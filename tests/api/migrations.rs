@@ -86,6 +86,34 @@ async fn postgres_has_gin_indexes_for_json_filters() {
     assert!(schema.contains("'[]'::jsonb"), "{schema}");
 }
 
+/// `attributes` keeps a 500-document statistics sample, so that `where` filters of a few
+/// percent are not planned as rare ones; `down` gives the column back its default.
+#[tokio::test]
+async fn attributes_keep_a_finer_statistics_sample_on_postgres() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    let target = || async {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT attstattarget::int AS target FROM pg_attribute \
+                 WHERE attrelid = 'world_elements'::regclass AND attname = 'attributes'",
+            ))
+            .await
+            .expect("query")
+            .expect("the column");
+        row.try_get::<i32>("", "target").expect("target")
+    };
+    Migrator::up(&db, None).await.expect("up");
+    assert_eq!(target().await, 500);
+    Migrator::down(&db, Some(1))
+        .await
+        .expect("down the newest revision");
+    assert_eq!(target().await, -1, "down must restore the default target");
+    Migrator::up(&db, None).await.expect("up again");
+    assert_eq!(target().await, 500);
+}
+
 mod failing {
     use sea_orm_migration::prelude::*;
 

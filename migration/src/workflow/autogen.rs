@@ -535,10 +535,17 @@ pub fn revision_name(name: &str) -> Result<String, WorkflowError> {
 
 pub fn file_text(revision_name: &str, revision: &Revision) -> String {
     let mut text = String::new();
+    let empty = revision.up.is_empty() && revision.down.is_empty() && revision.todos.is_empty();
     writeln!(
         text,
-        "//! Written by `migrate autogenerate` from the difference between the entities and the\n\
-         //! database. Review it before applying: it is a starting point, not a verdict."
+        "{}",
+        if empty {
+            // `migrate generate`, or `autogenerate` with nothing to do.
+            "//! Written by `migrate generate`: fill in `up`, and a `down` that undoes it."
+        } else {
+            "//! Written by `migrate autogenerate` from the difference between the entities and the\n\
+             //! database. Review it before applying: it is a starting point, not a verdict."
+        }
     )
     .ok();
     for todo in &revision.todos {
