@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -124,7 +124,12 @@ pub fn run(
             .wrap(actix_web::middleware::from_fn(panic_guard::catch_panics))
             .wrap(actix_web::middleware::from_fn(log_server_errors))
             .wrap(actix_web::middleware::from_fn(head_as_get::head_as_get))
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            // Only when its lines would be written: it renders parts of every request up
+            // front, whatever the log level.
+            .wrap(Condition::new(
+                log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+                Logger::new("%a \"%r\" %s %b %Dms"),
+            ))
             .configure(configure)
             .default_service(web::to(not_found))
     })
