@@ -10,6 +10,7 @@ mod m20261124_020006_create_sessions;
 mod m20261124_020007_create_refresh_tokens;
 mod m20261124_020008_create_rate_limit_events;
 mod m20261124_071539_attributes_statistics;
+mod m20261124_073327_gin_without_pending_list;
 mod schema_util;
 pub mod workflow;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_020007_create_refresh_tokens::Migration),
             Box::new(m20261124_020008_create_rate_limit_events::Migration),
             Box::new(m20261124_071539_attributes_statistics::Migration),
+            Box::new(m20261124_073327_gin_without_pending_list::Migration),
         ]
     }
 }

@@ -106,12 +106,52 @@ async fn attributes_keep_a_finer_statistics_sample_on_postgres() {
     };
     Migrator::up(&db, None).await.expect("up");
     assert_eq!(target().await, 500);
-    Migrator::down(&db, Some(1))
+    Migrator::down(&db, Some(2))
         .await
-        .expect("down the newest revision");
+        .expect("down to before the statistics revision");
     assert_eq!(target().await, -1, "down must restore the default target");
     Migrator::up(&db, None).await.expect("up again");
     assert_eq!(target().await, 500);
+}
+
+/// The GIN indexes take writes at once (`fastupdate = off`): no pending list for every
+/// search to read. `down` gives them PostgreSQL's default back.
+#[tokio::test]
+async fn gin_indexes_keep_no_pending_list_on_postgres() {
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    let options = || async {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT relname || ' ' || coalesce(array_to_string(reloptions, ','), '-') AS line \
+                 FROM pg_class WHERE relname IN \
+                 ('world_elements_attributes_idx', 'world_elements_tags_idx') ORDER BY relname",
+            ))
+            .await
+            .expect("query");
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "line").expect("line"))
+            .collect::<Vec<_>>()
+    };
+    Migrator::up(&db, None).await.expect("up");
+    assert_eq!(
+        options().await,
+        [
+            "world_elements_attributes_idx fastupdate=off",
+            "world_elements_tags_idx fastupdate=off"
+        ]
+    );
+    Migrator::down(&db, Some(1))
+        .await
+        .expect("down the newest revision");
+    assert_eq!(
+        options().await,
+        [
+            "world_elements_attributes_idx -",
+            "world_elements_tags_idx -"
+        ]
+    );
 }
 
 mod failing {
