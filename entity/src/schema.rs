@@ -3,7 +3,8 @@
 //!
 //! The models say tables, columns, types, nullability, keys, unique constraints and
 //! foreign keys. What they cannot say (server-side defaults, and indexes with an access
-//! method, operator class or predicate) is declared here, by hand, beside them.
+//! method, operator class, predicate or storage parameters) is declared here, by hand,
+//! beside them.
 use sea_orm::{DbBackend, EntityTrait, Schema, sea_query::TableCreateStatement};
 
 use crate::generated::*;
@@ -52,6 +53,8 @@ pub struct DeclaredIndex {
     pub method: &'static str,
     pub keys: &'static [&'static str],
     pub predicate: Option<&'static str>,
+    /// Storage parameters as PostgreSQL lists them (`fastupdate=off`), comma-separated.
+    pub options: Option<&'static str>,
 }
 
 const fn default(table: &'static str, column: &'static str, sql: &'static str) -> ServerDefault {
@@ -69,6 +72,7 @@ const fn btree(
         method: "btree",
         keys,
         predicate: None,
+        options: None,
     }
 }
 
@@ -133,6 +137,8 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         method: "gin",
         keys: &["attributes jsonb_path_ops"],
         predicate: None,
+        // No pending list for searches to read (revision ..._gin_without_pending_list).
+        options: Some("fastupdate=off"),
     },
     DeclaredIndex {
         table: "world_elements",
@@ -140,6 +146,7 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         method: "gin",
         keys: &["tags"],
         predicate: None,
+        options: Some("fastupdate=off"),
     },
     btree(
         "element_relations",

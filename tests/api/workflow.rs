@@ -70,13 +70,41 @@ async fn check_reports_exactly_an_added_column_and_a_dropped_index() {
         report,
         vec![
             "column world_elements.summary: default is 'none'::text in the database, no default in the entities",
-            "index world_elements_attributes_idx on world_elements USING gin (attributes jsonb_path_ops): declared, missing from the database",
+            "index world_elements_attributes_idx on world_elements USING gin (attributes jsonb_path_ops) WITH (fastupdate=off): declared, missing from the database",
             "column worlds.motto: in the database (text NULL), not in the entities",
         ]
     );
     assert_eq!(
         workflow::run(&db, Command::Check).await.expect("check"),
         Verdict::Drift
+    );
+}
+
+/// Index storage parameters are part of the declared schema: a GIN index put back with a
+/// pending list (`fastupdate` reset) is reported, and `autogenerate` would restore it.
+#[tokio::test]
+async fn check_reports_changed_index_storage_parameters() {
+    let (_, db) = migrated().await;
+    exec(
+        &db,
+        "ALTER INDEX world_elements_tags_idx RESET (fastupdate)",
+    )
+    .await;
+    let report = workflow::check_report(&db).await.expect("check");
+    assert_eq!(
+        report,
+        vec![
+            "index world_elements_tags_idx on world_elements: USING gin (tags) in the database, USING gin (tags) WITH (fastupdate=off) declared",
+        ]
+    );
+    exec(
+        &db,
+        "ALTER INDEX world_elements_tags_idx SET (fastupdate = off)",
+    )
+    .await;
+    assert_eq!(
+        workflow::check_report(&db).await.expect("check"),
+        Vec::<String>::new()
     );
 }
 

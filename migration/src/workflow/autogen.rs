@@ -167,6 +167,9 @@ fn create_index(table: &str, index: &Index) -> String {
             index.method,
             index.keys.join(", ")
         );
+        if let Some(options) = &index.options {
+            write!(sql, " WITH ({options})").ok();
+        }
         if let Some(predicate) = &index.predicate {
             write!(sql, " WHERE {predicate}").ok();
         }
@@ -189,6 +192,7 @@ fn unique_as_index(unique: &Unique) -> Index {
         method: "btree".into(),
         keys: unique.columns.clone(),
         predicate: None,
+        options: None,
     }
 }
 

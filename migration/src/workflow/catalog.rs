@@ -69,6 +69,8 @@ pub struct Index {
     /// the type's default: `attributes jsonb_path_ops`.
     pub keys: Vec<String>,
     pub predicate: Option<String>,
+    /// Storage parameters, as `pg_class.reloptions` lists them: `fastupdate=off`.
+    pub options: Option<String>,
 }
 
 impl Index {
@@ -80,6 +82,9 @@ impl Index {
             self.method,
             self.keys.join(", ")
         );
+        if let Some(options) = &self.options {
+            text.push_str(&format!(" WITH ({options})"));
+        }
         if let Some(predicate) = &self.predicate {
             text.push_str(&format!(" WHERE {predicate}"));
         }
@@ -90,6 +95,7 @@ impl Index {
     pub fn is_plain(&self) -> bool {
         self.method == "btree"
             && self.predicate.is_none()
+            && self.options.is_none()
             && self.keys.iter().all(|key| is_identifier(key))
     }
 }
@@ -179,6 +185,7 @@ ORDER BY c.relname, con.conname
 const INDEXES: &str = r#"
 SELECT t.relname AS table_name, i.relname AS name, ix.indisunique AS is_unique,
        am.amname AS method, coalesce(pg_get_expr(ix.indpred, ix.indrelid), '') AS predicate,
+       coalesce(array_to_string(i.reloptions, ', '), '') AS options,
        array_to_string(ARRAY(
            SELECT pg_get_indexdef(ix.indexrelid, k.ord::int, true)
                   || CASE WHEN opc.opcdefault THEN '' ELSE ' ' || opc.opcname END
@@ -260,12 +267,14 @@ pub async fn introspect(db: &impl ConnectionTrait, schema: &str) -> Result<Catal
             continue;
         };
         let predicate = text(&row, "predicate")?;
+        let options = text(&row, "options")?;
         let index = Index {
             name: text(&row, "name")?,
             unique: row.try_get::<bool>("", "is_unique")?,
             method: text(&row, "method")?,
             keys: split(text(&row, "keys")?),
             predicate: (!predicate.is_empty()).then_some(predicate),
+            options: (!options.is_empty()).then_some(options),
         };
         // A plain unique index is a uniqueness rule like a UNIQUE constraint, and the
         // entities say `unique` for either.

@@ -23,6 +23,9 @@ pub fn declared_index_sql(index: &entity::schema::DeclaredIndex) -> String {
         index.method,
         index.keys.join(", ")
     );
+    if let Some(options) = index.options {
+        sql.push_str(&format!(" WITH ({options})"));
+    }
     if let Some(predicate) = index.predicate {
         sql.push_str(&format!(" WHERE {predicate}"));
     }
