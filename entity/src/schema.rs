@@ -76,6 +76,23 @@ const fn btree(
     }
 }
 
+/// A GIN index that takes each write at once: no pending list for every search to read
+/// (revision `..._gin_without_pending_list`).
+const fn gin(
+    table: &'static str,
+    name: &'static str,
+    keys: &'static [&'static str],
+) -> DeclaredIndex {
+    DeclaredIndex {
+        table,
+        name,
+        method: "gin",
+        keys,
+        predicate: None,
+        options: Some("fastupdate=off"),
+    }
+}
+
 pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("users", "preferences", "'{}'::jsonb"),
     default("users", "token_version", "1"),
@@ -131,23 +148,12 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "world_elements_world_updated_idx",
         &["world_id", "updated_at", "id"],
     ),
-    DeclaredIndex {
-        table: "world_elements",
-        name: "world_elements_attributes_idx",
-        method: "gin",
-        keys: &["attributes jsonb_path_ops"],
-        predicate: None,
-        // No pending list for searches to read (revision ..._gin_without_pending_list).
-        options: Some("fastupdate=off"),
-    },
-    DeclaredIndex {
-        table: "world_elements",
-        name: "world_elements_tags_idx",
-        method: "gin",
-        keys: &["tags"],
-        predicate: None,
-        options: Some("fastupdate=off"),
-    },
+    gin(
+        "world_elements",
+        "world_elements_attributes_idx",
+        &["attributes jsonb_path_ops"],
+    ),
+    gin("world_elements", "world_elements_tags_idx", &["tags"]),
     btree(
         "element_relations",
         "element_relations_source_created_idx",

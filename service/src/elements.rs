@@ -26,8 +26,7 @@ use crate::worlds::add_to_element_count;
 /// How deep a parent chain may be; also bounds the cycle check.
 const MAX_DEPTH: usize = 1_000;
 
-/// `Element` in the contract. `attributes` is kept as JSON text: a list then copies what
-/// the database sent straight into the response (see [`ElementText`]).
+/// `Element` in the contract.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ElementDto {
     pub id: Uuid,
@@ -37,7 +36,7 @@ pub struct ElementDto {
     pub name: String,
     pub summary: Option<String>,
     #[schema(value_type = Object)]
-    pub attributes: Box<RawValue>,
+    pub attributes: JsonDocument,
     pub tags: Vec<String>,
     pub version: i32,
     pub created_by: Option<Uuid>,
@@ -61,7 +60,7 @@ impl From<world_elements::Model> for ElementDto {
             kind: e.kind,
             name: e.name,
             summary: e.summary,
-            attributes: as_raw_json(&e.attributes),
+            attributes: JsonDocument::Parsed(e.attributes),
             tags,
             version: e.version,
             created_by: e.created_by,
@@ -71,9 +70,14 @@ impl From<world_elements::Model> for ElementDto {
     }
 }
 
-fn as_raw_json(value: &Value) -> Box<RawValue> {
-    // A `Value` always serializes: its map keys are strings.
-    serde_json::value::to_raw_value(value).expect("a JSON value serializes")
+/// A JSON document for a response: a tree the server holds anyway, or the database's own
+/// text of it, which a list writes out as it is (see [`ElementText`]). Either way it is
+/// serialized once.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum JsonDocument {
+    Parsed(Value),
+    Stored(Box<RawValue>),
 }
 
 /// An element as a list reads it: `attributes` and `tags` arrive as the database's own
@@ -123,13 +127,14 @@ impl TryFrom<ElementText> for ElementDto {
     type Error = Error;
 
     fn try_from(e: ElementText) -> Result<Self> {
+        let id = e.id;
         let corrupt = |what: &str, err: serde_json::Error| {
             Error::Internal(format!(
-                "element {}: stored {what} is not valid JSON: {err}",
-                e.id
+                "element {id}: stored {what} is not valid JSON: {err}"
             ))
         };
-        let attributes = RawValue::from_string(e.attributes.clone())
+        let attributes = RawValue::from_string(e.attributes)
+            .map(JsonDocument::Stored)
             .map_err(|err| corrupt("attributes", err))?;
         let tags = serde_json::from_str(&e.tags).map_err(|err| corrupt("tags", err))?;
         Ok(Self {
