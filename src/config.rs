@@ -84,11 +84,21 @@ impl std::fmt::Debug for AuthConfig {
     }
 }
 
+/// How long the change log and the trash keep what they hold.
+#[derive(Debug, Clone)]
+pub struct ChangesConfig {
+    /// Changes and trashed elements older than this are removed.
+    pub retention: Duration,
+    /// How often the retention job runs.
+    pub prune_interval: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub changes: ChangesConfig,
 }
 
 /// How the JWT secret was obtained.
@@ -274,10 +284,25 @@ impl Config {
                 )?,
             },
         };
+        let retention_days: u64 = vars.parse("CHANGES_RETENTION_DAYS", 30)?;
+        if !(1..=36_500).contains(&retention_days) {
+            return Err(invalid(
+                "CHANGES_RETENTION_DAYS",
+                "must be between 1 and 36500",
+            ));
+        }
+        let changes = ChangesConfig {
+            retention: Duration::from_secs(retention_days * 24 * 3600),
+            prune_interval: vars.secs("CHANGES_PRUNE_INTERVAL_SECS", 3600)?,
+        };
+        if changes.prune_interval.is_zero() {
+            return Err(invalid("CHANGES_PRUNE_INTERVAL_SECS", "must be at least 1"));
+        }
         Ok(Self {
             database,
             server,
             auth,
+            changes,
         })
     }
 

@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod config;
 pub mod migrate;
+pub mod retention;
 pub mod seed;
 pub mod startup;

@@ -109,6 +109,7 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
+        crate::retention::spawn(db.clone(), config.changes.clone());
         let state = api::AppState {
             db,
             auth: Arc::new(auth),

@@ -28,6 +28,7 @@ problem_responses! {
     PayloadTooLarge => "Request body larger than 1 MiB";
     UnsupportedMediaType => "Request body is not application/json";
     ValidationFailed => "A field is invalid, unknown, or nested too deeply";
+    ChangesExpired => "Changes after `after` are no longer kept (older than `CHANGES_RETENTION_DAYS`): resynchronize from the lists";
     RateLimited => "Too many attempts",
         headers(("Retry-After" = u64, description = "Seconds until a new attempt may succeed"));
     InternalError => "An unexpected error; the cause is logged, never sent";
@@ -82,6 +83,12 @@ impl Modify for BearerSecurity {
         routes::relations::get_relation,
         routes::relations::update_relation,
         routes::relations::delete_relation,
+        routes::elements::element_history,
+        routes::elements::revert_element,
+        routes::relations::relation_history,
+        routes::changes::list_changes,
+        routes::changes::list_trash,
+        routes::changes::restore_element,
     ),
     components(responses(
         BadRequest,
@@ -93,6 +100,7 @@ impl Modify for BearerSecurity {
         PayloadTooLarge,
         UnsupportedMediaType,
         ValidationFailed,
+        ChangesExpired,
         RateLimited,
         InternalError,
         Unavailable,
@@ -112,6 +120,7 @@ struct ApiV1;
         (name = "members", description = "Who may read or edit a world"),
         (name = "elements", description = "Characters, places, factions, items, lore"),
         (name = "relations", description = "Typed links between two elements"),
+        (name = "history", description = "The change feed, revisions, revert and the trash"),
         (name = "operations", description = "Probes"),
     )
 )]

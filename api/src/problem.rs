@@ -80,6 +80,7 @@ impl ApiError {
                     "validation-failed",
                     "Validation failed",
                 ),
+                Error::Gone(_) => shape(StatusCode::GONE, "changes-expired", "Changes expired"),
                 Error::RateLimited { .. } => shape(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate-limited",
@@ -130,6 +131,7 @@ impl ApiError {
                 }
                 Error::BadRequest(why) => why.clone(),
                 Error::Validation(_) => "one or more fields are invalid".into(),
+                Error::Gone(why) => why.clone(),
                 Error::RateLimited { retry_after_secs } => {
                     format!("too many attempts; retry in {retry_after_secs} seconds")
                 }

@@ -5,8 +5,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_relations, rate_limit_events, refresh_tokens, sessions, users, world_elements,
-    world_members, worlds,
+    element_relations, element_trash, rate_limit_events, refresh_tokens, sessions, users,
+    world_changes, world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -91,3 +91,8 @@ impl ActiveModelBehavior for world_members::ActiveModel {
         Ok(self)
     }
 }
+
+// The change log and the trash are written whole by the service, inside the write they
+// record (with the time of that write), so they need nothing filled in.
+impl ActiveModelBehavior for world_changes::ActiveModel {}
+impl ActiveModelBehavior for element_trash::ActiveModel {}

@@ -34,6 +34,8 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, sessions::Entity),
         table(&schema, refresh_tokens::Entity),
         table(&schema, rate_limit_events::Entity),
+        table(&schema, world_changes::Entity),
+        table(&schema, element_trash::Entity),
     ]
 }
 
@@ -104,6 +106,8 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("worlds", "version", "1"),
     default("worlds", "created_at", "CURRENT_TIMESTAMP"),
     default("worlds", "updated_at", "CURRENT_TIMESTAMP"),
+    default("worlds", "change_seq", "0"),
+    default("worlds", "change_floor", "0"),
     default("world_members", "created_at", "CURRENT_TIMESTAMP"),
     default("world_elements", "attributes", "'{}'::jsonb"),
     default("world_elements", "tags", "'[]'::jsonb"),
@@ -170,6 +174,22 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         &["world_id"],
     ),
     btree("sessions", "sessions_user_id_idx", &["user_id"]),
+    btree(
+        "world_changes",
+        "world_changes_resource_idx",
+        &["world_id", "resource_id", "seq"],
+    ),
+    btree("world_changes", "world_changes_at_idx", &["at"]),
+    btree(
+        "element_trash",
+        "element_trash_world_deleted_idx",
+        &["world_id", "deleted_at", "element_id"],
+    ),
+    btree(
+        "element_trash",
+        "element_trash_deleted_at_idx",
+        &["deleted_at"],
+    ),
     btree(
         "refresh_tokens",
         "refresh_tokens_session_id_idx",

@@ -11,6 +11,8 @@ mod m20261124_020007_create_refresh_tokens;
 mod m20261124_020008_create_rate_limit_events;
 mod m20261124_071539_attributes_statistics;
 mod m20261124_073327_gin_without_pending_list;
+mod m20261130_120001_create_world_changes;
+mod m20261130_120002_create_element_trash;
 mod schema_util;
 pub mod workflow;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_020008_create_rate_limit_events::Migration),
             Box::new(m20261124_071539_attributes_statistics::Migration),
             Box::new(m20261124_073327_gin_without_pending_list::Migration),
+            Box::new(m20261130_120001_create_world_changes::Migration),
+            Box::new(m20261130_120002_create_element_trash::Migration),
         ]
     }
 }

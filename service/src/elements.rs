@@ -3,10 +3,9 @@ use chrono::{DateTime, Utc};
 use entity::world_elements::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    prelude::DateTimeWithTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,13 +14,14 @@ use uuid::Uuid;
 
 use crate::access::{Role, world_access, world_access_with_element};
 use crate::auth::{Actor, Caller};
+use crate::changes::{self, Resource, WorldWrite};
+use crate::element_write::{self, ElementEdit, NewElement};
 use crate::error::{Error, Result};
 use crate::json_filters::{attributes_contain, has_tag};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{double_option, merge_patch, reject_null};
 use crate::values::{Checks, Kind, Name, Tags, parse_object, parse_text};
-use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
-use crate::worlds::add_to_element_count;
+use crate::versioning::check_if_match;
 
 /// How deep a parent chain may be; also bounds the cycle check.
 const MAX_DEPTH: usize = 1_000;
@@ -477,39 +477,9 @@ pub async fn get(
     Ok(ElementDto::from(element))
 }
 
-fn in_world(world_id: Uuid, element_id: Uuid) -> Select<world_elements::Entity> {
-    world_elements::Entity::find_by_id(element_id).filter(Column::WorldId.eq(world_id))
-}
-
-async fn find_in_world<C: ConnectionTrait>(
-    db: &C,
-    world_id: Uuid,
-    element_id: Uuid,
-) -> Result<world_elements::Model> {
-    in_world(world_id, element_id)
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)
-}
-
-/// The element, locked until the transaction ends (PostgreSQL; SQLite's write
-/// transactions are serialized already): concurrent writers queue on the row instead of
-/// losing the race at the conditional update and retrying.
-async fn lock_in_world<C: ConnectionTrait>(
-    db: &C,
-    world_id: Uuid,
-    element_id: Uuid,
-) -> Result<world_elements::Model> {
-    in_world(world_id, element_id)
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)
-}
-
 /// Fails unless `parent_id` is an element of `world_id` and making it the parent of
 /// `element_id` (None for a new element) closes no cycle.
-async fn check_parent<C: ConnectionTrait>(
+pub(crate) async fn check_parent<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     element_id: Option<Uuid>,
@@ -546,18 +516,7 @@ async fn check_parent<C: ConnectionTrait>(
     ))
 }
 
-/// A transaction that is going to write. On SQLite it starts as a write transaction
-/// (`BEGIN IMMEDIATE`): a deferred one that reads first cannot wait for the busy timeout
-/// when it later needs the write lock, and fails with "database is locked" as soon as a
-/// concurrent writer holds it. PostgreSQL ignores the mode.
-async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    Ok(db.begin_with_options(options).await?)
-}
-
+/// Validated fields of a create or update request.
 struct ParsedChanges {
     kind: Option<Kind>,
     name: Option<Name>,
@@ -594,26 +553,17 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let txn = begin_write(db).await?;
-    add_to_element_count(&txn, world_id, 1).await?;
-    if let Some(parent_id) = request.parent_id {
-        check_parent(&txn, world_id, None, parent_id).await?;
-    }
-    let element = world_elements::ActiveModel {
-        world_id: Set(world_id),
-        parent_id: Set(request.parent_id),
-        kind: Set(kind.into_inner()),
-        name: Set(name.into_inner()),
-        summary: Set(summary),
-        attributes: Set(attributes),
-        tags: Set(tags.into_json()),
-        version: Set(1),
-        created_by: Set(Some(actor.user_id)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let new = NewElement {
+        kind,
+        name,
+        summary,
+        attributes,
+        tags,
+        parent_id: request.parent_id,
+    };
+    let element = element_write::create(&mut w, new).await?;
+    w.commit().await?;
     Ok(element.into())
 }
 
@@ -650,65 +600,26 @@ pub async fn update(
     };
     checks.finish()?;
 
-    for attempt in 0..versioning::MAX_ATTEMPTS {
-        let txn = begin_write(db).await?;
-        if let Some(Some(parent_id)) = request.parent_id {
-            // The world row lock serializes moves, so two concurrent moves cannot each
-            // pass the check and together close a cycle.
-            add_to_element_count(&txn, world_id, 0).await?;
-            check_parent(&txn, world_id, Some(element_id), parent_id).await?;
-        }
-        let current = lock_in_world(&txn, world_id, element_id).await?;
-        check_if_match(if_match, current.version)?;
-        let mut changes = <world_elements::ActiveModel as Default>::default();
-        if let Some(kind) = &parsed.kind {
-            changes.kind = Set(kind.as_str().to_owned());
-        }
-        if let Some(name) = &parsed.name {
-            changes.name = Set(name.clone().into_inner());
-        }
-        if let Some(summary) = &parsed.summary {
-            changes.summary = Set(summary.clone());
-        }
-        if let Some(patch) = &parsed.attributes {
-            changes.attributes = Set(merge_patch(current.attributes.clone(), patch));
-        }
-        if let Some(tags) = &parsed.tags {
-            changes.tags = Set(tags.clone().into_json());
-        }
-        if let Some(parent_id) = request.parent_id {
-            changes.parent_id = Set(parent_id);
-        }
-        let columns = VersionedColumns {
-            id: Column::Id,
-            version: Column::Version,
-            updated_at: Column::UpdatedAt,
-        };
-        match update_if_version::<world_elements::Entity, _>(
-            &txn,
-            columns,
-            element_id,
-            current.version,
-            changes,
-        )
-        .await?
-        {
-            Some(updated) => {
-                txn.commit().await?;
-                return Ok(updated.into());
-            }
-            None => {
-                txn.rollback().await?;
-                lost_race(if_match, attempt)?;
-            }
-        }
-    }
-    Err(Error::Conflict(
-        "the element is changing too quickly; retry".into(),
-    ))
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let current = element_write::find(w.txn(), world_id, element_id).await?;
+    check_if_match(if_match, current.version)?;
+    let edit = ElementEdit {
+        kind: parsed.kind.map(Kind::into_inner),
+        name: parsed.name.map(Name::into_inner),
+        summary: parsed.summary,
+        attributes: parsed
+            .attributes
+            .map(|patch| merge_patch(current.attributes.clone(), &patch)),
+        tags: parsed.tags.map(Tags::into_json),
+        parent_id: request.parent_id,
+    };
+    let updated = element_write::update(&mut w, current, edit).await?;
+    w.commit().await?;
+    Ok(updated.into())
 }
 
-/// Deletes an element; its relations go with it and its children become roots.
+/// Deletes an element: its relations go with it, its children become roots, and it
+/// waits in the trash.
 pub async fn delete(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -718,31 +629,99 @@ pub async fn delete(
 ) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
-    let txn = begin_write(db).await?;
-    // Lock the world row first, as create and moves do, so that writers touching both
-    // rows take them in the same order and cannot deadlock.
-    add_to_element_count(&txn, world_id, 0).await?;
-    let current = find_in_world(&txn, world_id, element_id).await?;
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let current = element_write::find(w.txn(), world_id, element_id).await?;
     check_if_match(if_match, current.version)?;
-    // The children become roots. The foreign key's ON DELETE SET NULL would do it too,
-    // but silently: doing it here bumps their version, so their ETags change with them.
-    world_elements::Entity::update_many()
-        .col_expr(Column::ParentId, Expr::value(Option::<Uuid>::None))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .col_expr(Column::UpdatedAt, Expr::value(versioning::now()))
-        .filter(Column::ParentId.eq(element_id))
-        .filter(Column::WorldId.eq(world_id))
-        .exec(&txn)
-        .await?;
-    versioning::delete_if_version::<world_elements::Entity, _>(
-        &txn,
-        Column::Id,
-        element_id,
-        Column::Version,
-        if_match,
+    element_write::delete(&mut w, current).await?;
+    w.commit().await
+}
+
+/// The element as it was at `version`, from the change log.
+pub async fn get_version(
+    db: &DatabaseConnection,
+    caller: Option<&Caller>,
+    world_id: Uuid,
+    element_id: Uuid,
+    version: i32,
+) -> Result<Value> {
+    world_access(db, caller, world_id).await?;
+    changes::data_at_version(db, world_id, Resource::Element(element_id), version).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertRequest {
+    /// The version whose fields become current again.
+    #[schema(minimum = 1)]
+    pub version: i32,
+}
+
+/// Makes `kind, name, summary, attributes, tags, parent_id` those of an earlier version,
+/// as a new version (editor).
+pub async fn revert(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    element_id: Uuid,
+    if_match: Option<i32>,
+    request: RevertRequest,
+) -> Result<ElementDto> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+    if request.version < 1 {
+        return Err(Error::validation("version", "must be 1 or more"));
+    }
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let current = element_write::find(w.txn(), world_id, element_id).await?;
+    check_if_match(if_match, current.version)?;
+    let old = changes::data_at_version(
+        w.txn(),
+        world_id,
+        Resource::Element(element_id),
+        request.version,
     )
-    .await?;
-    add_to_element_count(&txn, world_id, -1).await?;
-    txn.commit().await?;
-    Ok(())
+    .await
+    .map_err(|e| match e {
+        Error::NotFound => Error::validation("version", "the element has no such version"),
+        e => e,
+    })?;
+    let old: RevertedFields = serde_json::from_value(old)
+        .map_err(|e| Error::internal("a logged element is not an element", e))?;
+    let edit = ElementEdit {
+        kind: Some(old.kind),
+        name: Some(old.name),
+        summary: Some(old.summary),
+        attributes: Some(old.attributes),
+        tags: Some(old.tags),
+        parent_id: Some(old.parent_id),
+    };
+    let reverted = element_write::update(&mut w, current, edit).await?;
+    w.commit().await?;
+    Ok(reverted.into())
+}
+
+/// The fields a revert takes from a logged version.
+#[derive(Deserialize)]
+struct RevertedFields {
+    kind: String,
+    name: String,
+    summary: Option<String>,
+    attributes: Value,
+    tags: Value,
+    parent_id: Option<Uuid>,
+}
+
+/// Brings a deleted element back from the trash (editor).
+pub async fn restore(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<ElementDto> {
+    let access = world_access(db, Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let element = element_write::restore(&mut w, element_id).await?;
+    w.commit().await?;
+    Ok(element.into())
 }

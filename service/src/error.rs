@@ -44,6 +44,9 @@ pub enum Error {
     BadRequest(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// What was asked for is no longer kept (changes older than the retention period).
+    #[error("gone: {0}")]
+    Gone(String),
     #[error("rate limited, retry after {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
     /// The database cannot be reached right now.

@@ -6,8 +6,8 @@ use entity::element_relations::{self, Column};
 use entity::world_elements;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,11 +15,12 @@ use uuid::Uuid;
 
 use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
+use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{merge_patch, reject_null};
 use crate::values::{Checks, Kind, parse_object};
-use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
+use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
 
 /// `Relation` in the contract.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -128,35 +129,24 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    check_ends(db, world_id, request.source_id, request.target_id).await?;
-
-    let inserted = element_relations::ActiveModel {
-        world_id: Set(world_id),
-        source_id: Set(request.source_id),
-        target_id: Set(request.target_id),
-        kind: Set(kind.into_inner()),
-        attributes: Set(attributes),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await;
-    match inserted {
-        Ok(relation) => Ok(relation.into()),
-        Err(e) if is_unique_violation(&e) => Err(duplicate()),
-        // An end was deleted between the check and the insert: the same 422 as if it
-        // had been gone before.
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))) => {
-            check_ends(db, world_id, request.source_id, request.target_id).await?;
-            Err(e.into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let relation = write::create(
+        &mut w,
+        NewRelation {
+            source_id: request.source_id,
+            target_id: request.target_id,
+            kind,
+            attributes,
+        },
+    )
+    .await?;
+    w.commit().await?;
+    Ok(relation.into())
 }
 
 /// Fails with a 422 naming each end that is not an element of `world_id`.
-async fn check_ends(
-    db: &DatabaseConnection,
+async fn check_ends<C: ConnectionTrait>(
+    db: &C,
     world_id: Uuid,
     source_id: Uuid,
     target_id: Uuid,
@@ -187,8 +177,8 @@ async fn check_ends(
     Err(Error::Validation(errors))
 }
 
-async fn find_in_world(
-    db: &DatabaseConnection,
+async fn find_in_world<C: ConnectionTrait>(
+    db: &C,
     world_id: Uuid,
     relation_id: Uuid,
 ) -> Result<element_relations::Model> {
@@ -231,40 +221,16 @@ pub async fn update(
         .and_then(|a| checks.check(parse_object("attributes", a)));
     checks.finish()?;
 
-    for attempt in 0..versioning::MAX_ATTEMPTS {
-        let current = find_in_world(db, world_id, relation_id).await?;
-        check_if_match(if_match, current.version)?;
-        let mut changes = <element_relations::ActiveModel as Default>::default();
-        if let Some(kind) = &kind {
-            changes.kind = Set(kind.as_str().to_owned());
-        }
-        if let Some(patch) = &patch {
-            changes.attributes = Set(merge_patch(current.attributes.clone(), patch));
-        }
-        let columns = VersionedColumns {
-            id: Column::Id,
-            version: Column::Version,
-            updated_at: Column::UpdatedAt,
-        };
-        let updated = update_if_version::<element_relations::Entity, _>(
-            db,
-            columns,
-            relation_id,
-            current.version,
-            changes,
-        )
-        .await;
-        match updated {
-            Ok(Some(updated)) => return Ok(updated.into()),
-            Ok(None) => lost_race(if_match, attempt)?,
-            // Renaming the kind onto an existing (source, target, kind).
-            Err(Error::Conflict(_)) => return Err(duplicate()),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::Conflict(
-        "the relation is changing too quickly; retry".into(),
-    ))
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let current = find_in_world(w.txn(), world_id, relation_id).await?;
+    check_if_match(if_match, current.version)?;
+    let edit = RelationEdit {
+        attributes: patch.map(|patch| merge_patch(current.attributes.clone(), &patch)),
+        kind: kind.map(Kind::into_inner),
+    };
+    let updated = write::update(&mut w, current, edit).await?;
+    w.commit().await?;
+    Ok(updated.into())
 }
 
 pub async fn delete(
@@ -276,17 +242,148 @@ pub async fn delete(
 ) -> Result<()> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Editor)?;
-    let current = find_in_world(db, world_id, relation_id).await?;
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
-    versioning::delete_if_version::<element_relations::Entity, _>(
+    write::delete(&mut w, current).await?;
+    w.commit().await
+}
+
+/// The relation's revisions, newest first.
+pub async fn history(
+    db: &DatabaseConnection,
+    caller: Option<&Caller>,
+    world_id: Uuid,
+    relation_id: Uuid,
+    page: PageRequest,
+) -> Result<Page<crate::changes::RevisionDto>> {
+    crate::changes::history(
         db,
-        Column::Id,
-        relation_id,
-        Column::Version,
-        if_match,
+        caller,
+        world_id,
+        crate::changes::Resource::Relation(relation_id),
+        page,
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// A new relation's fields, validated (the ends are checked in the write).
+pub struct NewRelation {
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: Kind,
+    pub attributes: Value,
+}
+
+/// New values for a relation's fields; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct RelationEdit {
+    pub kind: Option<String>,
+    pub attributes: Option<Value>,
+}
+
+/// The one write path of relations: every entry point that creates, changes or deletes a
+/// relation calls these inside a [`WorldWrite`].
+pub mod write {
+    use super::*;
+
+    pub fn relation_json(relation: &element_relations::Model) -> Value {
+        serde_json::to_value(RelationDto::from(relation.clone())).unwrap_or(Value::Null)
+    }
+
+    pub async fn create(w: &mut WorldWrite, new: NewRelation) -> Result<element_relations::Model> {
+        check_ends(w.txn(), w.world_id(), new.source_id, new.target_id).await?;
+        let relation = element_relations::ActiveModel {
+            world_id: Set(w.world_id()),
+            source_id: Set(new.source_id),
+            target_id: Set(new.target_id),
+            kind: Set(new.kind.into_inner()),
+            attributes: Set(new.attributes),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(w.txn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                duplicate()
+            } else {
+                e.into()
+            }
+        })?;
+        w.record(
+            ChangeType::RelationCreated,
+            relation.id,
+            Some(relation.version),
+            Some(relation_json(&relation)),
+        );
+        Ok(relation)
+    }
+
+    /// Applies `edit` as one new version; values equal to the current ones are no
+    /// change, and an edit that changes nothing keeps the version and records nothing.
+    pub async fn update(
+        w: &mut WorldWrite,
+        current: element_relations::Model,
+        edit: RelationEdit,
+    ) -> Result<element_relations::Model> {
+        let mut changes = <element_relations::ActiveModel as Default>::default();
+        let mut changed = false;
+        if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
+            changes.kind = Set(kind);
+            changed = true;
+        }
+        if let Some(attributes) = edit.attributes.filter(|a| *a != current.attributes) {
+            changes.attributes = Set(attributes);
+            changed = true;
+        }
+        if !changed {
+            return Ok(current);
+        }
+        let columns = VersionedColumns {
+            id: Column::Id,
+            version: Column::Version,
+            updated_at: Column::UpdatedAt,
+        };
+        let updated = update_if_version::<element_relations::Entity, _>(
+            w.txn(),
+            columns,
+            current.id,
+            current.version,
+            changes,
+        )
+        .await
+        .map_err(|e| match e {
+            // Renaming the kind onto an existing (source, target, kind).
+            Error::Conflict(_) => duplicate(),
+            e => e,
+        })?
+        // Every writer of the world holds its lock: nobody can have changed the row
+        // since `current` was read in this transaction.
+        .ok_or_else(|| {
+            Error::Internal(format!("relation {} changed under the lock", current.id))
+        })?;
+        w.record(
+            ChangeType::RelationUpdated,
+            updated.id,
+            Some(updated.version),
+            Some(relation_json(&updated)),
+        );
+        Ok(updated)
+    }
+
+    pub async fn delete(w: &mut WorldWrite, current: element_relations::Model) -> Result<()> {
+        element_relations::Entity::delete_by_id(current.id)
+            .exec(w.txn())
+            .await?;
+        w.record(
+            ChangeType::RelationDeleted,
+            current.id,
+            Some(current.version),
+            None,
+        );
+        Ok(())
+    }
 }
 
 const ELEMENT_RELATIONS_ORDERING: &str = "relations:created_at";

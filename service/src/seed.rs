@@ -469,6 +469,9 @@ impl Generator {
             version: 1,
             created_at: at,
             updated_at: at,
+            // Seeded rows are a starting point, not changes: the log starts empty.
+            change_seq: 0,
+            change_floor: 0,
         };
         let member = world_members::Model {
             world_id: self.world_id,

@@ -9,9 +9,6 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-/// How often a change without `If-Match` is recomputed after losing a race before giving up.
-pub const MAX_ATTEMPTS: usize = 8;
-
 /// Now, to the microsecond (what PostgreSQL keeps).
 pub fn now() -> DateTimeWithTimeZone {
     chrono::Utc::now().trunc_subsecs(6).fixed_offset()
@@ -61,19 +58,6 @@ where
             }
         })?;
     Ok(updated.into_iter().next())
-}
-
-/// What to do after a conditional update matched no row.
-pub fn lost_race(if_match: Option<i32>, attempt: usize) -> Result<()> {
-    if if_match.is_some() {
-        Err(Error::PreconditionFailed)
-    } else if attempt + 1 >= MAX_ATTEMPTS {
-        Err(Error::Conflict(
-            "the resource is changing too quickly; retry".into(),
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 /// Deletes row `id`, only at version `if_match` when one was given: 412 when that version

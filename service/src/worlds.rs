@@ -1,7 +1,7 @@
 //! Worlds: create, read, list, change, delete.
 use chrono::{DateTime, Utc};
 use entity::{world_members, worlds};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
     JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
+use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{double_option, merge_patch, reject_null};
 use crate::values::{Checks, Name, Visibility, parse_object, parse_text};
-use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
+use crate::versioning::{self, VersionedColumns, check_if_match, update_if_version};
 
 /// `World` in the contract, as the caller sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -216,42 +217,66 @@ pub async fn update(
         .and_then(|s| checks.check(parse_object("settings", s)));
     checks.finish()?;
 
-    for attempt in 0..versioning::MAX_ATTEMPTS {
-        let access = world_access(db, Some(actor), world_id).await?;
-        access.require(Role::Editor)?;
-        if request.visibility.is_some() {
-            access.require(Role::Owner)?;
-        }
-        let world = access.world;
-        check_if_match(if_match, world.version)?;
-        let mut changes = <worlds::ActiveModel as Default>::default();
-        if let Some(name) = &name {
-            changes.name = Set(name.clone().into_inner());
-        }
-        if let Some(description) = &description {
-            changes.description = Set(description.clone());
-        }
-        if let Some(patch) = &settings_patch {
-            changes.settings = Set(merge_patch(world.settings.clone(), patch));
-        }
-        if let Some(visibility) = request.visibility {
-            changes.visibility = Set(visibility.as_str().to_owned());
-        }
-        let columns = VersionedColumns {
-            id: worlds::Column::Id,
-            version: worlds::Column::Version,
-            updated_at: worlds::Column::UpdatedAt,
-        };
-        match update_if_version::<worlds::Entity, _>(db, columns, world_id, world.version, changes)
-            .await?
-        {
-            Some(updated) => return Ok(WorldDto::new(updated, access.role)),
-            None => lost_race(if_match, attempt)?,
-        }
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    // The role as of the locked transaction: a demotion that committed since the check
+    // above counts.
+    let access = world_access(w.txn(), Some(actor), world_id).await?;
+    access.require(Role::Editor)?;
+    if request.visibility.is_some() {
+        access.require(Role::Owner)?;
     }
-    Err(Error::Conflict(
-        "the world is changing too quickly; retry".into(),
-    ))
+    let world = w.world().clone();
+    check_if_match(if_match, world.version)?;
+    let mut changes = <worlds::ActiveModel as Default>::default();
+    let mut changed = false;
+    if let Some(name) = name.map(Name::into_inner).filter(|n| *n != world.name) {
+        changes.name = Set(name);
+        changed = true;
+    }
+    if let Some(description) = description.filter(|d| *d != world.description) {
+        changes.description = Set(description);
+        changed = true;
+    }
+    if let Some(settings) = settings_patch
+        .map(|patch| merge_patch(world.settings.clone(), &patch))
+        .filter(|s| *s != world.settings)
+    {
+        changes.settings = Set(settings);
+        changed = true;
+    }
+    if let Some(visibility) = request
+        .visibility
+        .map(|v| v.as_str().to_owned())
+        .filter(|v| *v != world.visibility)
+    {
+        changes.visibility = Set(visibility);
+        changed = true;
+    }
+    if !changed {
+        w.commit().await?;
+        return Ok(WorldDto::new(world, access.role));
+    }
+    let columns = VersionedColumns {
+        id: worlds::Column::Id,
+        version: worlds::Column::Version,
+        updated_at: worlds::Column::UpdatedAt,
+    };
+    let updated =
+        update_if_version::<worlds::Entity, _>(w.txn(), columns, world_id, world.version, changes)
+            .await?
+            // The world's row is locked by this transaction.
+            .ok_or_else(|| Error::Internal(format!("world {world_id} changed under the lock")))?;
+    // The log shows the world as anyone who may read it sees it: without a caller's role.
+    let data = serde_json::to_value(WorldDto::new(updated.clone(), None))
+        .map_err(|e| Error::internal("world JSON", e))?;
+    w.record(
+        ChangeType::WorldUpdated,
+        world_id,
+        Some(updated.version),
+        Some(data),
+    );
+    w.commit().await?;
+    Ok(WorldDto::new(updated, access.role))
 }
 
 /// Deletes a world; the database cascades to its members, elements and relations.
@@ -272,23 +297,5 @@ pub async fn delete(
         if_match,
     )
     .await?;
-    Ok(())
-}
-
-/// Adjusts a world's element counter inside the transaction that adds or removes
-/// elements. Also takes the world's row lock, which serializes hierarchy changes.
-pub(crate) async fn add_to_element_count<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    world_id: Uuid,
-    delta: i64,
-) -> Result<()> {
-    worlds::Entity::update_many()
-        .col_expr(
-            worlds::Column::ElementCount,
-            Expr::col(worlds::Column::ElementCount).add(delta),
-        )
-        .filter(worlds::Column::Id.eq(world_id))
-        .exec(db)
-        .await?;
     Ok(())
 }

@@ -61,6 +61,24 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             "delete",
             "/api/v1/worlds/{world_id}/relations/{relation_id}",
         ),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/relations/{relation_id}/history",
+        ),
+        ("get", "/api/v1/worlds/{world_id}/changes"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/history",
+        ),
+        (
+            "post",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/revert",
+        ),
+        ("get", "/api/v1/worlds/{world_id}/trash"),
+        (
+            "post",
+            "/api/v1/worlds/{world_id}/trash/{element_id}/restore",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

@@ -2,8 +2,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
+use service::changes::{self, Resource, RevisionDto};
 use service::elements::{
-    self, CreateElementRequest, ElementDto, ElementListQuery, UpdateElementRequest,
+    self, CreateElementRequest, ElementDto, ElementListQuery, RevertRequest, UpdateElementRequest,
 };
 use service::paging::{Page, PageRequest};
 use service::relations::{self, Direction, ElementRelationDto};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{created, versioned};
+use crate::routes::worlds::PageParams;
 use crate::state::AppState;
 
 /// Filters of the element list; all combine with AND.
@@ -98,9 +100,18 @@ pub async fn create_element(
     Ok(created(location, element.version, &element))
 }
 
-/// One element.
-#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path)), responses(
-    (status = 200, body = ElementDto, headers(("ETag" = String))),
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ElementVersionParams {
+    /// An earlier version: the element as it was then, from its history (no `ETag`).
+    #[param(minimum = 1)]
+    pub version: Option<i32>,
+}
+
+/// One element, as it is or (with `version`) as it was.
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementVersionParams), responses(
+    (status = 200, body = ElementDto, headers(("ETag" = String, description = "Only without `version`"))),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 500, response = crate::openapi::InternalError),
@@ -111,9 +122,75 @@ pub async fn get_element(
     state: web::Data<AppState>,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
+    QueryParams(params): QueryParams<ElementVersionParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
+    if let Some(version) = params.version {
+        let element =
+            elements::get_version(&state.db, caller.as_ref(), world_id, element_id, version)
+                .await?;
+        return Ok(HttpResponse::Ok().json(element));
+    }
     let element = elements::get(&state.db, caller.as_ref(), world_id, element_id).await?;
+    Ok(versioned(StatusCode::OK, element.version, &element))
+}
+
+/// The element's revisions, newest first, each with the JSON Patch that made it.
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
+    (status = 200, body = Page<RevisionDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/elements/{element_id}/history")]
+pub async fn element_history(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<(Uuid, Uuid)>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let page = params.into_request()?;
+    let history = changes::history(
+        &state.db,
+        caller.as_ref(),
+        world_id,
+        Resource::Element(element_id),
+        page,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// Makes the element's fields those of an earlier version, as a new version (owner, editor).
+#[utoipa::path(tag = "history", security(("bearer" = [])), request_body = RevertRequest,
+    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = ElementDto, headers(("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[post("/worlds/{world_id}/elements/{element_id}/revert")]
+pub async fn revert_element(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<RevertRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let element = elements::revert(&state.db, &actor, world_id, element_id, if_match, body).await?;
     Ok(versioned(StatusCode::OK, element.version, &element))
 }
 

@@ -1,12 +1,15 @@
 //! Relations between elements of a world.
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use service::changes::RevisionDto;
+use service::paging::Page;
 use service::relations::{self, CreateRelationRequest, RelationDto, UpdateRelationRequest};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
 use crate::respond::{created, versioned};
+use crate::routes::worlds::PageParams;
 use crate::state::AppState;
 
 /// Relates two elements of the world (owner, editor).
@@ -109,4 +112,28 @@ pub async fn delete_relation(
     let (world_id, relation_id) = path.into_inner();
     relations::delete(&state.db, &actor, world_id, relation_id, if_match).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The relation's revisions, newest first, each with the JSON Patch that made it.
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), PageParams), responses(
+    (status = 200, body = Page<RevisionDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/relations/{relation_id}/history")]
+pub async fn relation_history(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<(Uuid, Uuid)>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, relation_id) = path.into_inner();
+    let page = params.into_request()?;
+    let history =
+        relations::history(&state.db, caller.as_ref(), world_id, relation_id, page).await?;
+    Ok(HttpResponse::Ok().json(history))
 }

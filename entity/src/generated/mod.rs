@@ -3,10 +3,12 @@
 pub mod prelude;
 
 pub mod element_relations;
+pub mod element_trash;
 pub mod rate_limit_events;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;
+pub mod world_changes;
 pub mod world_elements;
 pub mod world_members;
 pub mod worlds;

@@ -18,12 +18,16 @@ pub struct Model {
     pub version: i32,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    pub change_seq: i64,
+    pub change_floor: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(has_many = "super::element_relations::Entity")]
     ElementRelations,
+    #[sea_orm(has_many = "super::element_trash::Entity")]
+    ElementTrash,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::OwnerId",
@@ -32,6 +36,8 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Users,
+    #[sea_orm(has_many = "super::world_changes::Entity")]
+    WorldChanges,
     #[sea_orm(has_many = "super::world_elements::Entity")]
     WorldElements,
     #[sea_orm(has_many = "super::world_members::Entity")]
@@ -41,6 +47,18 @@ pub enum Relation {
 impl Related<super::element_relations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ElementRelations.def()
+    }
+}
+
+impl Related<super::element_trash::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ElementTrash.def()
+    }
+}
+
+impl Related<super::world_changes::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::WorldChanges.def()
     }
 }
 

@@ -1,0 +1,103 @@
+//! A world's change feed, and its trash.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use serde::Deserialize;
+use service::changes::{self, ChangesPage};
+use service::elements::{self, ElementDto};
+use service::paging::Page;
+use service::trash::{self, TrashedElementDto};
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, MaybeCaller, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::versioned;
+use crate::routes::worlds::PageParams;
+use crate::state::AppState;
+
+/// `?after=&limit=` of the feed.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// The last `seq` the client has seen (default 0: from the start).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// Changes per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+}
+
+/// Every change to the world after `after`, in commit order, deletions included. Pass
+/// `next_after` back as `after` to read on; reading from the last `seq` seen returns each
+/// change exactly once.
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), FeedParams), responses(
+    (status = 200, body = ChangesPage),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 410, response = crate::openapi::ChangesExpired),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/changes")]
+pub async fn list_changes(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<Uuid>,
+    QueryParams(params): QueryParams<FeedParams>,
+) -> ApiResult<HttpResponse> {
+    let page = changes::feed(
+        &state.db,
+        caller.as_ref(),
+        path.into_inner(),
+        params.after,
+        params.limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The world's deleted elements, most recently deleted first (owner, editor).
+#[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+    (status = 200, body = Page<TrashedElementDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 403, response = crate::openapi::Forbidden),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/trash")]
+pub async fn list_trash(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<Uuid>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = params.into_request()?;
+    let items = trash::list(&state.db, &actor, path.into_inner(), page).await?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Brings a deleted element back with its id and a new version, with the relations deleted
+/// with it whose other end still exists (owner, editor).
+#[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path)), responses(
+    (status = 200, body = ElementDto, headers(("ETag" = String))),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 403, response = crate::openapi::Forbidden),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 409, response = crate::openapi::Conflict),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[post("/worlds/{world_id}/trash/{element_id}/restore")]
+pub async fn restore_element(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, element_id) = path.into_inner();
+    let element = elements::restore(&state.db, &actor, world_id, element_id).await?;
+    Ok(versioned(StatusCode::OK, element.version, &element))
+}

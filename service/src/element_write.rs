@@ -1,0 +1,361 @@
+//! The one write path of elements. Every entry point that creates, changes, deletes or
+//! restores an element (the endpoints, revert, restore, and later batch and import) calls
+//! these inside a [`WorldWrite`], so what reacts to an element write (the change log, the
+//! world's element count, the trash) is written once, here.
+use entity::{element_relations, element_trash, world_elements};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, prelude::DateTimeWithTimeZone,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::changes::{ChangeType, WorldWrite};
+use crate::elements::{ElementDto, check_parent};
+use crate::error::{Error, Result};
+use crate::relations::write::relation_json;
+use crate::values::{Kind, Name, Tags};
+use crate::versioning::{self, VersionedColumns, update_if_version};
+
+/// A new element's fields, validated.
+pub struct NewElement {
+    pub kind: Kind,
+    pub name: Name,
+    pub summary: Option<String>,
+    pub attributes: Value,
+    pub tags: Tags,
+    pub parent_id: Option<Uuid>,
+}
+
+/// New values for an element's fields; `None` leaves a field as it is. `attributes` is
+/// the whole new document (a merge patch is applied by the caller).
+#[derive(Default)]
+pub struct ElementEdit {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub summary: Option<Option<String>>,
+    pub attributes: Option<Value>,
+    pub tags: Option<Value>,
+    pub parent_id: Option<Option<Uuid>>,
+}
+
+/// The element's JSON as its GET shows it, for the change log and the trash.
+pub fn element_json(element: &world_elements::Model) -> Value {
+    serde_json::to_value(ElementDto::from(element.clone())).unwrap_or(Value::Null)
+}
+
+/// Reads an element of the locked world.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<world_elements::Model> {
+    world_elements::Entity::find_by_id(element_id)
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_elements::Model> {
+    if let Some(parent_id) = new.parent_id {
+        check_parent(w.txn(), w.world_id(), None, parent_id).await?;
+    }
+    let element = world_elements::ActiveModel {
+        world_id: Set(w.world_id()),
+        parent_id: Set(new.parent_id),
+        kind: Set(new.kind.into_inner()),
+        name: Set(new.name.into_inner()),
+        summary: Set(new.summary),
+        attributes: Set(new.attributes),
+        tags: Set(new.tags.into_json()),
+        version: Set(1),
+        created_by: Set(Some(w.actor_id())),
+        ..Default::default()
+    }
+    .insert(w.txn())
+    .await?;
+    w.count_elements(1);
+    w.record(
+        ChangeType::ElementCreated,
+        element.id,
+        Some(element.version),
+        Some(element_json(&element)),
+    );
+    Ok(element)
+}
+
+/// Applies `edit` to `current` (read inside `w`) as one new version. Values equal to the
+/// current ones are no change: an edit that changes nothing keeps the version and records
+/// nothing.
+pub async fn update(
+    w: &mut WorldWrite,
+    current: world_elements::Model,
+    edit: ElementEdit,
+) -> Result<world_elements::Model> {
+    let mut changes = <world_elements::ActiveModel as Default>::default();
+    let mut changed = false;
+    if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
+        changes.kind = Set(kind);
+        changed = true;
+    }
+    if let Some(name) = edit.name.filter(|n| *n != current.name) {
+        changes.name = Set(name);
+        changed = true;
+    }
+    if let Some(summary) = edit.summary.filter(|s| *s != current.summary) {
+        changes.summary = Set(summary);
+        changed = true;
+    }
+    if let Some(attributes) = edit.attributes.filter(|a| *a != current.attributes) {
+        changes.attributes = Set(attributes);
+        changed = true;
+    }
+    if let Some(tags) = edit.tags.filter(|t| *t != current.tags) {
+        changes.tags = Set(tags);
+        changed = true;
+    }
+    if let Some(parent_id) = edit.parent_id.filter(|p| *p != current.parent_id) {
+        if let Some(parent_id) = parent_id {
+            // The world row lock serializes moves, so two concurrent moves cannot each
+            // pass the check and together close a cycle.
+            check_parent(w.txn(), w.world_id(), Some(current.id), parent_id).await?;
+        }
+        changes.parent_id = Set(parent_id);
+        changed = true;
+    }
+    if !changed {
+        return Ok(current);
+    }
+    let columns = VersionedColumns {
+        id: world_elements::Column::Id,
+        version: world_elements::Column::Version,
+        updated_at: world_elements::Column::UpdatedAt,
+    };
+    let updated = update_if_version::<world_elements::Entity, _>(
+        w.txn(),
+        columns,
+        current.id,
+        current.version,
+        changes,
+    )
+    .await?
+    // Every writer of the world holds its lock: nobody can have changed the row since
+    // `current` was read in this transaction.
+    .ok_or_else(|| Error::Internal(format!("element {} changed under the lock", current.id)))?;
+    w.record(
+        ChangeType::ElementUpdated,
+        updated.id,
+        Some(updated.version),
+        Some(element_json(&updated)),
+    );
+    Ok(updated)
+}
+
+/// Deletes `current`: its children become roots (a new version each), its relations go
+/// with it, and it goes to the trash with them.
+pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Result<()> {
+    let world_id = w.world_id();
+    // The foreign key's ON DELETE SET NULL would clear the children too, but silently:
+    // doing it here bumps their version, so their ETags and the log change with them.
+    let children = world_elements::Entity::update_many()
+        .col_expr(
+            world_elements::Column::ParentId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            world_elements::Column::Version,
+            Expr::col(world_elements::Column::Version).add(1),
+        )
+        .col_expr(
+            world_elements::Column::UpdatedAt,
+            Expr::value(versioning::now()),
+        )
+        .filter(world_elements::Column::ParentId.eq(current.id))
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .exec_with_returning(w.txn())
+        .await?;
+    for child in &children {
+        w.record(
+            ChangeType::ElementUpdated,
+            child.id,
+            Some(child.version),
+            Some(element_json(child)),
+        );
+    }
+    let relations = element_relations::Entity::delete_many()
+        .filter(element_relations::Column::WorldId.eq(world_id))
+        .filter(
+            Condition::any()
+                .add(element_relations::Column::SourceId.eq(current.id))
+                .add(element_relations::Column::TargetId.eq(current.id)),
+        )
+        .exec_with_returning(w.txn())
+        .await?;
+    for relation in &relations {
+        w.record(
+            ChangeType::RelationDeleted,
+            relation.id,
+            Some(relation.version),
+            None,
+        );
+    }
+    world_elements::Entity::delete_by_id(current.id)
+        .exec(w.txn())
+        .await?;
+    let trashed = element_trash::ActiveModel {
+        world_id: Set(world_id),
+        element_id: Set(current.id),
+        kind: Set(current.kind.clone()),
+        name: Set(current.name.clone()),
+        deleted_at: Set(versioning::now()),
+        deleted_by: Set(Some(w.actor_id())),
+        element: Set(element_json(&current)),
+        relations: Set(Value::Array(relations.iter().map(relation_json).collect())),
+    };
+    // An element deleted, restored and deleted again has one row: the latest deletion.
+    element_trash::Entity::insert(trashed)
+        .on_conflict(
+            OnConflict::columns([
+                element_trash::Column::WorldId,
+                element_trash::Column::ElementId,
+            ])
+            .update_columns([
+                element_trash::Column::Kind,
+                element_trash::Column::Name,
+                element_trash::Column::DeletedAt,
+                element_trash::Column::DeletedBy,
+                element_trash::Column::Element,
+                element_trash::Column::Relations,
+            ])
+            .to_owned(),
+        )
+        .exec(w.txn())
+        .await?;
+    w.count_elements(-1);
+    w.record(
+        ChangeType::ElementDeleted,
+        current.id,
+        Some(current.version),
+        None,
+    );
+    Ok(())
+}
+
+/// An element as the trash keeps it (its GET JSON).
+#[derive(Deserialize)]
+struct TrashedElement {
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    kind: String,
+    name: String,
+    summary: Option<String>,
+    attributes: Value,
+    tags: Value,
+    version: i32,
+    created_by: Option<Uuid>,
+    created_at: DateTimeWithTimeZone,
+}
+
+/// A relation as the trash keeps it (its GET JSON).
+#[derive(Deserialize)]
+struct TrashedRelation {
+    id: Uuid,
+    source_id: Uuid,
+    target_id: Uuid,
+    kind: String,
+    attributes: Value,
+    version: i32,
+    created_at: DateTimeWithTimeZone,
+}
+
+/// Brings an element back from the trash with its id and a new version, under its old
+/// parent when that still exists (a root otherwise), with the relations deleted with it
+/// whose other end still exists (and that no relation made since duplicates). 409 when
+/// the element is not in the trash.
+pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_elements::Model> {
+    let world_id = w.world_id();
+    let not_in_trash = || Error::Conflict("the element is not in the trash".into());
+    let trashed = element_trash::Entity::find_by_id((world_id, element_id))
+        .one(w.txn())
+        .await?
+        .ok_or_else(not_in_trash)?;
+    let stored: TrashedElement = serde_json::from_value(trashed.element.clone())
+        .map_err(|e| Error::internal("trashed element is not an element", e))?;
+    let relations: Vec<TrashedRelation> = serde_json::from_value(trashed.relations.clone())
+        .map_err(|e| Error::internal("trashed relations are not relations", e))?;
+    let parent_id = match stored.parent_id {
+        Some(parent) if exists(w.txn(), world_id, parent).await? => Some(parent),
+        _ => None,
+    };
+    let now = versioning::now();
+    let element = world_elements::ActiveModel {
+        id: Set(stored.id),
+        world_id: Set(world_id),
+        parent_id: Set(parent_id),
+        kind: Set(stored.kind),
+        name: Set(stored.name),
+        summary: Set(stored.summary),
+        attributes: Set(stored.attributes),
+        tags: Set(stored.tags),
+        version: Set(stored.version + 1),
+        created_by: Set(stored.created_by),
+        created_at: Set(stored.created_at),
+        updated_at: Set(now),
+    }
+    .insert(w.txn())
+    .await?;
+    element_trash::Entity::delete_by_id((world_id, element_id))
+        .exec(w.txn())
+        .await?;
+    w.count_elements(1);
+    w.record(
+        ChangeType::ElementRestored,
+        element.id,
+        Some(element.version),
+        Some(element_json(&element)),
+    );
+    for relation in relations {
+        let other = if relation.source_id == element.id {
+            relation.target_id
+        } else {
+            relation.source_id
+        };
+        if other != element.id && !exists(w.txn(), world_id, other).await? {
+            continue;
+        }
+        let inserted = element_relations::Entity::insert(element_relations::ActiveModel {
+            id: Set(relation.id),
+            world_id: Set(world_id),
+            source_id: Set(relation.source_id),
+            target_id: Set(relation.target_id),
+            kind: Set(relation.kind),
+            attributes: Set(relation.attributes),
+            version: Set(relation.version + 1),
+            created_at: Set(relation.created_at),
+            updated_at: Set(now),
+        })
+        .on_conflict_do_nothing()
+        .exec_with_returning(w.txn())
+        .await?;
+        if let sea_orm::TryInsertResult::Inserted(restored) = inserted {
+            w.record(
+                ChangeType::RelationCreated,
+                restored.id,
+                Some(restored.version),
+                Some(relation_json(&restored)),
+            );
+        }
+    }
+    Ok(element)
+}
+
+async fn exists<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) -> Result<bool> {
+    Ok(world_elements::Entity::find_by_id(element_id)
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .count(db)
+        .await?
+        > 0)
+}
