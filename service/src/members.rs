@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::access::{Role, world_access};
 use crate::auth::Actor;
+use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -95,6 +96,15 @@ pub async fn put(
         .await?
         .ok_or(Error::NotFound)?;
     let role: Role = request.role.into();
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
+    let existing = world_members::Entity::find_by_id((world_id, user_id))
+        .one(w.txn())
+        .await?;
+    let change = match &existing {
+        None => Some(ChangeType::MemberAdded),
+        Some(member) if member.role != role.as_str() => Some(ChangeType::MemberUpdated),
+        Some(_) => None,
+    };
     world_members::Entity::insert(world_members::ActiveModel {
         world_id: Set(world_id),
         user_id: Set(user_id),
@@ -109,14 +119,24 @@ pub async fn put(
         .update_column(world_members::Column::Role)
         .to_owned(),
     )
-    .exec(db)
+    .exec(w.txn())
     .await?;
+    if let Some(change) = change {
+        w.record(change, user_id, None, Some(member_json(user_id, role)));
+    }
+    w.commit().await?;
     Ok(MemberDto {
         user_id,
         email: user.email,
         display_name: user.display_name,
         role,
     })
+}
+
+/// A membership as the change log shows it: who and which role, never the email (the
+/// feed of a public world is readable by anyone, member emails are not).
+pub(crate) fn member_json(user_id: Uuid, role: Role) -> serde_json::Value {
+    serde_json::json!({"user_id": user_id, "role": role})
 }
 
 /// Removes a member: the owner may remove anyone but themself; a member may leave.
@@ -136,11 +156,13 @@ pub async fn remove(
             "the owner cannot leave their own world",
         ));
     }
+    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let member = world_members::Entity::find_by_id((world_id, user_id))
-        .one(db)
+        .one(w.txn())
         .await?
         .ok_or(Error::NotFound)?;
     let active: world_members::ActiveModel = member.into();
-    active.delete(db).await?;
-    Ok(())
+    active.delete(w.txn()).await?;
+    w.record(ChangeType::MemberRemoved, user_id, None, None);
+    w.commit().await
 }

@@ -830,7 +830,49 @@ async fn retention_prunes_and_expires_old_positions(app: TestApp) {
     .assert_problem(409, "conflict");
 }
 
+/// Role changes and removals are in the feed, showing who and which role, never an email.
+async fn member_changes_are_recorded(app: TestApp) {
+    let ada = app.register("ada").await;
+    let bran = app.register("bran").await;
+    let token = Some(ada.access_token.as_str());
+    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    add_member(&app, &world, &bran, "viewer").await;
+    let member = format!("/api/v1/worlds/{world}/members/{}", bran.id);
+    app.put(&member, token, json!({"role": "editor"}))
+        .await
+        .assert_status(200);
+    // The same role again changes nothing.
+    app.put(&member, token, json!({"role": "editor"}))
+        .await
+        .assert_status(200);
+    app.delete(&member, Some(&bran.access_token))
+        .await
+        .assert_status(204);
+    let changes = read_feed(&app, token, &world, 0).await;
+    let bran_id = bran.id.to_string();
+    assert_eq!(
+        summary(&changes),
+        vec![
+            ("member.updated".into(), bran_id.clone()),
+            ("member.removed".into(), bran_id.clone()),
+        ]
+    );
+    assert_eq!(
+        changes[0]["data"],
+        json!({"user_id": bran_id, "role": "editor"})
+    );
+    assert_eq!(changes[0]["version"], Value::Null);
+    assert_eq!(changes[1]["data"], Value::Null);
+    assert_eq!(changes[1]["actor_id"], bran_id);
+    assert!(
+        !serde_json::to_string(&changes)
+            .unwrap()
+            .contains(&bran.email)
+    );
+}
+
 on_both_backends!(
+    member_changes_are_recorded,
     feed_records_every_change_with_deletions,
     feed_parameters_and_access,
     history_versions_and_revert,
