@@ -645,6 +645,9 @@ pub async fn get_version(
     version: i32,
 ) -> Result<Value> {
     world_access(db, caller, world_id).await?;
+    if version < 1 {
+        return Err(Error::validation("version", "must be 1 or more"));
+    }
     changes::data_at_version(db, world_id, Resource::Element(element_id), version).await
 }
 

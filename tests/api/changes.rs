@@ -327,6 +327,9 @@ async fn history_versions_and_revert(app: TestApp) {
     app.get(&format!("{path}?version=x"), token)
         .await
         .assert_problem(400, "bad-request");
+    app.get(&format!("{path}?version=0"), token)
+        .await
+        .assert_problem(422, "validation-failed");
 
     // Revert: the fields of version 1, as version 5; If-Match is honoured.
     let revert = format!("{path}/revert");
