@@ -3,7 +3,7 @@
 use migration::workflow::{self, Command, Verdict, WorkflowError};
 
 use crate::config::DatabaseConfig;
-use crate::startup::connect;
+use crate::startup::connect_without_statement_timeout;
 
 /// The command `lorebase migrate` runs without a subcommand, and auto-migrate runs.
 pub fn up_all() -> Command {
@@ -15,6 +15,8 @@ pub fn up_all() -> Command {
 
 /// Runs one migrate command on its own single connection: the advisory lock is held per
 /// session, and SQLite's `PRAGMA foreign_keys = OFF` (used by `fresh`) per connection.
+/// The connection has no statement timeout: a revision may run longer than a request
+/// may, and so may the wait for another server's migration lock.
 pub async fn run(config: &DatabaseConfig, command: Command) -> Result<Verdict, WorkflowError> {
     let command = match workflow::run_offline(command).await? {
         Ok(verdict) => return Ok(verdict),
@@ -23,7 +25,7 @@ pub async fn run(config: &DatabaseConfig, command: Command) -> Result<Verdict, W
     let mut single = config.clone();
     single.max_connections = 1;
     single.min_connections = 0;
-    let db = connect(&single)
+    let db = connect_without_statement_timeout(&single)
         .await
         .map_err(|e| WorkflowError::from(e).context("connecting to the database"))?;
     let outcome = workflow::run(&db, command).await;

@@ -90,6 +90,11 @@ impl ApiError {
                     "service-unavailable",
                     "Service unavailable",
                 ),
+                Error::Overloaded { .. } => shape(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Service overloaded",
+                ),
                 Error::Internal(_) => shape(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal-error",
@@ -134,6 +139,11 @@ impl ApiError {
                     format!("too many attempts; retry in {retry_after_secs} seconds")
                 }
                 Error::Unavailable(_) => "the database is unavailable; retry shortly".into(),
+                Error::Overloaded {
+                    retry_after_secs, ..
+                } => format!(
+                    "the server could not finish this request in time; retry in {retry_after_secs} seconds"
+                ),
                 Error::Internal(_) => "an unexpected error occurred".into(),
             },
             ApiError::Malformed(why) => why.clone(),
@@ -169,7 +179,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(shape.status);
         response.content_type("application/problem+json");
         match self {
-            ApiError::Service(Error::RateLimited { retry_after_secs }) => {
+            ApiError::Service(
+                Error::RateLimited { retry_after_secs }
+                | Error::Overloaded {
+                    retry_after_secs, ..
+                },
+            ) => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Service(Error::Unavailable(_)) => {

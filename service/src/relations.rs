@@ -17,8 +17,8 @@ use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{merge_patch, reject_null};
-use crate::values::{Checks, Kind, parse_object};
+use crate::patch::{merge_document, reject_null};
+use crate::values::{Checks, Kind, parse_document, parse_object};
 use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
 
 /// `Relation` in the contract.
@@ -119,7 +119,7 @@ pub async fn create(
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
-    let attributes = checks.check(parse_object(
+    let attributes = checks.check(parse_document(
         "attributes",
         request.attributes.unwrap_or_else(|| serde_json::json!({})),
     ));
@@ -239,7 +239,11 @@ pub async fn update(
             changes.kind = Set(kind.as_str().to_owned());
         }
         if let Some(patch) = &patch {
-            changes.attributes = Set(merge_patch(current.attributes.clone(), patch));
+            changes.attributes = Set(merge_document(
+                "attributes",
+                current.attributes.clone(),
+                patch,
+            )?);
         }
         let columns = VersionedColumns {
             id: Column::Id,

@@ -14,8 +14,8 @@ use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{double_option, merge_patch, reject_null};
-use crate::values::{Checks, Name, Visibility, parse_object, parse_text};
+use crate::patch::{double_option, merge_document, reject_null};
+use crate::values::{Checks, Name, Visibility, parse_document, parse_object, parse_text};
 use crate::versioning::{self, VersionedColumns, check_if_match, lost_race, update_if_version};
 
 /// `World` in the contract, as the caller sees it.
@@ -101,7 +101,7 @@ pub async fn create(
         Some(d) => checks.check(parse_text("description", d)).map(Some),
         None => Some(None),
     };
-    let settings = checks.check(parse_object(
+    let settings = checks.check(parse_document(
         "settings",
         request.settings.unwrap_or_else(|| serde_json::json!({})),
     ));
@@ -232,7 +232,7 @@ pub async fn update(
             changes.description = Set(description.clone());
         }
         if let Some(patch) = &settings_patch {
-            changes.settings = Set(merge_patch(world.settings.clone(), patch));
+            changes.settings = Set(merge_document("settings", world.settings.clone(), patch)?);
         }
         if let Some(visibility) = request.visibility {
             changes.visibility = Set(visibility.as_str().to_owned());
