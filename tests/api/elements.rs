@@ -1365,9 +1365,7 @@ async fn input_limits(app: TestApp) {
     // document may have.
     let fits =
         json!({"kind": "thing", "name": "fits", "attributes": {"blob": "x".repeat(1000 * 1000)}});
-    let problem = post(fits)
-        .await
-        .assert_problem(422, "validation-failed");
+    let problem = post(fits).await.assert_problem(422, "validation-failed");
     assert_eq!(problem["errors"][0]["field"], "attributes");
     let stored =
         json!({"kind": "thing", "name": "fits", "attributes": {"blob": "x".repeat(250 * 1024)}});

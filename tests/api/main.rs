@@ -7,6 +7,7 @@ mod autogenerate;
 mod binary;
 mod elements;
 mod entities;
+mod hardening;
 mod health;
 mod migrations;
 mod relations;
