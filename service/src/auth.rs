@@ -345,7 +345,7 @@ impl FailedLogin {
             rate_limit::release(db, ip).await?;
         }
         rate_limit::release(db, self.account).await?;
-        let _ = self.pair;
+        // Clearing the pair's events takes this attempt's (`self.pair`) with them.
         rate_limit::clear(db, Scope::LoginFailureAccountIp, &self.pair_subject).await
     }
 }

@@ -300,8 +300,20 @@ pub struct ElementFilter {
     pub attributes: Option<WhereFilter>,
 }
 
-/// `q` may be at most this many characters.
+/// `q` may be at most this many characters: each is matched against every name and
+/// summary the other filters leave.
 pub const MAX_Q_CHARS: usize = 200;
+
+fn parse_search_text(raw: String) -> Result<String, crate::FieldError> {
+    if raw.chars().count() > MAX_Q_CHARS {
+        Err(crate::FieldError::new(
+            "q",
+            format!("must be at most {MAX_Q_CHARS} characters"),
+        ))
+    } else {
+        Ok(raw)
+    }
+}
 
 impl ElementFilter {
     /// Parses the raw query parameters; `where_json` is the `where` parameter's text.
@@ -318,15 +330,9 @@ impl ElementFilter {
             .check(Tags::parse("tag", tags))
             .map(Tags::into_vec)
             .unwrap_or_default();
-        if text
-            .as_ref()
-            .is_some_and(|t| t.chars().count() > MAX_Q_CHARS)
-        {
-            checks.check::<()>(Err(crate::FieldError::new(
-                "q",
-                format!("must be at most {MAX_Q_CHARS} characters"),
-            )));
-        }
+        let text = text
+            .filter(|t| !t.is_empty())
+            .and_then(|t| checks.check(parse_search_text(t)));
         checks.finish()?;
         let attributes = match where_json.filter(|w| !w.trim().is_empty()) {
             Some(raw) => Some(WhereFilter::parse(&raw)?),
@@ -336,7 +342,7 @@ impl ElementFilter {
             kind,
             tags,
             parent_id,
-            text: text.filter(|t| !t.is_empty()),
+            text,
             attributes,
         })
     }
