@@ -45,11 +45,11 @@ AUTH="authorization: Bearer $TOKEN"
 WORLD=$(curl -sf "$BASE/api/v1/worlds" -H "$AUTH" -H 'content-type: application/json' \
     -d '{"name":"Slow"}' | json '["id"]')
 
-# 40 elements, each with a 30,000-item array (about 180 KB, within the 256 KiB a document
+# 80 elements, each with a 30,000-item array (about 180 KB, within the 256 KiB a document
 # may have), and a filter of 32 items (the most a `where` may hold) found at their ends:
 # each item is a scan of each array.
 python3 -c "import json; print(json.dumps({'kind': 'thing', 'name': 'big', 'attributes': {'a': list(range(30000))}}))" >"$WORK/element.json"
-for _ in $(seq 1 40); do
+for _ in $(seq 1 80); do
     curl -sf -o /dev/null "$BASE/api/v1/worlds/$WORLD/elements" -H "$AUTH" \
         -H 'content-type: application/json' --data-binary @"$WORK/element.json"
 done

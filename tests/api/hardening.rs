@@ -352,7 +352,7 @@ async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestAp
 on_both_backends_with!(&[("DB_STATEMENT_TIMEOUT_SECS", "1")]; a_slow_statement_is_stopped_while_others_are_served);
 
 /// Elements whose attributes hold long arrays, and a `where` within every bound whose
-/// items sit at their ends: on SQLite each item is a scan of each array, tens of seconds
+/// items sit at their ends: on SQLite each item is a scan of each array, about 4 s
 /// in all without the timeout.
 async fn slow_where_world(app: &TestApp, token: &str) -> (String, String) {
     let world = new_world(app, token, "Slow").await;
