@@ -178,6 +178,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(shape.status);
         response.content_type("application/problem+json");
+        // As `security_headers` in lib.rs adds to every answer: also here, for an error
+        // that never passes it (a panic caught by `panic_guard` becomes its response
+        // outside every middleware).
+        response.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        response.insert_header((header::REFERRER_POLICY, "no-referrer"));
         match self {
             ApiError::Service(
                 Error::RateLimited { retry_after_secs }
