@@ -1,13 +1,18 @@
 //! The one typed configuration, read once from the environment (and `.env`).
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use api::client_ip::TrustedProxies;
 use service::auth::AuthLimits;
 use service::passwords::PasswordParams;
 use service::rate_limit::Limit;
 
 /// The SQLite file used when `DATABASE_URL` is not set: a zero-setup start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lorebase.db?mode=rwc";
+/// Beside the default SQLite file: the JWT secret generated for it on the first start,
+/// so logins survive a restart.
+pub const DEFAULT_JWT_SECRET_FILE: &str = "lorebase.jwt-secret";
 /// The longest an access token may live, whatever the configuration says.
 const MAX_ACCESS_TTL_SECS: i64 = 15 * 60;
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -40,7 +45,8 @@ pub struct DatabaseConfig {
     /// broken while idle (a database restart) is replaced instead of failing a request;
     /// connections in steady use skip the round trip.
     pub test_after_idle: Duration,
-    /// PostgreSQL only: statements running longer are cancelled.
+    /// Statements running longer are stopped (503): PostgreSQL's `statement_timeout`, and
+    /// on SQLite a progress handler. Not for the migrator, whose revisions may run longer.
     pub statement_timeout: Duration,
 }
 
@@ -57,6 +63,28 @@ pub struct ServerConfig {
     pub workers: Option<usize>,
     pub shutdown_timeout: Duration,
     pub auto_migrate: bool,
+    /// Peers whose `X-Forwarded-For` is believed; none by default.
+    pub trusted_proxies: TrustedProxies,
+    /// The Bearer token `/metrics` requires; open without one.
+    pub metrics_token: Option<Secret>,
+    /// How often rate-limit events older than every window are deleted.
+    pub rate_limit_prune_interval: Duration,
+}
+
+/// A configured secret: never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 #[derive(Clone)]
@@ -101,11 +129,13 @@ pub struct Config {
     pub changes: ChangesConfig,
 }
 
-/// How the JWT secret was obtained.
+/// How the JWT secret is obtained.
+#[derive(Debug, PartialEq, Eq)]
 pub enum JwtSecret {
     Configured(Vec<u8>),
-    /// Generated for this run only (default SQLite, no secret set): tokens die with it.
-    Ephemeral(Vec<u8>),
+    /// Default SQLite, no secret set: the secret kept in this file beside the database,
+    /// generated on the first start (see [`crate::secret_file`]).
+    File(PathBuf),
 }
 
 struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
@@ -203,6 +233,9 @@ impl Config {
         if database.max_connections == 0 {
             return Err(invalid("DB_MAX_CONNECTIONS", "must be at least 1"));
         }
+        if database.statement_timeout.is_zero() {
+            return Err(invalid("DB_STATEMENT_TIMEOUT_SECS", "must be at least 1"));
+        }
 
         let workers: usize = vars.parse("LOREBASE_WORKERS", 0)?;
         let server = ServerConfig {
@@ -211,7 +244,21 @@ impl Config {
             workers: (workers > 0).then_some(workers),
             shutdown_timeout: vars.secs("LOREBASE_SHUTDOWN_TIMEOUT_SECS", 30)?,
             auto_migrate: vars.flag("LOREBASE_AUTO_MIGRATE", true)?,
+            trusted_proxies: match vars.get("TRUSTED_PROXIES") {
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|message: String| invalid("TRUSTED_PROXIES", message))?,
+                None => TrustedProxies::default(),
+            },
+            metrics_token: vars.get("METRICS_TOKEN").map(Secret),
+            rate_limit_prune_interval: vars.secs("RATE_LIMIT_PRUNE_INTERVAL_SECS", 600)?,
         };
+        if server.rate_limit_prune_interval.is_zero() {
+            return Err(invalid(
+                "RATE_LIMIT_PRUNE_INTERVAL_SECS",
+                "must be at least 1",
+            ));
+        }
 
         let access_ttl_secs: i64 = vars.parse("ACCESS_TOKEN_TTL_SECS", MAX_ACCESS_TTL_SECS)?;
         if !(1..=MAX_ACCESS_TTL_SECS).contains(&access_ttl_secs) {
@@ -231,9 +278,13 @@ impl Config {
             iterations: vars.parse("ARGON2_ITERATIONS", default_params.iterations)?,
             parallelism: vars.parse("ARGON2_PARALLELISM", default_params.parallelism)?,
             hash_threads: vars.parse("PASSWORD_HASH_THREADS", default_params.hash_threads)?,
+            hash_queue: vars.parse("PASSWORD_HASH_QUEUE", default_params.hash_queue)?,
         };
         if password_params.hash_threads < 1 {
             return Err(invalid("PASSWORD_HASH_THREADS", "must be at least 1"));
+        }
+        if password_params.hash_queue < 1 {
+            return Err(invalid("PASSWORD_HASH_QUEUE", "must be at least 1"));
         }
         // Argon2's own bounds, checked here so the error names the variable.
         if !(1..=255).contains(&password_params.parallelism) {
@@ -272,6 +323,11 @@ impl Config {
                     "LOGIN_FAILURES_WINDOW_SECS",
                     defaults.login_failures_per_account,
                 )?,
+                login_failures_per_account_total: vars.limit(
+                    "LOGIN_FAILURES_PER_ACCOUNT_TOTAL",
+                    "LOGIN_FAILURES_WINDOW_SECS",
+                    defaults.login_failures_per_account_total,
+                )?,
                 login_failures_per_ip: vars.limit(
                     "LOGIN_FAILURES_PER_IP",
                     "LOGIN_FAILURES_WINDOW_SECS",
@@ -307,7 +363,7 @@ impl Config {
     }
 
     /// The signing secret: configured (at least 32 bytes), or, only on the default SQLite
-    /// file with none set, generated for this run.
+    /// file with none set, the one kept in a file beside it.
     pub fn jwt_secret(&self) -> Result<JwtSecret, ConfigError> {
         match &self.auth.jwt_secret {
             Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => {
@@ -318,7 +374,7 @@ impl Config {
                 format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
             )),
             None if self.database.is_default => {
-                Ok(JwtSecret::Ephemeral(rand::random::<[u8; 32]>().to_vec()))
+                Ok(JwtSecret::File(PathBuf::from(DEFAULT_JWT_SECRET_FILE)))
             }
             None => Err(invalid(
                 "JWT_SECRET",
@@ -348,7 +404,12 @@ mod tests {
         assert_eq!(c.database.url, DEFAULT_DATABASE_URL);
         assert_eq!((c.server.host.as_str(), c.server.port), ("127.0.0.1", 8080));
         assert!(c.server.auto_migrate);
-        assert!(matches!(c.jwt_secret(), Ok(JwtSecret::Ephemeral(s)) if s.len() == 32));
+        assert_eq!(
+            c.jwt_secret().unwrap(),
+            JwtSecret::File(PathBuf::from("lorebase.jwt-secret"))
+        );
+        assert!(c.server.trusted_proxies.is_empty());
+        assert!(c.server.metrics_token.is_none());
     }
 
     #[test]
@@ -365,6 +426,12 @@ mod tests {
             ("ARGON2_ITERATIONS", "0"),
             ("ARGON2_PARALLELISM", "0"),
             ("PASSWORD_HASH_THREADS", "0"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("TRUSTED_PROXIES", "proxy.local"),
+            ("DB_STATEMENT_TIMEOUT_SECS", "0"),
+            ("RATE_LIMIT_PRUNE_INTERVAL_SECS", "0"),
+            ("LOGIN_FAILURES_PER_ACCOUNT_TOTAL", "0"),
             ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
             ("REGISTRATIONS_WINDOW_SECS", "0"),
             ("SESSION_MAX_LIFETIME_SECS", "60"),
@@ -377,6 +444,21 @@ mod tests {
                 .variable,
             "LOREBASE_AUTO_MIGRATE"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_is_never_shown() {
+        let c = config(&[
+            ("METRICS_TOKEN", "scrape-me-please"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.server.metrics_token.as_ref().map(Secret::expose),
+            Some("scrape-me-please")
+        );
+        assert!(!format!("{c:?}").contains("scrape-me-please"));
+        assert!(!c.server.trusted_proxies.is_empty());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! tests can start the very same application.
 pub mod cli;
 pub mod config;
+pub mod jobs;
 pub mod migrate;
-pub mod retention;
+pub mod secret_file;
 pub mod seed;
 pub mod startup;

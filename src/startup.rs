@@ -1,6 +1,7 @@
 //! Wiring: connect to the database, apply pending revisions, build the HTTP server.
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 
@@ -28,9 +29,26 @@ pub enum StartupError {
     },
 }
 
-/// Opens the connection pool with the configured limits. On SQLite: WAL, so readers do
-/// not block the writer, and a busy timeout instead of immediate "database is locked".
+/// Opens the connection pool with the configured limits, every statement bounded by
+/// `DB_STATEMENT_TIMEOUT_SECS`. On SQLite: WAL, so readers do not block the writer, and a
+/// busy timeout instead of immediate "database is locked".
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_with(config, Some(config.statement_timeout)).await
+}
+
+/// As [`connect`], without the statement timeout: for the migrator, whose revisions (an
+/// index built over a large table) and whose wait for another server's migration lock
+/// may take longer than any request should.
+pub async fn connect_without_statement_timeout(
+    config: &DatabaseConfig,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_with(config, None).await
+}
+
+async fn connect_with(
+    config: &DatabaseConfig,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
     options
         .max_connections(config.max_connections)
@@ -41,7 +59,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, sea_
         .test_before_acquire_if_idle_for(config.test_after_idle)
         .sqlx_logging(false);
     if config.is_postgres() {
-        options.statement_timeout(config.statement_timeout);
+        if let Some(timeout) = statement_timeout {
+            options.statement_timeout(timeout);
+        }
     } else {
         options.map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -49,23 +69,38 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, sea_
                 .busy_timeout(std::time::Duration::from_secs(10))
                 .foreign_keys(true)
         });
+        if let Some(timeout) = statement_timeout {
+            // SQLite has no statement timeout: each connection gets one of ours.
+            options.map_sqlx_sqlite_pool_opts(move |pool| {
+                pool.after_connect(move |conn, _| {
+                    Box::pin(service::sqlite_timeout::install(conn, timeout))
+                })
+            });
+        }
     }
     Database::connect(options).await
 }
 
-/// A built server, bound and ready to run.
+/// A built server, bound and ready to run, with its periodic jobs.
 pub struct Application {
     port: u16,
     server: Server,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let secret = match config.jwt_secret()? {
             JwtSecret::Configured(secret) => secret,
-            JwtSecret::Ephemeral(secret) => {
+            JwtSecret::File(path) => {
+                let (secret, origin) = crate::secret_file::load_or_create(&path)?;
+                let how = match origin {
+                    crate::secret_file::Origin::Created => "generated it into",
+                    crate::secret_file::Origin::Existing => "using the one kept in",
+                };
                 log::warn!(
-                    "JWT_SECRET is not set: using a random secret for this run only; tokens will not survive a restart"
+                    "JWT_SECRET is not set: {how} {} (mode 0600) beside the default SQLite file; keep it private, and set JWT_SECRET for any other setup",
+                    path.display()
                 );
                 secret
             }
@@ -109,7 +144,14 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
-        crate::retention::spawn(db.clone(), config.changes.clone());
+        let jobs = vec![
+            crate::jobs::prune_rate_limits(
+                db.clone(),
+                auth.limits,
+                config.server.rate_limit_prune_interval,
+            ),
+            crate::jobs::prune_changes(db.clone(), config.changes.clone()),
+        ];
         let state = api::AppState {
             db,
             auth: Arc::new(auth),
@@ -117,12 +159,18 @@ impl Application {
         let settings = api::ServerSettings {
             workers: config.server.workers,
             shutdown_timeout: config.server.shutdown_timeout,
+            trusted_proxies: config.server.trusted_proxies.clone(),
+            metrics_token: config
+                .server
+                .metrics_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
         };
         let server = api::run(listener, state, settings).map_err(|source| StartupError::Bind {
             address: format!("port {port}"),
             source,
         })?;
-        Ok(Self { port, server })
+        Ok(Self { port, server, jobs })
     }
 
     pub fn port(&self) -> u16 {
@@ -131,6 +179,10 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        for job in &self.jobs {
+            job.abort();
+        }
+        outcome
     }
 }

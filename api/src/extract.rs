@@ -11,13 +11,14 @@ use serde::de::DeserializeOwned;
 use service::auth::{self, Actor, Caller};
 use service::{Error, FieldError};
 
+use crate::client_ip::{ClientKey, TrustedProxies, client_address};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// JSON nested deeper than this is refused with 422.
-pub const MAX_JSON_DEPTH: usize = 32;
+/// JSON nested deeper than this is refused with 422 (the same bound as for `where`).
+pub use service::json_limits::MAX_JSON_DEPTH;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
@@ -85,7 +86,7 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 /// body is a JSON object, and no string in it may hold a NUL character (the database could
 /// not store it).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if json_depth_exceeds(body, MAX_JSON_DEPTH) {
+    if service::json_limits::depth_exceeds(body, MAX_JSON_DEPTH) {
         return Err(ApiError::Service(Error::validation(
             "body",
             format!("JSON may be nested at most {MAX_JSON_DEPTH} levels deep"),
@@ -110,17 +111,30 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path.is_empty() || path == "." {
-            "body".to_owned()
-        } else {
-            path
-        };
-        ApiError::Service(Error::Validation(vec![FieldError::new(
-            field,
-            strip_position(e.inner()),
-        )]))
+        let message = strip_position(e.inner());
+        let field = error_field(&e.path().to_string(), &message);
+        ApiError::Service(Error::Validation(vec![FieldError::new(field, message)]))
     })
+}
+
+/// The field an error is about. serde reports a missing or unknown field at the object
+/// that should (not) hold it, naming the field only in its message ("missing field
+/// `name`"): the client is told that field, under the object's path, not `body`.
+fn error_field(path: &str, message: &str) -> String {
+    let at = if path == "." { "" } else { path };
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (at, named) {
+        // serde_path_to_error already names an unknown field in the path.
+        (at, Some(name)) if at == name || at.ends_with(&format!(".{name}")) => at.to_owned(),
+        ("", Some(name)) => name.to_owned(),
+        (at, Some(name)) => format!("{at}.{name}"),
+        ("", None) => "body".to_owned(),
+        (at, None) => at.to_owned(),
+    }
 }
 
 /// Where a NUL character sits in a JSON value (a key or a string), if anywhere.
@@ -155,37 +169,6 @@ fn strip_position(err: &serde_json::Error) -> String {
         Some(at) => message[..at].to_owned(),
         None => message,
     }
-}
-
-/// Whether brackets nest deeper than `max` outside of strings. Runs before parsing, so a
-/// hostile body never reaches serde's recursion.
-fn json_depth_exceeds(body: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in body {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -245,7 +228,9 @@ impl FromRequest for MaybeCaller {
     }
 }
 
-/// The client's address as this server saw it, the key for per-IP limits.
+/// The client's address, the key for per-address limits: the TCP peer, or behind a
+/// trusted proxy the address it forwarded; an IPv6 client as its /64 (see
+/// [`crate::client_ip`]).
 pub struct ClientIp(pub String);
 
 impl FromRequest for ClientIp {
@@ -253,10 +238,20 @@ impl FromRequest for ClientIp {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = req
-            .peer_addr()
-            .map(|addr| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
+        let no_proxies = TrustedProxies::default();
+        let trusted = req
+            .app_data::<web::Data<TrustedProxies>>()
+            .map_or(&no_proxies, |data| data.get_ref());
+        let ip = match req.peer_addr() {
+            Some(peer) => {
+                let forwarded = req
+                    .headers()
+                    .get_all("x-forwarded-for")
+                    .filter_map(|value| value.to_str().ok());
+                ClientKey::new(client_address(peer.ip(), forwarded, trusted)).to_string()
+            }
+            None => "unknown".to_owned(),
+        };
         std::future::ready(Ok(ClientIp(ip)))
     }
 }
@@ -360,13 +355,37 @@ mod tests {
         ));
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Required {
+        name: String,
+        kind: String,
+        #[serde(default, deserialize_with = "service::patch::reject_null")]
+        tags: Option<Vec<String>>,
+    }
+
+    fn field_of(body: &[u8]) -> String {
+        match parse_json::<Required>(body) {
+            Err(ApiError::Service(Error::Validation(errors))) => errors[0].field.clone(),
+            other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+        }
+    }
+
     #[test]
-    fn depth_counts_only_structure() {
-        let deep = "[".repeat(33) + &"]".repeat(33);
-        assert!(json_depth_exceeds(deep.as_bytes(), 32));
-        let ok = "[".repeat(32) + &"]".repeat(32);
-        assert!(!json_depth_exceeds(ok.as_bytes(), 32));
-        let in_string = format!("{{\"a\": \"{}\"}}", "[".repeat(100));
-        assert!(!json_depth_exceeds(in_string.as_bytes(), 32));
+    fn errors_name_the_field_they_are_about() {
+        assert_eq!(field_of(br#"{"kind": "k"}"#), "name");
+        assert_eq!(field_of(br#"{"name": "n"}"#), "kind");
+        assert_eq!(field_of(br#"{"name": 3, "kind": "k"}"#), "name");
+        assert_eq!(field_of(br#"{"name": "n", "kind": []}"#), "kind");
+        assert_eq!(
+            field_of(br#"{"name": "n", "kind": "k", "tags": "x"}"#),
+            "tags"
+        );
+        assert_eq!(
+            field_of(br#"{"name": "n", "kind": "k", "tags": null}"#),
+            "tags"
+        );
+        assert_eq!(field_of(br#"{"name": "n", "kind": "k", "id": 1}"#), "id");
     }
 }

@@ -8,8 +8,10 @@ use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::SwaggerUi;
 
+pub mod client_ip;
 mod extract;
 mod head_as_get;
+pub mod metrics;
 pub mod openapi;
 mod panic_guard;
 mod problem;
@@ -35,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(routes::health::healthz)
     .service(routes::health::readyz)
+    .service(routes::health::metrics)
     .service(
         web::scope("/api/v1")
             // Answers carry tokens and private data: no cache may keep them.
@@ -111,10 +114,46 @@ async fn log_server_errors(
     Ok(response)
 }
 
+/// `X-Content-Type-Options` and `Referrer-Policy` on every answer; on the documentation
+/// page also a Content-Security-Policy that keeps it out of frames (clickjacking) and
+/// its scripts to its own (the UI is served from the binary, inline setup included).
+async fn security_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{self, HeaderValue};
+    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if docs {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+                 style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        );
+    }
+    Ok(response)
+}
+
 /// Server settings that are HTTP's business.
 pub struct ServerSettings {
     pub workers: Option<usize>,
     pub shutdown_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: client_ip::TrustedProxies,
+    /// The Bearer token `/metrics` requires (`METRICS_TOKEN`), if any.
+    pub metrics_token: Option<String>,
 }
 
 /// Builds the server on an already bound listener (so tests can bind port 0).
@@ -124,12 +163,22 @@ pub fn run(
     settings: ServerSettings,
 ) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let trusted_proxies = web::Data::new(settings.trusted_proxies);
+    let metrics_token = web::Data::new(metrics::MetricsToken::new(
+        settings.metrics_token.as_deref(),
+    ));
+    // Installed before the first request, so the first scrape already lists everything.
+    metrics::handle();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(trusted_proxies.clone())
+            .app_data(metrics_token.clone())
             .wrap(actix_web::middleware::from_fn(panic_guard::catch_panics))
             .wrap(actix_web::middleware::from_fn(log_server_errors))
+            .wrap(actix_web::middleware::from_fn(metrics::record))
             .wrap(actix_web::middleware::from_fn(head_as_get::head_as_get))
+            .wrap(actix_web::middleware::from_fn(security_headers))
             // Only when its lines would be written: it renders parts of every request up
             // front, whatever the log level.
             .wrap(Condition::new(

@@ -32,7 +32,7 @@ problem_responses! {
     RateLimited => "Too many attempts",
         headers(("Retry-After" = u64, description = "Seconds until a new attempt may succeed"));
     InternalError => "An unexpected error; the cause is logged, never sent";
-    Unavailable => "The database is unavailable",
+    Unavailable => "The database is unavailable, or the server could not finish the request in time (a statement ran past its timeout, or password hashing is saturated)",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"));
 }
 
@@ -49,6 +49,10 @@ impl Modify for BearerSecurity {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
 }
@@ -111,7 +115,7 @@ struct ApiV1;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lorebase", description = "A structured store for worldbuilders: worlds, their elements and the relations between them."),
-    paths(routes::health::healthz, routes::health::readyz),
+    paths(routes::health::healthz, routes::health::readyz, routes::health::metrics),
     modifiers(&BearerSecurity),
     tags(
         (name = "auth", description = "Accounts and tokens"),
@@ -121,7 +125,7 @@ struct ApiV1;
         (name = "elements", description = "Characters, places, factions, items, lore"),
         (name = "relations", description = "Typed links between two elements"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),
-        (name = "operations", description = "Probes"),
+        (name = "operations", description = "Probes and metrics"),
     )
 )]
 struct Root;

@@ -66,6 +66,14 @@ mod tests {
         };
         let response = error.error_response();
         assert_eq!(response.status(), 500);
+        // Outside every middleware, and still with the security headers.
+        assert_eq!(
+            response
+                .headers()
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..])
+        );
         assert_eq!(
             response
                 .headers()

@@ -91,6 +91,11 @@ impl ApiError {
                     "service-unavailable",
                     "Service unavailable",
                 ),
+                Error::Overloaded { .. } => shape(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Service overloaded",
+                ),
                 Error::Internal(_) => shape(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal-error",
@@ -136,6 +141,11 @@ impl ApiError {
                     format!("too many attempts; retry in {retry_after_secs} seconds")
                 }
                 Error::Unavailable(_) => "the database is unavailable; retry shortly".into(),
+                Error::Overloaded {
+                    retry_after_secs, ..
+                } => format!(
+                    "the server could not finish this request in time; retry in {retry_after_secs} seconds"
+                ),
                 Error::Internal(_) => "an unexpected error occurred".into(),
             },
             ApiError::Malformed(why) => why.clone(),
@@ -170,8 +180,18 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(shape.status);
         response.content_type("application/problem+json");
+        // As `security_headers` in lib.rs adds to every answer: also here, for an error
+        // that never passes it (a panic caught by `panic_guard` becomes its response
+        // outside every middleware).
+        response.insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        response.insert_header((header::REFERRER_POLICY, "no-referrer"));
         match self {
-            ApiError::Service(Error::RateLimited { retry_after_secs }) => {
+            ApiError::Service(
+                Error::RateLimited { retry_after_secs }
+                | Error::Overloaded {
+                    retry_after_secs, ..
+                },
+            ) => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Service(Error::Unavailable(_)) => {

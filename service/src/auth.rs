@@ -15,7 +15,12 @@ use crate::passwords::Passwords;
 use crate::rate_limit::{self, Limit, Scope};
 use crate::tokens::{Tokens, new_refresh_token, refresh_token_hash, sha256_hex};
 use crate::users::UserDto;
-use crate::values::{Checks, Email, Name, Password};
+use crate::values::{Checks, Email, Name, PASSWORD_MAX_CHARS, Password, password_user_inputs};
+
+/// The log target of security events (failed logins, limits reached, password changes,
+/// account deletions, refresh-token reuse), so they can be routed apart. Never with a
+/// secret: no password, token or hash.
+pub const SECURITY: &str = "lorebase::security";
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +31,12 @@ pub struct Actor {
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthLimits {
+    /// Failed logins of one account from one client address. Counted per pair, so that
+    /// someone who knows an email cannot keep its owner out from elsewhere.
     pub login_failures_per_account: Limit,
+    /// Failed logins of one account from all addresses together: a backstop against
+    /// guessing spread over many addresses, far above what one address may try.
+    pub login_failures_per_account_total: Limit,
     pub login_failures_per_ip: Limit,
     pub registrations_per_ip: Limit,
 }
@@ -36,6 +46,10 @@ impl Default for AuthLimits {
         Self {
             login_failures_per_account: Limit {
                 max: 10,
+                window_secs: 15 * 60,
+            },
+            login_failures_per_account_total: Limit {
+                max: 500,
                 window_secs: 15 * 60,
             },
             login_failures_per_ip: Limit {
@@ -111,7 +125,11 @@ pub async fn register(
 
     let mut checks = Checks::default();
     let email = checks.check(Email::parse(&request.email));
-    let password = checks.check(Password::parse("password", request.password));
+    let user_inputs = password_user_inputs(
+        email.as_ref().map_or(request.email.as_str(), Email::as_str),
+        request.display_name.as_deref(),
+    );
+    let password = checks.check(Password::parse("password", request.password, &user_inputs));
     let display_name = match request.display_name {
         Some(name) => checks
             .check(Name::parse("display_name", name))
@@ -155,7 +173,6 @@ pub async fn login(
     request: LoginRequest,
     client_ip: &str,
 ) -> Result<AuthResponse> {
-    let limits = auth.limits;
     // Unknown and malformed emails are counted and answered like wrong passwords.
     // The limiter's key: the normalized email, or for input that is no email at all (of
     // any length) a fixed-size digest of it.
@@ -163,31 +180,12 @@ pub async fn login(
         Ok(email) => email.as_str().to_owned(),
         Err(_) => format!("invalid:{}", sha256_hex(request.email.trim())),
     };
-    // Every attempt is counted as a failure before the password is checked, so parallel
-    // guesses cannot overrun the limits; a good password takes its attempts back.
-    let ip_attempt = rate_limit::acquire(
-        db,
-        Scope::LoginFailureIp,
-        client_ip,
-        limits.login_failures_per_ip,
-    )
-    .await?;
-    let account_attempt = rate_limit::acquire(
-        db,
-        Scope::LoginFailureAccount,
-        &account,
-        limits.login_failures_per_account,
-    )
-    .await;
-    let account_attempt = match account_attempt {
-        Ok(attempt) => attempt,
-        Err(e) => {
-            // Refused before any password was tried: not a failure for this address.
-            rate_limit::release(db, ip_attempt).await?;
-            return Err(e);
-        }
-    };
-
+    let attempts = FailedLogin::acquire(db, auth, &account, client_ip, true).await?;
+    // No password is longer: refused unhashed, so a huge one costs no hashing time.
+    if too_long(&request.password) {
+        login_failed(None, client_ip);
+        return Err(Error::InvalidCredentials);
+    }
     let user = match Email::parse(&request.email) {
         Ok(email) => {
             users::Entity::find()
@@ -203,16 +201,26 @@ pub async fn login(
             &request.password,
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
-        .await?;
+        .await;
+    let verification = match verification {
+        Ok(verification) => verification,
+        Err(e) => {
+            // Not a failure of the password (the hashing queue was full, say).
+            attempts.release(db).await?;
+            return Err(e);
+        }
+    };
     let user = match user {
         Some(user) if verification.matches => user,
-        // Both attempts stay counted as failures.
-        _ => return Err(Error::InvalidCredentials),
+        // The attempts stay counted as failures.
+        other => {
+            login_failed(other.map(|u| u.id), client_ip);
+            return Err(Error::InvalidCredentials);
+        }
     };
-    rate_limit::release(db, ip_attempt).await?;
-    // A successful login forgets the account's failures, this attempt's included.
-    let _ = account_attempt;
-    rate_limit::clear(db, Scope::LoginFailureAccount, &account).await?;
+    // A successful login forgets this address's failures for the account; the
+    // account-wide backstop only takes this attempt back.
+    attempts.succeeded(db).await?;
 
     if verification.needs_rehash {
         let password_hash = auth.passwords.hash(&request.password).await?;
@@ -230,6 +238,116 @@ pub async fn login(
             .await?;
     }
     start_session(db, auth, user).await
+}
+
+/// More characters than any password may have (the contract's 256).
+fn too_long(password: &str) -> bool {
+    // Bytes first: no need to count the characters of a megabyte.
+    password.len() > 4 * PASSWORD_MAX_CHARS || password.chars().count() > PASSWORD_MAX_CHARS
+}
+
+fn login_failed(user_id: Option<Uuid>, client_ip: &str) {
+    metrics::counter!(crate::metrics::LOGIN_FAILURES).increment(1);
+    match user_id {
+        Some(id) => log::warn!(target: SECURITY, "failed login: user {id} from {client_ip}"),
+        None => log::warn!(target: SECURITY, "failed login: unknown account from {client_ip}"),
+    }
+}
+
+/// A password attempt counted as a failure *before* the password is checked, so that
+/// parallel guesses cannot overrun the limits: per client address, per (account, address),
+/// and per account from all addresses (the backstop). A right password takes them back.
+struct FailedLogin {
+    ip: Option<rate_limit::Attempt>,
+    pair: rate_limit::Attempt,
+    pair_subject: String,
+    account: rate_limit::Attempt,
+}
+
+impl FailedLogin {
+    /// `per_ip`: whether the address's own limit applies (a login); a password
+    /// confirmation by a logged-in user is counted per account only.
+    async fn acquire(
+        db: &DatabaseConnection,
+        auth: &Auth,
+        account: &str,
+        client_ip: &str,
+        per_ip: bool,
+    ) -> Result<Self> {
+        let limits = auth.limits;
+        let ip = if per_ip {
+            Some(
+                rate_limit::acquire(
+                    db,
+                    Scope::LoginFailureIp,
+                    client_ip,
+                    limits.login_failures_per_ip,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let pair_subject = format!("{account} {client_ip}");
+        let pair = rate_limit::acquire(
+            db,
+            Scope::LoginFailureAccountIp,
+            &pair_subject,
+            limits.login_failures_per_account,
+        )
+        .await;
+        let pair = match pair {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Refused before any password was tried: not a failure for this address.
+                if let Some(ip) = ip {
+                    rate_limit::release(db, ip).await?;
+                }
+                return Err(e);
+            }
+        };
+        let total = rate_limit::acquire(
+            db,
+            Scope::LoginFailureAccount,
+            account,
+            limits.login_failures_per_account_total,
+        )
+        .await;
+        match total {
+            Ok(account) => Ok(Self {
+                ip,
+                pair,
+                pair_subject,
+                account,
+            }),
+            Err(e) => {
+                if let Some(ip) = ip {
+                    rate_limit::release(db, ip).await?;
+                }
+                rate_limit::release(db, pair).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The attempt was no password failure after all: every count is taken back.
+    async fn release(self, db: &DatabaseConnection) -> Result<()> {
+        if let Some(ip) = self.ip {
+            rate_limit::release(db, ip).await?;
+        }
+        rate_limit::release(db, self.pair).await?;
+        rate_limit::release(db, self.account).await
+    }
+
+    /// The right password: this address's failures for the account are forgotten.
+    async fn succeeded(self, db: &DatabaseConnection) -> Result<()> {
+        if let Some(ip) = self.ip {
+            rate_limit::release(db, ip).await?;
+        }
+        rate_limit::release(db, self.account).await?;
+        // Clearing the pair's events takes this attempt's (`self.pair`) with them.
+        rate_limit::clear(db, Scope::LoginFailureAccountIp, &self.pair_subject).await
+    }
 }
 
 /// Begins a login: a new session (refresh-token family) and its first token pair.
@@ -351,8 +469,10 @@ pub async fn refresh(
         revoke_session(&txn, session.id).await?;
         txn.commit().await?;
         log::warn!(
-            "refresh token reuse detected; session {} revoked",
-            session.id
+            target: SECURITY,
+            "refresh token reuse: session {} of user {} revoked",
+            session.id,
+            session.user_id
         );
         return Err(rejected);
     }
@@ -459,24 +579,33 @@ pub async fn authenticate(db: &DatabaseConnection, auth: &Auth, bearer: &str) ->
     Caller::from_token(auth, bearer)?.check(db).await
 }
 
-/// Checks the caller's own password before a sensitive change, under the same
-/// per-account failure limit as login.
+/// Checks the caller's own password before a sensitive change, under the same failure
+/// limits as login for the account and this client address.
 pub(crate) async fn confirm_password(
     db: &DatabaseConnection,
     auth: &Auth,
     user: &users::Model,
     password: &str,
+    client_ip: &str,
 ) -> Result<()> {
-    let limit = auth.limits.login_failures_per_account;
-    // Counted before checking, as at login, so parallel guesses cannot overrun the limit.
-    let attempt = rate_limit::acquire(db, Scope::LoginFailureAccount, &user.email, limit).await?;
+    let attempts = FailedLogin::acquire(db, auth, &user.email, client_ip, false).await?;
+    if too_long(password) {
+        login_failed(Some(user.id), client_ip);
+        return Err(Error::InvalidCredentials);
+    }
     let verification = auth
         .passwords
         .verify(password, Some(&user.password_hash))
-        .await?;
-    if verification.matches {
-        rate_limit::release(db, attempt).await
-    } else {
-        Err(Error::InvalidCredentials)
+        .await;
+    match verification {
+        Ok(v) if v.matches => attempts.succeeded(db).await,
+        Ok(_) => {
+            login_failed(Some(user.id), client_ip);
+            Err(Error::InvalidCredentials)
+        }
+        Err(e) => {
+            attempts.release(db).await?;
+            Err(e)
+        }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::changes::{ChangeType, WorldWrite};
-use crate::elements::{ElementDto, check_parent};
+use crate::elements::{ElementDto, check_parent, check_parent_in_world};
 use crate::error::{Error, Result};
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
@@ -61,7 +61,7 @@ pub async fn find<C: ConnectionTrait>(
 
 pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_elements::Model> {
     if let Some(parent_id) = new.parent_id {
-        check_parent(w.txn(), w.world_id(), None, parent_id).await?;
+        check_parent_in_world(w.txn(), w.world_id(), parent_id).await?;
     }
     let element = world_elements::ActiveModel {
         world_id: Set(w.world_id()),
@@ -121,7 +121,7 @@ pub async fn update(
         if let Some(parent_id) = parent_id {
             // The world row lock serializes moves, so two concurrent moves cannot each
             // pass the check and together close a cycle.
-            check_parent(w.txn(), w.world_id(), Some(current.id), parent_id).await?;
+            check_parent(w.txn(), w.world_id(), current.id, parent_id).await?;
         }
         changes.parent_id = Set(parent_id);
         changed = true;

@@ -17,10 +17,10 @@ use crate::auth::{Actor, Caller};
 use crate::changes::{self, Resource, WorldWrite};
 use crate::element_write::{self, ElementEdit, NewElement};
 use crate::error::{Error, Result};
-use crate::json_filters::{attributes_contain, has_tag};
+use crate::json_filters::{WhereFilter, attributes_contain, has_tag};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{double_option, merge_patch, reject_null};
-use crate::values::{Checks, Kind, Name, Tags, parse_object, parse_text};
+use crate::patch::{double_option, merge_document, reject_null};
+use crate::values::{Checks, Kind, Name, Tags, parse_document, parse_object, parse_text};
 use crate::versioning::check_if_match;
 
 /// How deep a parent chain may be; also bounds the cycle check.
@@ -297,7 +297,22 @@ pub struct ElementFilter {
     pub tags: Vec<String>,
     pub parent_id: Option<Uuid>,
     pub text: Option<String>,
-    pub attributes: Option<Value>,
+    pub attributes: Option<WhereFilter>,
+}
+
+/// `q` may be at most this many characters: each is matched against every name and
+/// summary the other filters leave.
+pub const MAX_Q_CHARS: usize = 200;
+
+fn parse_search_text(raw: String) -> Result<String, crate::FieldError> {
+    if raw.chars().count() > MAX_Q_CHARS {
+        Err(crate::FieldError::new(
+            "q",
+            format!("must be at most {MAX_Q_CHARS} characters"),
+        ))
+    } else {
+        Ok(raw)
+    }
 }
 
 impl ElementFilter {
@@ -315,23 +330,19 @@ impl ElementFilter {
             .check(Tags::parse("tag", tags))
             .map(Tags::into_vec)
             .unwrap_or_default();
+        let text = text
+            .filter(|t| !t.is_empty())
+            .and_then(|t| checks.check(parse_search_text(t)));
         checks.finish()?;
         let attributes = match where_json.filter(|w| !w.trim().is_empty()) {
-            Some(raw) => {
-                let value: Value = serde_json::from_str(&raw)
-                    .map_err(|_| Error::BadRequest("where must be a JSON object".into()))?;
-                if !value.is_object() {
-                    return Err(Error::validation("where", "must be a JSON object"));
-                }
-                Some(value)
-            }
+            Some(raw) => Some(WhereFilter::parse(&raw)?),
             None => None,
         };
         Ok(Self {
             kind,
             tags,
             parent_id,
-            text: text.filter(|t| !t.is_empty()),
+            text,
             attributes,
         })
     }
@@ -478,42 +489,103 @@ pub async fn get(
 }
 
 /// Fails unless `parent_id` is an element of `world_id` and making it the parent of
-/// `element_id` (None for a new element) closes no cycle.
+/// `element_id` closes no cycle, in one recursive query: the ancestors of `parent_id`
+/// (itself included), up to [`MAX_DEPTH`] of them, and whether `element_id` is among
+/// them. A move runs it inside the world's write lock (on SQLite the database's), so it is
+/// one statement however deep the hierarchy, never a round trip per level.
 pub(crate) async fn check_parent<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
-    element_id: Option<Uuid>,
+    element_id: Uuid,
     parent_id: Uuid,
 ) -> Result<()> {
-    let not_in_world = || Error::validation("parent_id", "must name an element of the same world");
-    let cycle = || Error::validation("parent_id", "would make the element its own ancestor");
-    let mut current = Some(parent_id);
-    let mut first = true;
-    for _ in 0..MAX_DEPTH {
-        let Some(id) = current else {
-            return Ok(());
-        };
-        if Some(id) == element_id {
-            return Err(cycle());
-        }
-        let row: Option<(Uuid, Option<Uuid>)> = world_elements::Entity::find_by_id(id)
-            .select_only()
-            .column(Column::WorldId)
-            .column(Column::ParentId)
-            .into_tuple()
-            .one(db)
-            .await?;
-        match row {
-            Some((found_world, parent)) if found_world == world_id => current = parent,
-            _ if first => return Err(not_in_world()),
-            _ => return Ok(()),
-        }
-        first = false;
+    let backend = db.get_database_backend();
+    let p = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    // The walk stops at the element itself: above it lies the cycle, which would
+    // otherwise only end at the depth cap.
+    let sql = format!(
+        "WITH RECURSIVE ancestors (id, parent_id, depth) AS ( \
+             SELECT id, parent_id, 1 FROM world_elements WHERE id = {p1} AND world_id = {p2} \
+             UNION ALL \
+             SELECT e.id, e.parent_id, a.depth + 1 FROM world_elements e \
+             JOIN ancestors a ON e.id = a.parent_id \
+             WHERE a.depth < {p3} AND a.id <> {p4} AND e.world_id = {p5} \
+         ) \
+         SELECT CAST(COUNT(*) AS BIGINT) AS found, \
+                CAST(COALESCE(MAX(depth), 0) AS BIGINT) AS depth, \
+                CAST(COALESCE(SUM(CASE WHEN id = {p6} THEN 1 ELSE 0 END), 0) AS BIGINT) AS hits \
+         FROM ancestors",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4),
+        p5 = p(5),
+        p6 = p(6),
+    );
+    let cap = (MAX_DEPTH + 1) as i64;
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                parent_id.into(),
+                world_id.into(),
+                cap.into(),
+                element_id.into(),
+                world_id.into(),
+                element_id.into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| Error::Internal("an aggregate returned no row".into()))?;
+    let found: i64 = row.try_get("", "found")?;
+    let depth: i64 = row.try_get("", "depth")?;
+    let hits: i64 = row.try_get("", "hits")?;
+    if found == 0 {
+        return Err(Error::validation(
+            "parent_id",
+            "must name an element of the same world",
+        ));
     }
-    Err(Error::validation(
-        "parent_id",
-        format!("the hierarchy may be at most {MAX_DEPTH} levels deep"),
-    ))
+    if hits > 0 {
+        return Err(Error::validation(
+            "parent_id",
+            "would make the element its own ancestor",
+        ));
+    }
+    if depth > MAX_DEPTH as i64 {
+        return Err(Error::validation(
+            "parent_id",
+            format!("the hierarchy may be at most {MAX_DEPTH} levels deep"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless `parent_id` is an element of `world_id`. All a create needs: a new
+/// element has no descendants, so naming a parent cannot close a cycle.
+pub(crate) async fn check_parent_in_world<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    parent_id: Uuid,
+) -> Result<()> {
+    let found = world_elements::Entity::find_by_id(parent_id)
+        .filter(Column::WorldId.eq(world_id))
+        .select_only()
+        .column(Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::validation(
+            "parent_id",
+            "must name an element of the same world",
+        )),
+    }
 }
 
 /// Validated fields of a create or update request.
@@ -541,7 +613,7 @@ pub async fn create(
         Some(s) => checks.check(parse_text("summary", s)).map(Some),
         None => Some(None),
     };
-    let attributes = checks.check(parse_object(
+    let attributes = checks.check(parse_document(
         "attributes",
         request.attributes.unwrap_or_else(|| serde_json::json!({})),
     ));
@@ -609,7 +681,8 @@ pub async fn update(
         summary: parsed.summary,
         attributes: parsed
             .attributes
-            .map(|patch| merge_patch(current.attributes.clone(), &patch)),
+            .map(|patch| merge_document("attributes", current.attributes.clone(), &patch))
+            .transpose()?,
         tags: parsed.tags.map(Tags::into_json),
         parent_id: request.parent_id,
     };

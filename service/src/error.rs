@@ -52,6 +52,13 @@ pub enum Error {
     /// The database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The server cannot finish this request now: a bounded queue is full, or a statement
+    /// ran past `DB_STATEMENT_TIMEOUT_SECS` and was stopped. `cause` is logged, never shown.
+    #[error("overloaded: {cause}")]
+    Overloaded {
+        cause: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -94,10 +101,36 @@ fn is_connectivity(err: &DbErr) -> bool {
     }
 }
 
+/// Seconds a client should wait after a statement was stopped for running too long.
+const STATEMENT_TIMEOUT_RETRY_AFTER_SECS: u64 = 5;
+
+/// True when the database stopped the statement for running too long: PostgreSQL's
+/// `statement_timeout` (query_canceled, 57014), or SQLite interrupted by the progress
+/// handler that enforces the same bound there (SQLITE_INTERRUPT, 9).
+fn is_statement_timeout(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sea_orm::sqlx::Error::Database(db) => {
+                    matches!(db.code().as_deref(), Some("57014") | Some("9"))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_connectivity(&err) {
             Error::Unavailable(err.to_string())
+        } else if is_statement_timeout(&err) {
+            metrics::counter!(crate::metrics::STATEMENT_TIMEOUTS).increment(1);
+            Error::Overloaded {
+                cause: format!("statement stopped at the statement timeout: {err}"),
+                retry_after_secs: STATEMENT_TIMEOUT_RETRY_AFTER_SECS,
+            }
         } else {
             Error::Internal(format!("database: {err}"))
         }

@@ -2,7 +2,9 @@
 //! elastic blocking pool a burst of logins spreads those buffers over dozens of threads
 //! (measured: 420 MB RSS after 20 concurrent registrations; 206 MB with this pool). A
 //! fixed number of threads (`PASSWORD_HASH_THREADS`) bounds the CPU and memory spent on
-//! hashing, and keeps it off the async workers all the same.
+//! hashing, and keeps it off the async workers all the same. Its queue is bounded too
+//! (`PASSWORD_HASH_QUEUE`): past it a job is refused at once (503 with `Retry-After`)
+//! rather than waiting behind a flood of logins for longer than any client would.
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -11,13 +13,18 @@ use crate::error::{Error, Result};
 type Job = Box<dyn FnOnce() + Send>;
 
 pub struct HashPool {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
 }
 
+/// How long a client refused for a full queue should wait: a queue drains in about a
+/// hash time per job per thread, well under a second at the default costs.
+const QUEUE_FULL_RETRY_AFTER_SECS: u64 = 1;
+
 impl HashPool {
-    /// Starts `threads` worker threads (at least one).
-    pub fn new(threads: usize) -> Result<Self> {
-        let (sender, receiver) = mpsc::channel::<Job>();
+    /// Starts `threads` worker threads (at least one) taking jobs from a queue of at most
+    /// `queue` waiting jobs (at least one).
+    pub fn new(threads: usize, queue: usize) -> Result<Self> {
+        let (sender, receiver) = mpsc::sync_channel::<Job>(queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..threads.max(1) {
             let receiver = receiver.clone();
@@ -42,10 +49,21 @@ impl HashPool {
         Ok(Self { jobs: sender })
     }
 
+    /// Queues a job, or refuses it when the queue is full.
     fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<()> {
-        self.jobs
-            .send(Box::new(job))
-            .map_err(|_| Error::Internal("password hashing pool stopped".into()))
+        match self.jobs.try_send(Box::new(job)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(_)) => {
+                metrics::counter!(crate::metrics::PASSWORD_HASH_QUEUE_FULL).increment(1);
+                Err(Error::Overloaded {
+                    cause: "the password hashing queue is full".into(),
+                    retry_after_secs: QUEUE_FULL_RETRY_AFTER_SECS,
+                })
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                Err(Error::Internal("password hashing pool stopped".into()))
+            }
+        }
     }
 
     /// Runs `work` on a pool thread and blocks the calling thread until it is done; for
@@ -55,9 +73,12 @@ impl HashPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
         let (done, result) = mpsc::channel();
-        self.submit(move || {
-            let _ = done.send(work());
-        })?;
+        // Start-up waits for room rather than failing.
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| Error::Internal("password hashing pool stopped".into()))?;
         result
             .recv()
             .map_err(|_| Error::Internal("password hashing job was dropped".into()))
@@ -105,7 +126,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_on_its_own_threads_with_bounded_parallelism() {
-        let pool = Arc::new(HashPool::new(2).unwrap());
+        let pool = Arc::new(HashPool::new(2, 8).unwrap());
         let names = futures_join(&pool).await;
         assert_eq!(names.len(), 8);
         assert!(
@@ -122,9 +143,43 @@ mod tests {
     async fn hashing_threads_run_under_sched_idle() {
         // SAFETY: `sched_getscheduler(0)` only reads the calling thread's policy.
         let policy = || unsafe { libc::sched_getscheduler(0) };
-        let pool = HashPool::new(1).unwrap();
+        let pool = HashPool::new(1, 1).unwrap();
         assert_eq!(pool.run(policy).await.unwrap(), libc::SCHED_IDLE);
         assert_eq!(policy(), libc::SCHED_OTHER);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let pool = Arc::new(HashPool::new(1, 1).unwrap());
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        // One job runs (and waits), one waits in the queue: the third finds no room.
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    let _ = started.send(());
+                    let _ = hold.recv();
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        let queued = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.run(|| ()).await }
+        });
+        // The test runtime has one thread: this lets the task above queue its job.
+        tokio::task::yield_now().await;
+        let refused = pool.run(|| ()).await;
+        assert!(
+            matches!(refused, Err(Error::Overloaded { .. })),
+            "{refused:?}"
+        );
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        queued.await.unwrap().unwrap();
+        assert!(pool.run(|| 7).await.is_ok());
     }
 
     async fn futures_join(pool: &Arc<HashPool>) -> Vec<String> {

@@ -6,16 +6,92 @@ use sea_orm::{DatabaseBackend, Value};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
+use crate::json_limits::{MAX_JSON_DEPTH, depth_exceeds};
+
+/// A `where` filter's text may be at most this long.
+pub const MAX_WHERE_BYTES: usize = 4 * 1024;
+/// At most this many JSON values (objects, arrays and scalars) in a `where` filter.
+pub const MAX_WHERE_NODES: usize = 128;
+/// At most this many array items in a `where` filter, all arrays together. On SQLite each
+/// one is a scan of the matching array of every candidate row (a `json_each`), so the
+/// statement's cost grows with their product: 900 items against one stored
+/// 100,000-item array held a connection for 12.5 s.
+pub const MAX_WHERE_ARRAY_ITEMS: usize = 32;
+
+/// A parsed `where` filter: a JSON object within every bound above, whose keys can be
+/// written as SQLite JSON path labels and whose strings hold no NUL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhereFilter(Json);
+
+impl WhereFilter {
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.len() > MAX_WHERE_BYTES {
+            return Err(Error::validation(
+                "where",
+                format!("may be at most {MAX_WHERE_BYTES} bytes long"),
+            ));
+        }
+        if depth_exceeds(raw.as_bytes(), MAX_JSON_DEPTH) {
+            return Err(Error::validation(
+                "where",
+                format!("JSON may be nested at most {MAX_JSON_DEPTH} levels deep"),
+            ));
+        }
+        let value: Json = serde_json::from_str(raw)
+            .map_err(|_| Error::BadRequest("where must be a JSON object".into()))?;
+        if !value.is_object() {
+            return Err(Error::validation("where", "must be a JSON object"));
+        }
+        let mut extent = Extent::default();
+        extent.measure(&value);
+        if extent.nodes > MAX_WHERE_NODES {
+            return Err(Error::validation(
+                "where",
+                format!("may hold at most {MAX_WHERE_NODES} JSON values"),
+            ));
+        }
+        if extent.array_items > MAX_WHERE_ARRAY_ITEMS {
+            return Err(Error::validation(
+                "where",
+                format!("may hold at most {MAX_WHERE_ARRAY_ITEMS} array items in all"),
+            ));
+        }
+        check_keys(&value)?;
+        Ok(Self(value))
+    }
+
+    pub fn as_json(&self) -> &Json {
+        &self.0
+    }
+}
+
+/// How many values and array items a filter holds.
+#[derive(Default)]
+struct Extent {
+    nodes: usize,
+    array_items: usize,
+}
+
+impl Extent {
+    fn measure(&mut self, value: &Json) {
+        self.nodes += 1;
+        match value {
+            Json::Object(map) => map.values().for_each(|v| self.measure(v)),
+            Json::Array(items) => {
+                self.array_items += items.len();
+                items.iter().for_each(|v| self.measure(v));
+            }
+            _ => {}
+        }
+    }
+}
 
 const ATTRIBUTES: &str = r#""world_elements"."attributes""#;
 const TAGS: &str = r#""world_elements"."tags""#;
 
 /// `attributes @> filter`: the element's attributes contain the filter object.
-pub fn attributes_contain(backend: DatabaseBackend, filter: &Json) -> Result<SimpleExpr> {
-    if !filter.is_object() {
-        return Err(Error::validation("where", "must be a JSON object"));
-    }
-    check_keys(filter)?;
+pub fn attributes_contain(backend: DatabaseBackend, filter: &WhereFilter) -> Result<SimpleExpr> {
+    let filter = filter.as_json();
     match backend {
         DatabaseBackend::Postgres => Ok(Expr::cust_with_values(
             format!("{ATTRIBUTES} @> $1"),
@@ -152,5 +228,35 @@ fn check_keys(filter: &Json) -> Result<()> {
             "must not contain NUL characters",
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_is_bounded() {
+        assert!(WhereFilter::parse(r#"{"race": "elf", "stats": {"level": 3}}"#).is_ok());
+        let field_of = |raw: &str| match WhereFilter::parse(raw) {
+            Err(Error::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("{raw}: {other:?}"),
+        };
+        let deep = "{\"a\":".repeat(33) + "1" + &"}".repeat(33);
+        assert_eq!(field_of(&deep), "where");
+        let nested_ok = "{\"a\":".repeat(32) + "1" + &"}".repeat(32);
+        assert!(WhereFilter::parse(&nested_ok).is_ok());
+        let items = |n: usize| format!("{{\"a\": [{}]}}", vec!["1"; n].join(","));
+        assert!(WhereFilter::parse(&items(MAX_WHERE_ARRAY_ITEMS)).is_ok());
+        assert_eq!(field_of(&items(MAX_WHERE_ARRAY_ITEMS + 1)), "where");
+        let keys = (0..MAX_WHERE_NODES)
+            .map(|i| format!("\"k{i}\": 1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(field_of(&format!("{{{keys}}}")), "where");
+        let long = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_WHERE_BYTES));
+        assert_eq!(field_of(&long), "where");
+        assert_eq!(field_of("[1]"), "where");
+        assert!(matches!(WhereFilter::parse("{"), Err(Error::BadRequest(_))));
     }
 }

@@ -18,6 +18,8 @@ pub struct PasswordParams {
     /// Threads that hash at once, each keeping `memory_kib` of working memory. The
     /// default, half the cores, leaves the other half to requests during a login burst.
     pub hash_threads: usize,
+    /// Hashing jobs that may wait for a thread; more are refused with 503.
+    pub hash_queue: usize,
 }
 
 impl Default for PasswordParams {
@@ -28,6 +30,9 @@ impl Default for PasswordParams {
             iterations: 2,
             parallelism: 1,
             hash_threads: (cores / 2).max(1),
+            // About a second of waiting at the default costs on a small machine: a client
+            // refused at once can retry, one queued for longer has likely given up.
+            hash_queue: 32,
         }
     }
 }
@@ -55,7 +60,7 @@ struct Inner {
 impl Passwords {
     /// Builds the hasher and its dummy hash (one hash's worth of CPU, once at start).
     pub fn new(params: PasswordParams) -> Result<Self> {
-        let threads = params.hash_threads;
+        let (threads, queue) = (params.hash_threads, params.hash_queue);
         let params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -63,7 +68,7 @@ impl Passwords {
             None,
         )
         .map_err(|e| Error::internal("argon2 parameters", e))?;
-        let pool = HashPool::new(threads)?;
+        let pool = HashPool::new(threads, queue)?;
         // On a pool thread, like every hash: its working memory stays there for reuse.
         let dummy_params = params.clone();
         let dummy_hash = pool.run_blocking(move || {
@@ -128,6 +133,7 @@ fn compute(
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
+    metrics::counter!(crate::metrics::PASSWORD_HASHES).increment(1);
     let hasher = Argon2::new(algorithm, version, params.clone());
     WORKING_MEMORY
         .with(|memory| {
@@ -215,6 +221,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             hash_threads: 1,
+            hash_queue: 4,
         }
     }
 

@@ -34,6 +34,15 @@ pub fn merge_patch(mut target: Value, patch: &Value) -> Value {
     target
 }
 
+/// [`merge_patch`] for a stored document (`field`): the result must stay within
+/// [`MAX_DOCUMENT_BYTES`](crate::json_limits::MAX_DOCUMENT_BYTES), or the change is a 422.
+pub fn merge_document(field: &str, target: Value, patch: &Value) -> crate::Result<Value> {
+    let merged = merge_patch(target, patch);
+    crate::json_limits::check_document_size(field, &merged)
+        .map_err(|e| crate::Error::Validation(vec![e]))?;
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

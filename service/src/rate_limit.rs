@@ -20,7 +20,10 @@ pub struct Limit {
 /// What is being counted; each scope has its own limit.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {
+    /// Failed logins of an account from all addresses (the backstop).
     LoginFailureAccount,
+    /// Failed logins of an account from one client address.
+    LoginFailureAccountIp,
     LoginFailureIp,
     RegistrationIp,
 }
@@ -29,6 +32,7 @@ impl Scope {
     fn as_str(self) -> &'static str {
         match self {
             Scope::LoginFailureAccount => "login_failure_account",
+            Scope::LoginFailureAccountIp => "login_failure_account_ip",
             Scope::LoginFailureIp => "login_failure_ip",
             Scope::RegistrationIp => "registration_ip",
         }
@@ -63,9 +67,7 @@ pub async fn check<C: ConnectionTrait>(
     }
     let oldest = recent[0].with_timezone(&Utc);
     let frees_at = oldest + chrono::Duration::seconds(limit.window_secs);
-    Err(Error::RateLimited {
-        retry_after_secs: retry_after_secs(frees_at),
-    })
+    Err(refused(scope, subject, frees_at))
 }
 
 /// Counts one event, and forgets this subject's events that have left the window.
@@ -127,9 +129,32 @@ pub async fn acquire<C: ConnectionTrait>(
         Some(at) => at.with_timezone(&Utc) + chrono::Duration::seconds(limit.window_secs),
         None => Utc::now() + chrono::Duration::seconds(limit.window_secs),
     };
-    Err(Error::RateLimited {
-        retry_after_secs: retry_after_secs(frees_at),
-    })
+    Err(refused(scope, subject, frees_at))
+}
+
+/// The refusal of a subject that reached its limit: counted, logged as a security event
+/// (the subject is an address or an account, never a secret), and answered 429.
+fn refused(scope: Scope, subject: &str, frees_at: DateTime<Utc>) -> Error {
+    metrics::counter!(crate::metrics::RATE_LIMIT_REFUSALS, "scope" => scope.as_str()).increment(1);
+    let retry_after_secs = retry_after_secs(frees_at);
+    log::warn!(
+        target: crate::auth::SECURITY,
+        "limit reached: {} for {subject}, free again in {retry_after_secs}s",
+        scope.as_str()
+    );
+    Error::RateLimited { retry_after_secs }
+}
+
+/// Deletes every event older than `older_than_secs`, whatever its scope: no limit looks
+/// further back than its window, so such rows can never count again. Without it, every
+/// login with a random email would leave a row forever.
+pub async fn prune<C: ConnectionTrait>(db: &C, older_than_secs: i64) -> Result<u64> {
+    let cutoff = (Utc::now() - chrono::Duration::seconds(older_than_secs)).fixed_offset();
+    let deleted = rate_limit_events::Entity::delete_many()
+        .filter(Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }
 
 /// Takes back an event counted by [`acquire`] (the guarded work turned out fine).

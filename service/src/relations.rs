@@ -18,8 +18,8 @@ use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{merge_patch, reject_null};
-use crate::values::{Checks, Kind, parse_object};
+use crate::patch::{merge_document, reject_null};
+use crate::values::{Checks, Kind, parse_document, parse_object};
 use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
 
 /// `Relation` in the contract.
@@ -120,7 +120,7 @@ pub async fn create(
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
-    let attributes = checks.check(parse_object(
+    let attributes = checks.check(parse_document(
         "attributes",
         request.attributes.unwrap_or_else(|| serde_json::json!({})),
     ));
@@ -225,7 +225,9 @@ pub async fn update(
     let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
     let edit = RelationEdit {
-        attributes: patch.map(|patch| merge_patch(current.attributes.clone(), &patch)),
+        attributes: patch
+            .map(|patch| merge_document("attributes", current.attributes.clone(), &patch))
+            .transpose()?,
         kind: kind.map(Kind::into_inner),
     };
     let updated = write::update(&mut w, current, edit).await?;

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Auth, confirm_password, revoke_all_sessions};
+use crate::auth::{Actor, Auth, SECURITY, confirm_password, revoke_all_sessions};
 use crate::error::{Error, Result};
-use crate::patch::{double_option, merge_patch, reject_null};
-use crate::values::{Checks, Name, Password, parse_object};
+use crate::patch::{double_option, merge_document, reject_null};
+use crate::values::{Checks, Name, Password, parse_object, password_user_inputs};
 
 /// `User` in the contract. Never carries the password hash.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -123,7 +123,7 @@ pub async fn update_me(
         active.display_name = Set(display_name);
     }
     if let Some(patch) = preferences_patch {
-        active.preferences = Set(merge_patch(user.preferences, &patch));
+        active.preferences = Set(merge_document("preferences", user.preferences, &patch)?);
     }
     active.updated_at = Set(updated_at);
     let user = active.update(&txn).await?;
@@ -138,10 +138,12 @@ pub async fn change_password(
     auth: &Auth,
     actor: &Actor,
     request: ChangePasswordRequest,
+    client_ip: &str,
 ) -> Result<()> {
     let user = load(db, actor).await?;
-    confirm_password(db, auth, &user, &request.current_password).await?;
-    let new_password = Password::parse("new_password", request.new_password)
+    confirm_password(db, auth, &user, &request.current_password, client_ip).await?;
+    let user_inputs = password_user_inputs(&user.email, user.display_name.as_deref());
+    let new_password = Password::parse("new_password", request.new_password, &user_inputs)
         .map_err(|e| Error::Validation(vec![e]))?;
     let password_hash = auth.passwords.hash(new_password.expose()).await?;
 
@@ -161,6 +163,7 @@ pub async fn change_password(
         .await?;
     revoke_all_sessions(&txn, user.id).await?;
     txn.commit().await?;
+    log::info!(target: SECURITY, "password changed: user {} from {client_ip}", user.id);
     Ok(())
 }
 
@@ -170,9 +173,11 @@ pub async fn delete_me(
     auth: &Auth,
     actor: &Actor,
     request: DeleteMeRequest,
+    client_ip: &str,
 ) -> Result<()> {
     let user = load(db, actor).await?;
-    confirm_password(db, auth, &user, &request.password).await?;
+    confirm_password(db, auth, &user, &request.password, client_ip).await?;
     users::Entity::delete_by_id(user.id).exec(db).await?;
+    log::info!(target: SECURITY, "account deleted: user {} from {client_ip}", user.id);
     Ok(())
 }

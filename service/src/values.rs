@@ -35,8 +35,29 @@ pub const PASSWORD_MAX_CHARS: usize = 256;
 /// trimmed, truncated or case-folded.
 pub struct Password(String);
 
+/// What zxcvbn should treat as easy to guess for this account: the email's local part and
+/// the display name. "ada.lovelace1815" is no strong password for ada.lovelace@….
+pub fn password_user_inputs<'a>(email: &'a str, display_name: Option<&'a str>) -> Vec<&'a str> {
+    let local = email.split_once('@').map_or(email, |(local, _)| local);
+    let mut inputs = vec![local];
+    // Separators split a name into the words someone would try: "Ada Lovelace" also
+    // gives "Ada" and "Lovelace"; zxcvbn matches each input as a whole word.
+    let words = |text: &'a str| {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3)
+    };
+    inputs.extend(words(local));
+    if let Some(name) = display_name {
+        inputs.push(name);
+        inputs.extend(words(name));
+    }
+    inputs
+}
+
 impl Password {
-    pub fn parse(field: &str, raw: String) -> Result<Self, FieldError> {
+    /// `user_inputs`: words of the account that make a password easy to guess (see
+    /// [`password_user_inputs`]).
+    pub fn parse(field: &str, raw: String, user_inputs: &[&str]) -> Result<Self, FieldError> {
         let chars = raw.chars().count();
         if chars < PASSWORD_MIN_CHARS {
             return Err(FieldError::new(
@@ -52,7 +73,7 @@ impl Password {
         }
         // zxcvbn's dictionaries include the most common leaked passwords; a score below
         // 2 means "guessable within about a million tries".
-        let entropy = zxcvbn::zxcvbn(&raw, &[]);
+        let entropy = zxcvbn::zxcvbn(&raw, user_inputs);
         if (entropy.score() as u8) < 2 {
             let why = entropy
                 .feedback()
@@ -196,6 +217,14 @@ pub fn parse_object(field: &str, value: Value) -> Result<Value, FieldError> {
     }
 }
 
+/// A JSON object stored as it is given (a create's `attributes`, `settings`): an object
+/// within [`MAX_DOCUMENT_BYTES`](crate::json_limits::MAX_DOCUMENT_BYTES).
+pub fn parse_document(field: &str, value: Value) -> Result<Value, FieldError> {
+    let value = parse_object(field, value)?;
+    crate::json_limits::check_document_size(field, &value)?;
+    Ok(value)
+}
+
 /// Who may see a world.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -276,10 +305,23 @@ mod tests {
 
     #[test]
     fn password_lengths_and_commonness() {
-        assert!(Password::parse("password", "Xq7!vL2#pR9z".chars().take(11).collect()).is_err());
-        assert!(Password::parse("password", "tangerine-orbit-42".into()).is_ok());
-        assert!(Password::parse("password", "passwordpassword".into()).is_err());
-        assert!(Password::parse("password", "qwertyuiopasdfgh".into()).is_err());
+        let parse = |raw: &str| Password::parse("password", raw.into(), &[]);
+        assert!(parse(&"Xq7!vL2#pR9z".chars().take(11).collect::<String>()).is_err());
+        assert!(parse("tangerine-orbit-42").is_ok());
+        assert!(parse("passwordpassword").is_err());
+        assert!(parse("qwertyuiopasdfgh").is_err());
+    }
+
+    #[test]
+    fn the_accounts_own_words_are_easy_to_guess() {
+        let password = "zanzibarquixote";
+        assert!(Password::parse("password", password.into(), &[]).is_ok());
+        let from_email = password_user_inputs("zanzibarquixote@example.com", None);
+        assert!(Password::parse("password", password.into(), &from_email).is_err());
+        let password = "fennimoremarmaduke";
+        assert!(Password::parse("password", password.into(), &[]).is_ok());
+        let from_name = password_user_inputs("ada@example.com", Some("Marmaduke Fennimore"));
+        assert!(Password::parse("password", password.into(), &from_name).is_err());
     }
 
     #[test]

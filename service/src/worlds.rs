@@ -15,8 +15,8 @@ use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
 use crate::paging::{Cursor, Page, PageRequest, into_page};
-use crate::patch::{double_option, merge_patch, reject_null};
-use crate::values::{Checks, Name, Visibility, parse_object, parse_text};
+use crate::patch::{double_option, merge_document, reject_null};
+use crate::values::{Checks, Name, Visibility, parse_document, parse_object, parse_text};
 use crate::versioning::{self, VersionedColumns, check_if_match, update_if_version};
 
 /// `World` in the contract, as the caller sees it.
@@ -102,7 +102,7 @@ pub async fn create(
         Some(d) => checks.check(parse_text("description", d)).map(Some),
         None => Some(None),
     };
-    let settings = checks.check(parse_object(
+    let settings = checks.check(parse_document(
         "settings",
         request.settings.unwrap_or_else(|| serde_json::json!({})),
     ));
@@ -237,10 +237,10 @@ pub async fn update(
         changes.description = Set(description);
         changed = true;
     }
-    if let Some(settings) = settings_patch
-        .map(|patch| merge_patch(world.settings.clone(), &patch))
-        .filter(|s| *s != world.settings)
-    {
+    let settings = settings_patch
+        .map(|patch| merge_document("settings", world.settings.clone(), &patch))
+        .transpose()?;
+    if let Some(settings) = settings.filter(|s| *s != world.settings) {
         changes.settings = Set(settings);
         changed = true;
     }

@@ -29,6 +29,7 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
     let contract = [
         ("get", "/healthz"),
         ("get", "/readyz"),
+        ("get", "/metrics"),
         ("post", "/api/v1/auth/register"),
         ("post", "/api/v1/auth/login"),
         ("post", "/api/v1/auth/refresh"),

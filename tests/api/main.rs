@@ -8,6 +8,7 @@ mod binary;
 mod changes;
 mod elements;
 mod entities;
+mod hardening;
 mod health;
 mod migrations;
 mod relations;

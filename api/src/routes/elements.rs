@@ -28,11 +28,14 @@ pub struct ElementListParams {
     pub tag: Vec<String>,
     /// Direct children of this element.
     pub parent_id: Option<Uuid>,
-    /// Case-insensitive text in name or summary; `%` and `_` are literal.
+    /// Case-insensitive text in name or summary; `%` and `_` are literal. At most 200
+    /// characters.
+    #[param(max_length = 200)]
     pub q: Option<String>,
-    /// A JSON object the attributes must contain (`attributes @> where`).
+    /// A JSON object the attributes must contain (`attributes @> where`): at most 4 KiB,
+    /// 128 JSON values, 32 array items in all, nested at most 32 levels.
     #[serde(rename = "where")]
-    #[param(rename = "where")]
+    #[param(rename = "where", max_length = 4096)]
     pub where_: Option<String>,
     /// `created_at` (default), `-created_at`, `name`, `-name`, `updated_at`, `-updated_at`.
     pub sort: Option<String>,

@@ -1,5 +1,5 @@
 //! Liveness and readiness probes.
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde_json::json;
 
 use crate::problem::{ApiError, ApiResult};
@@ -28,4 +28,16 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             other => ApiError::Service(other),
         })?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+}
+
+/// Prometheus metrics: requests by route template, method and status with a latency
+/// histogram, database pool use, pending webhook deliveries, login failures and rate-limit
+/// refusals. With `METRICS_TOKEN` set, it requires `Authorization: Bearer <token>`.
+#[utoipa::path(tag = "operations", security((), ("metrics_token" = [])), responses(
+    (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
+    (status = 401, response = crate::openapi::Unauthorized),
+))]
+#[get("/metrics")]
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    crate::metrics::render(&req, &state)
 }

@@ -2,7 +2,7 @@
 use actix_web::{HttpResponse, delete, get, patch, put, web};
 use service::users::{self, ChangePasswordRequest, DeleteMeRequest, UpdateMeRequest, UserDto};
 
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{Authenticated, ClientIp, JsonBody};
 use crate::problem::ApiResult;
 use crate::state::AppState;
 
@@ -57,9 +57,10 @@ pub async fn update_me(
 pub async fn change_password(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
+    ip: ClientIp,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    users::change_password(&state.db, &state.auth, &actor, body).await?;
+    users::change_password(&state.db, &state.auth, &actor, body, &ip.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -79,8 +80,9 @@ pub async fn change_password(
 pub async fn delete_me(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
+    ip: ClientIp,
     JsonBody(body): JsonBody<DeleteMeRequest>,
 ) -> ApiResult<HttpResponse> {
-    users::delete_me(&state.db, &state.auth, &actor, body).await?;
+    users::delete_me(&state.db, &state.auth, &actor, body, &ip.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

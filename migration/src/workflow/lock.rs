@@ -5,7 +5,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConne
 use super::WorkflowError;
 
 /// The advisory lock key every Lorebase migrator takes ("lorebase" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x6c6f_7265_6261_7365;
+pub const MIGRATION_LOCK_KEY: i64 = 0x6c6f_7265_6261_7365;
 
 /// Runs `work` holding the lock. The connection must be a single one (a pool of one):
 /// an advisory lock belongs to the session that took it.

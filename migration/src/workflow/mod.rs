@@ -15,7 +15,7 @@ mod revisions;
 
 pub use command::{Command, check_report, run, run_offline, sql};
 pub use error::WorkflowError;
-pub use lock::with_migration_lock;
+pub use lock::{MIGRATION_LOCK_KEY, with_migration_lock};
 
 /// How a command ended when it did not fail: `Drift` is `check` finding differences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
