@@ -1,13 +1,13 @@
 //! A world's members: who they are and what role they hold.
 use entity::{users, world_members};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Role, world_access};
+use crate::access::{Need, Role, world_access};
 use crate::auth::Actor;
 use crate::error::{Error, Result};
 
@@ -74,7 +74,8 @@ pub async fn list(
     Ok(members)
 }
 
-/// Grants `user_id` a role in the world (adding them if needed). Owner only.
+/// Changes the role of an existing member. Owner only. A user who is not a member is 404:
+/// people join through invitations, never without their consent.
 pub async fn put(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -84,39 +85,59 @@ pub async fn put(
 ) -> Result<MemberDto> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
+    let (member, user) = world_members::Entity::find_by_id((world_id, user_id))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?
+        .and_then(|(member, user)| Some((member, user?)))
+        .ok_or(Error::NotFound)?;
     if user_id == access.world.owner_id {
         return Err(Error::validation(
             "user_id",
             "the owner's role cannot be changed",
         ));
     }
-    let user = users::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)?;
     let role: Role = request.role.into();
-    world_members::Entity::insert(world_members::ActiveModel {
-        world_id: Set(world_id),
-        user_id: Set(user_id),
-        role: Set(role.as_str().to_owned()),
-        created_at: Set(crate::versioning::now()),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            world_members::Column::WorldId,
-            world_members::Column::UserId,
-        ])
-        .update_column(world_members::Column::Role)
-        .to_owned(),
-    )
-    .exec(db)
-    .await?;
+    let mut active: world_members::ActiveModel = member.into();
+    active.role = Set(role.as_str().to_owned());
+    active.update(db).await?;
     Ok(MemberDto {
         user_id,
         email: user.email,
         display_name: user.display_name,
         role,
     })
+}
+
+/// Makes `user_id` a member with `role` (accepting an invitation). A member already keeps
+/// the higher of the two roles.
+pub(crate) async fn add<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> Result<()> {
+    if let Some(member) = world_members::Entity::find_by_id((world_id, user_id))
+        .one(db)
+        .await?
+    {
+        if Role::from_db(&member.role).is_some_and(|held| held >= role) {
+            return Ok(());
+        }
+        let mut active: world_members::ActiveModel = member.into();
+        active.role = Set(role.as_str().to_owned());
+        active.update(db).await?;
+        return Ok(());
+    }
+    world_members::ActiveModel {
+        world_id: Set(world_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(crate::versioning::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// Removes a member: the owner may remove anyone but themself; a member may leave.
@@ -129,6 +150,8 @@ pub async fn remove(
     let access = world_access(db, Some(actor), world_id).await?;
     if actor.user_id != user_id {
         access.require(Role::Owner)?;
+    } else {
+        actor.require(Need::Login)?;
     }
     if user_id == access.world.owner_id {
         return Err(Error::validation(
