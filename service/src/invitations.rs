@@ -129,7 +129,9 @@ pub struct CreateInvitationRequest {
     /// Compared case-insensitively; stored trimmed and lower-cased.
     #[schema(format = Email, max_length = 320)]
     pub email: String,
-    pub role: GrantableRole,
+    /// Read after authorization, like every field: a stranger learns nothing from a 422.
+    #[schema(value_type = GrantableRole)]
+    pub role: String,
 }
 
 /// Invites an email address to the world (owner only). 409 when that address is a member
@@ -146,11 +148,18 @@ pub async fn create(
         .require(Role::Owner)?;
     let mut checks = Checks::default();
     let email = checks.check(Email::parse(&request.email));
+    let role = checks.check(match request.role.as_str() {
+        "editor" => Ok(Role::Editor),
+        "viewer" => Ok(Role::Viewer),
+        _ => Err(crate::FieldError::new(
+            "role",
+            "must be `editor` or `viewer`",
+        )),
+    });
     checks.finish()?;
-    let Some(email) = email else {
+    let (Some(email), Some(role)) = (email, role) else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-    let role: Role = request.role.into();
 
     let txn = db.begin().await?;
     // Mark this address's lapsed invitations expired first: the rule of one pending
