@@ -124,12 +124,12 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
         )
         .await;
     pending.assert_status(200);
-    assert_eq!(ids_in(&pending.json()), [id.clone()]);
+    assert_eq!(ids_in(&pending.json()), std::slice::from_ref(&id));
     // The invited account sees it with the world and who sent it.
     let mine = app.get(MINE, Some(&bob.access_token)).await;
     mine.assert_status(200);
     let mine = mine.json();
-    assert_eq!(ids_in(&mine), [id.clone()]);
+    assert_eq!(ids_in(&mine), std::slice::from_ref(&id));
     assert_eq!(
         mine["items"][0]["world"],
         json!({"id": w, "name": "Eldoria"})
