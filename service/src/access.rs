@@ -300,9 +300,23 @@ struct CredentialColumns {
 
 impl CredentialColumns {
     fn from_row(row: &QueryResult) -> std::result::Result<Self, DbErr> {
+        // The token's columns are there only for a token's caller, and NULL when no token
+        // has the presented hash.
+        let token_id: Option<Option<Uuid>> = row
+            .try_get(
+                "",
+                &format!("{TOKEN_COLUMNS}{}", personal_tokens::Column::Id.as_str()),
+            )
+            .ok();
         Ok(Self {
             session_is_current: row.try_get("", SESSION_IS_CURRENT).ok(),
-            token: personal_tokens::Model::from_query_result_optional(row, TOKEN_COLUMNS)?,
+            token: match token_id {
+                Some(Some(_)) => Some(personal_tokens::Model::from_query_result(
+                    row,
+                    TOKEN_COLUMNS,
+                )?),
+                _ => None,
+            },
         })
     }
 }

@@ -86,6 +86,19 @@ async fn postgres_has_gin_indexes_for_json_filters() {
     assert!(schema.contains("'[]'::jsonb"), "{schema}");
 }
 
+/// How many revisions `down` must roll back to undo `name` and every revision after it.
+fn steps_to_undo(name: &str) -> u32 {
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no revision {name}"));
+    u32::try_from(names.len() - at).expect("a small number")
+}
+
 /// `attributes` keeps a 500-document statistics sample, so that `where` filters of a few
 /// percent are not planned as rare ones; `down` gives the column back its default.
 #[tokio::test]
@@ -106,9 +119,12 @@ async fn attributes_keep_a_finer_statistics_sample_on_postgres() {
     };
     Migrator::up(&db, None).await.expect("up");
     assert_eq!(target().await, 500);
-    Migrator::down(&db, Some(2))
-        .await
-        .expect("down to before the statistics revision");
+    Migrator::down(
+        &db,
+        Some(steps_to_undo("m20261124_071539_attributes_statistics")),
+    )
+    .await
+    .expect("down to before the statistics revision");
     assert_eq!(target().await, -1, "down must restore the default target");
     Migrator::up(&db, None).await.expect("up again");
     assert_eq!(target().await, 500);
@@ -142,9 +158,12 @@ async fn gin_indexes_keep_no_pending_list_on_postgres() {
             "world_elements_tags_idx fastupdate=off"
         ]
     );
-    Migrator::down(&db, Some(1))
-        .await
-        .expect("down the newest revision");
+    Migrator::down(
+        &db,
+        Some(steps_to_undo("m20261124_073327_gin_without_pending_list")),
+    )
+    .await
+    .expect("down to before the revision");
     assert_eq!(
         options().await,
         [
