@@ -116,7 +116,7 @@ pub async fn create(
     request: CreateRelationRequest,
 ) -> Result<RelationDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
@@ -129,7 +129,6 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let relation = write::create(
         &mut w,
         NewRelation {
@@ -210,7 +209,7 @@ pub async fn update(
     request: UpdateRelationRequest,
 ) -> Result<RelationDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = request
@@ -221,7 +220,6 @@ pub async fn update(
         .and_then(|a| checks.check(parse_object("attributes", a)));
     checks.finish()?;
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
     let edit = RelationEdit {
@@ -242,9 +240,8 @@ pub async fn delete(
     relation_id: Uuid,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
     write::delete(&mut w, current).await?;
