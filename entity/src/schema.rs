@@ -36,6 +36,8 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, rate_limit_events::Entity),
         table(&schema, world_changes::Entity),
         table(&schema, element_trash::Entity),
+        table(&schema, element_kinds::Entity),
+        table(&schema, relation_kinds::Entity),
     ]
 }
 
@@ -121,6 +123,12 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("sessions", "created_at", "CURRENT_TIMESTAMP"),
     default("refresh_tokens", "created_at", "CURRENT_TIMESTAMP"),
     default("rate_limit_events", "created_at", "CURRENT_TIMESTAMP"),
+    default("element_kinds", "version", "1"),
+    default("element_kinds", "created_at", "CURRENT_TIMESTAMP"),
+    default("element_kinds", "updated_at", "CURRENT_TIMESTAMP"),
+    default("relation_kinds", "version", "1"),
+    default("relation_kinds", "created_at", "CURRENT_TIMESTAMP"),
+    default("relation_kinds", "updated_at", "CURRENT_TIMESTAMP"),
 ];
 
 /// Foreign-key lookups, keyset paging orders and JSONB containment (PostgreSQL only).
@@ -151,6 +159,11 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "world_elements",
         "world_elements_world_updated_idx",
         &["world_id", "updated_at", "id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_kind_idx",
+        &["world_id", "kind", "id"],
     ),
     gin(
         "world_elements",

@@ -10,6 +10,7 @@ mod elements;
 mod entities;
 mod hardening;
 mod health;
+mod kinds;
 mod migrations;
 mod relations;
 mod seed;

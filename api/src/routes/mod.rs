@@ -2,6 +2,7 @@ pub mod auth;
 pub mod changes;
 pub mod elements;
 pub mod health;
+pub mod kinds;
 pub mod relations;
 pub mod users;
 pub mod worlds;

@@ -2,10 +2,12 @@
 
 pub mod prelude;
 
+pub mod element_kinds;
 pub mod element_relations;
 pub mod element_trash;
 pub mod rate_limit_events;
 pub mod refresh_tokens;
+pub mod relation_kinds;
 pub mod sessions;
 pub mod users;
 pub mod world_changes;
