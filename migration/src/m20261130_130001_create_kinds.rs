@@ -28,8 +28,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(ElementKinds::WorldId).uuid().not_null())
                     .col(ColumnDef::new(ElementKinds::Kind).string_len(64).not_null())
                     .col(ColumnDef::new(ElementKinds::Description).text().null())
-                    // Stored as given and only ever read whole: JSON, not JSONB, keeps
-                    // the client's key order.
+                    // Only ever read whole, never searched: JSON, no JSONB indexing.
                     .col(ColumnDef::new(ElementKinds::Schema).json().not_null())
                     .col(version_column(ElementKinds::Version))
                     .col(created_now(ElementKinds::CreatedAt))

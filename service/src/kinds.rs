@@ -82,7 +82,13 @@ impl KindSchema {
                 format!("is not valid JSON Schema (draft 2020-12): {}", e.masked()),
             )]);
         }
-        compile(&schema).map_err(|message| vec![FieldError::new(field, message)])?;
+        if let Err(e) = build(&schema) {
+            // The error's instance is the schema: its path names the part that failed.
+            return Err(vec![FieldError::new(
+                pointer_field(field, &e.instance_path().to_string()),
+                format!("cannot be used: {}", e.masked()),
+            )]);
+        }
         Ok(Self(schema))
     }
 
@@ -144,7 +150,7 @@ impl jsonschema::Retrieve for NoRetrieval {
     }
 }
 
-fn compile(schema: &Value) -> std::result::Result<Validator, String> {
+fn build(schema: &Value) -> std::result::Result<Validator, jsonschema::ValidationError<'static>> {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .with_retriever(NoRetrieval)
@@ -152,7 +158,10 @@ fn compile(schema: &Value) -> std::result::Result<Validator, String> {
         // `"format": "date"` into a world's schema means it.
         .should_validate_formats(true)
         .build(schema)
-        .map_err(|e| format!("cannot be used: {}", e.masked()))
+}
+
+fn compile(schema: &Value) -> std::result::Result<Validator, String> {
+    build(schema).map_err(|e| format!("cannot be used: {}", e.masked()))
 }
 
 /// `attributes` + a JSON Pointer: `attributes/stats/level`.

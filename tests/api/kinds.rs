@@ -296,6 +296,37 @@ async fn refused_schemas(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
     assert_eq!(fields(&problem), ["attributes/level"]);
+    // `format` is asserted, not only annotated.
+    put_schema(
+        &app,
+        token,
+        &world,
+        "event",
+        json!({"properties": {"on": {"type": "string", "format": "date"}}}),
+    )
+    .await;
+    let problem = app
+        .post(
+            &elements_path(&world),
+            Some(token),
+            json!({"kind": "event", "name": "Feast", "attributes": {"on": "soon"}}),
+        )
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(fields(&problem), ["attributes/on"]);
+    create_element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "event", "name": "Feast", "attributes": {"on": "2026-12-21"}}),
+    )
+    .await;
+    // A schema that cannot be compiled is refused where it breaks.
+    let problem = refuse(json!({"properties": {"motto": {"pattern": "("}}})).await;
+    assert!(
+        fields(&problem)[0].starts_with("schema/properties/motto"),
+        "{problem}"
+    );
 }
 
 async fn element_writes_are_validated(app: TestApp) {
