@@ -344,11 +344,6 @@ pub mod write {
         let mut changes = <element_relations::ActiveModel as Default>::default();
         let mut changed = false;
         if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
-            // A new kind may allow other ends: check them against it.
-            let (source_kind, target_kind) =
-                check_ends(w.txn(), w.world_id(), current.source_id, current.target_id).await?;
-            kinds::check_relation_ends(w.txn(), w.world_id(), &kind, &source_kind, &target_kind)
-                .await?;
             changes.kind = Set(kind);
             changed = true;
         }
@@ -359,6 +354,16 @@ pub mod write {
         if !changed {
             return Ok(current);
         }
+        // Every change is checked against the relation kind's rule as the relation will
+        // be (a new kind may allow other ends), like every change of an element against
+        // its kind's schema.
+        let kind = match &changes.kind {
+            sea_orm::ActiveValue::Set(kind) => kind.as_str(),
+            _ => current.kind.as_str(),
+        };
+        let (source_kind, target_kind) =
+            check_ends(w.txn(), w.world_id(), current.source_id, current.target_id).await?;
+        kinds::check_relation_ends(w.txn(), w.world_id(), kind, &source_kind, &target_kind).await?;
         let columns = VersionedColumns {
             id: Column::Id,
             version: Column::Version,

@@ -683,6 +683,23 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
     app.patch(&near_path, Some(token), json!({"attributes": {"since": 1}}))
         .await
         .assert_status(200);
+    // A rule registered later leaves existing relations alone, but their next change
+    // must satisfy it.
+    app.put(
+        &relation_kind_path(&world, "lives_in"),
+        Some(token),
+        json!({"target_kinds": ["castle"]}),
+    )
+    .await
+    .assert_status(201);
+    let existing = app.get(&near_path, Some(token)).await;
+    existing.assert_status(200);
+    assert_eq!(existing.json()["version"], 2);
+    let problem = app
+        .patch(&near_path, Some(token), json!({"attributes": {"since": 2}}))
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(fields(&problem), ["target_id"]);
 
     // Incoming relations carry the inverse name; outgoing ones do not.
     let incoming = app
@@ -732,7 +749,13 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
         )
         .await;
     list.assert_status(200);
-    assert_eq!(list.json()["items"][0]["kind"], "mentors");
+    let listed: Vec<Value> = list.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|k| k["kind"].clone())
+        .collect();
+    assert_eq!(listed, [json!("lives_in"), json!("mentors")]);
     app.send_with(
         Method::DELETE,
         &path,
