@@ -367,13 +367,10 @@ pub async fn put_kind(
         Some(d) => checks.check(parse_text("description", d)).map(Some),
         None => Some(None),
     };
-    let schema = KindSchema::parse("schema", request.schema);
-    let schema = match schema {
+    let schema = match KindSchema::parse("schema", request.schema) {
         Ok(schema) => Some(schema),
         Err(errors) => {
-            for e in errors {
-                checks.check::<()>(Err(e));
-            }
+            checks.extend(errors);
             None
         }
     };
@@ -668,6 +665,8 @@ pub struct RelationKindDto {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A stored list of end kinds. Only [`put_relation_kind`] writes the column, always as an
+/// array of kinds, so anything else cannot occur and reads as "any kind".
 fn kinds_list(value: Option<Value>) -> Option<Vec<String>> {
     value.and_then(|v| serde_json::from_value(v).ok())
 }

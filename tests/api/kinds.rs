@@ -611,6 +611,7 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
         .await;
     reply.assert_status(201);
     assert_eq!(reply.header("etag"), Some("\"1\""));
+    assert_eq!(reply.header("location"), Some(path.as_str()));
     let kind = reply.json();
     assert_eq!(kind["kind"], "mentors");
     assert_eq!(kind["source_kinds"], json!(["character"]));

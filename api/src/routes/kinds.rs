@@ -157,7 +157,7 @@ pub async fn list_violations(
     params(("world_id" = Uuid, Path), ("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 200, body = RelationKindDto, headers(("ETag" = String))),
-        (status = 201, body = RelationKindDto, headers(("ETag" = String))),
+        (status = 201, body = RelationKindDto, headers(("Location" = String), ("ETag" = String))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -179,12 +179,14 @@ pub async fn put_relation_kind(
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let put = kinds::put_relation_kind(&state.db, &actor, world_id, kind, if_match, body).await?;
-    let status = if put.created {
-        StatusCode::CREATED
+    let kind = put.resource;
+    Ok(if put.created {
+        // The resource's own URI: the contract gives it PUT and DELETE (no GET of one).
+        let location = format!("/api/v1/worlds/{world_id}/relation-kinds/{}", kind.kind);
+        created(location, kind.version, &kind)
     } else {
-        StatusCode::OK
-    };
-    Ok(versioned(status, put.resource.version, &put.resource))
+        versioned(StatusCode::OK, kind.version, &kind)
+    })
 }
 
 /// The world's relation kinds, by name.
