@@ -84,7 +84,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::relations::create_relation)
             .service(routes::relations::get_relation)
             .service(routes::relations::update_relation)
-            .service(routes::relations::delete_relation),
+            .service(routes::relations::delete_relation)
+            .service(routes::kinds::list_kinds)
+            .service(routes::kinds::put_kind)
+            .service(routes::kinds::get_kind)
+            .service(routes::kinds::delete_kind)
+            .service(routes::kinds::list_violations)
+            .service(routes::kinds::list_relation_kinds)
+            .service(routes::kinds::put_relation_kind)
+            .service(routes::kinds::delete_relation_kind),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

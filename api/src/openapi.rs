@@ -117,6 +117,14 @@ impl Modify for BearerSecurity {
         routes::changes::list_changes,
         routes::changes::list_trash,
         routes::changes::restore_element,
+        routes::kinds::list_kinds,
+        routes::kinds::put_kind,
+        routes::kinds::get_kind,
+        routes::kinds::delete_kind,
+        routes::kinds::list_violations,
+        routes::kinds::list_relation_kinds,
+        routes::kinds::put_relation_kind,
+        routes::kinds::delete_relation_kind,
     ),
     components(responses(
         BadRequest,
@@ -150,6 +158,7 @@ struct ApiV1;
         (name = "tokens", description = "Personal access tokens for tools, and the caller's logins"),
         (name = "elements", description = "Characters, places, factions, items, lore"),
         (name = "relations", description = "Typed links between two elements"),
+        (name = "kinds", description = "JSON Schemas for element kinds, allowed ends for relation kinds"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),
         (name = "operations", description = "Probes and metrics"),
     )

@@ -5,8 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_relations, element_trash, invitations, personal_tokens, rate_limit_events,
-    refresh_tokens, sessions, users, world_changes, world_elements, world_members, worlds,
+    element_kinds, element_relations, element_trash, invitations, personal_tokens,
+    rate_limit_events, refresh_tokens, relation_kinds, sessions, users, world_changes,
+    world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -55,7 +56,14 @@ macro_rules! timestamped_behavior {
     )+};
 }
 
-timestamped_behavior!(users, worlds, world_elements, element_relations);
+timestamped_behavior!(
+    users,
+    worlds,
+    world_elements,
+    element_relations,
+    element_kinds,
+    relation_kinds
+);
 
 macro_rules! created_only_behavior {
     ($($module:ident),+ $(,)?) => {$(

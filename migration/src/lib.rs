@@ -16,6 +16,7 @@ mod m20261130_110002_create_invitations;
 mod m20261130_110003_sessions_last_used_at;
 mod m20261130_120001_create_world_changes;
 mod m20261130_120002_create_element_trash;
+mod m20261130_130001_create_kinds;
 mod schema_util;
 pub mod workflow;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_110003_sessions_last_used_at::Migration),
             Box::new(m20261130_120001_create_world_changes::Migration),
             Box::new(m20261130_120002_create_element_trash::Migration),
+            Box::new(m20261130_130001_create_kinds::Migration),
         ]
     }
 }

@@ -100,6 +100,14 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             "post",
             "/api/v1/worlds/{world_id}/trash/{element_id}/restore",
         ),
+        ("get", "/api/v1/worlds/{world_id}/kinds"),
+        ("put", "/api/v1/worlds/{world_id}/kinds/{kind}"),
+        ("get", "/api/v1/worlds/{world_id}/kinds/{kind}"),
+        ("delete", "/api/v1/worlds/{world_id}/kinds/{kind}"),
+        ("get", "/api/v1/worlds/{world_id}/kinds/{kind}/violations"),
+        ("get", "/api/v1/worlds/{world_id}/relation-kinds"),
+        ("put", "/api/v1/worlds/{world_id}/relation-kinds/{kind}"),
+        ("delete", "/api/v1/worlds/{world_id}/relation-kinds/{kind}"),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

@@ -24,12 +24,16 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::element_kinds::Entity")]
+    ElementKinds,
     #[sea_orm(has_many = "super::element_relations::Entity")]
     ElementRelations,
     #[sea_orm(has_many = "super::element_trash::Entity")]
     ElementTrash,
     #[sea_orm(has_many = "super::invitations::Entity")]
     Invitations,
+    #[sea_orm(has_many = "super::relation_kinds::Entity")]
+    RelationKinds,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::OwnerId",
@@ -44,6 +48,12 @@ pub enum Relation {
     WorldElements,
     #[sea_orm(has_many = "super::world_members::Entity")]
     WorldMembers,
+}
+
+impl Related<super::element_kinds::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ElementKinds.def()
+    }
 }
 
 impl Related<super::element_relations::Entity> for Entity {
@@ -61,6 +71,12 @@ impl Related<super::element_trash::Entity> for Entity {
 impl Related<super::invitations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Invitations.def()
+    }
+}
+
+impl Related<super::relation_kinds::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RelationKinds.def()
     }
 }
 
