@@ -318,7 +318,7 @@ pub struct KindDto {
     pub kind: String,
     pub description: Option<String>,
     /// A JSON Schema (draft 2020-12) for the `attributes` of elements of this kind.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema_document)]
     pub schema: Value,
     pub version: i32,
     /// How many elements of the world have this kind now.
@@ -348,8 +348,20 @@ pub struct PutKindRequest {
     #[serde(default)]
     pub description: Option<String>,
     /// A JSON Schema, draft 2020-12, at most 64 KiB, referring to nothing outside itself.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema_document)]
     pub schema: Value,
+}
+
+/// How the OpenAPI document shows a JSON Schema: draft 2020-12 allows an object or a
+/// boolean (`true` accepts anything, `false` nothing).
+fn json_schema_document() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Object))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .build(),
+    )
 }
 
 /// What a PUT did.
