@@ -73,7 +73,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::relations::create_relation)
             .service(routes::relations::get_relation)
             .service(routes::relations::update_relation)
-            .service(routes::relations::delete_relation),
+            .service(routes::relations::delete_relation)
+            .service(routes::webhooks::create_webhook)
+            .service(routes::webhooks::list_webhooks)
+            .service(routes::webhooks::update_webhook)
+            .service(routes::webhooks::delete_webhook)
+            .service(routes::webhooks::list_deliveries),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

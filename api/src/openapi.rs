@@ -93,6 +93,11 @@ impl Modify for BearerSecurity {
         routes::changes::list_changes,
         routes::changes::list_trash,
         routes::changes::restore_element,
+        routes::webhooks::create_webhook,
+        routes::webhooks::list_webhooks,
+        routes::webhooks::update_webhook,
+        routes::webhooks::delete_webhook,
+        routes::webhooks::list_deliveries,
     ),
     components(responses(
         BadRequest,
@@ -125,6 +130,7 @@ struct ApiV1;
         (name = "elements", description = "Characters, places, factions, items, lore"),
         (name = "relations", description = "Typed links between two elements"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),
+        (name = "webhooks", description = "Signed deliveries of a world's changes to a URL"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

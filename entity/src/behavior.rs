@@ -6,7 +6,8 @@ use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
     element_relations, element_trash, rate_limit_events, refresh_tokens, sessions, users,
-    world_changes, world_elements, world_members, worlds,
+    webhook_deliveries, webhook_outbox, webhooks, world_changes, world_elements, world_members,
+    worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -55,7 +56,7 @@ macro_rules! timestamped_behavior {
     )+};
 }
 
-timestamped_behavior!(users, worlds, world_elements, element_relations);
+timestamped_behavior!(users, worlds, world_elements, element_relations, webhooks);
 
 macro_rules! created_only_behavior {
     ($($module:ident),+ $(,)?) => {$(
@@ -96,3 +97,8 @@ impl ActiveModelBehavior for world_members::ActiveModel {
 // record (with the time of that write), so they need nothing filled in.
 impl ActiveModelBehavior for world_changes::ActiveModel {}
 impl ActiveModelBehavior for element_trash::ActiveModel {}
+
+// The outbox and the delivery log are written whole by the webhook service, with the
+// times it decides (the write's, or the attempt's).
+impl ActiveModelBehavior for webhook_outbox::ActiveModel {}
+impl ActiveModelBehavior for webhook_deliveries::ActiveModel {}

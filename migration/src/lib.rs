@@ -13,6 +13,7 @@ mod m20261124_071539_attributes_statistics;
 mod m20261124_073327_gin_without_pending_list;
 mod m20261130_120001_create_world_changes;
 mod m20261130_120002_create_element_trash;
+mod m20261130_140001_create_webhooks;
 mod schema_util;
 pub mod workflow;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_073327_gin_without_pending_list::Migration),
             Box::new(m20261130_120001_create_world_changes::Migration),
             Box::new(m20261130_120002_create_element_trash::Migration),
+            Box::new(m20261130_140001_create_webhooks::Migration),
         ]
     }
 }

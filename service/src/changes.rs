@@ -175,8 +175,15 @@ impl WorldWrite {
     }
 
     /// Writes the recorded changes and the world's counters, then commits. A write that
-    /// recorded nothing changed nothing and touches no counter.
+    /// recorded nothing changed nothing and touches no counter. The changes' webhook
+    /// deliveries are queued in the same transaction (the outbox).
     pub async fn commit(self) -> Result<()> {
+        let mut queued = false;
+        if !self.changes.is_empty() {
+            queued =
+                crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
+                    .await?;
+        }
         if !self.changes.is_empty() || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
             worlds::Entity::update_many()
@@ -198,6 +205,9 @@ impl WorldWrite {
             }
         }
         self.txn.commit().await?;
+        if queued {
+            crate::webhooks::worker::wake();
+        }
         Ok(())
     }
 }

@@ -27,4 +27,5 @@ pub mod seed;
 pub mod sqlite_timeout;
 pub mod trash;
 pub mod versioning;
+pub mod webhooks;
 pub mod worlds;

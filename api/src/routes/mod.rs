@@ -4,4 +4,5 @@ pub mod elements;
 pub mod health;
 pub mod relations;
 pub mod users;
+pub mod webhooks;
 pub mod worlds;

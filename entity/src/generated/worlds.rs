@@ -36,6 +36,8 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Users,
+    #[sea_orm(has_many = "super::webhooks::Entity")]
+    Webhooks,
     #[sea_orm(has_many = "super::world_changes::Entity")]
     WorldChanges,
     #[sea_orm(has_many = "super::world_elements::Entity")]
@@ -53,6 +55,12 @@ impl Related<super::element_relations::Entity> for Entity {
 impl Related<super::element_trash::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ElementTrash.def()
+    }
+}
+
+impl Related<super::webhooks::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Webhooks.def()
     }
 }
 
