@@ -80,6 +80,14 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             "post",
             "/api/v1/worlds/{world_id}/trash/{element_id}/restore",
         ),
+        ("post", "/api/v1/worlds/{world_id}/webhooks"),
+        ("get", "/api/v1/worlds/{world_id}/webhooks"),
+        ("patch", "/api/v1/worlds/{world_id}/webhooks/{webhook_id}"),
+        ("delete", "/api/v1/worlds/{world_id}/webhooks/{webhook_id}"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/webhooks/{webhook_id}/deliveries",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

@@ -14,5 +14,6 @@ mod migrations;
 mod relations;
 mod seed;
 mod users;
+mod webhooks;
 mod workflow;
 mod worlds;
