@@ -334,6 +334,18 @@ async fn management_is_the_owners_alone(app: TestApp) {
     assert_eq!(patched["description"], Value::Null);
     assert_eq!(patched["active"], false);
     assert!(patched.get("secret").is_none());
+    // A PATCH that changes nothing keeps the webhook as it is.
+    let same = app
+        .patch(
+            &hook,
+            Some(&owner.access_token),
+            json!({"events": ["member.*"], "active": false}),
+        )
+        .await;
+    same.assert_status(200);
+    assert_eq!(same.json()["updated_at"], patched["updated_at"]);
+    let empty = app.patch(&hook, Some(&owner.access_token), json!({})).await;
+    assert_eq!(empty.json(), patched);
     let body = app
         .patch(&hook, Some(&owner.access_token), json!({"secret": "mine"}))
         .await

@@ -354,17 +354,22 @@ pub async fn update(
     if let Some(url) = &request.url {
         check_url(url, policy).await?;
     }
+    // Only what differs is set: a PATCH that changes nothing keeps `updated_at`.
     let mut model: webhooks::ActiveModel = current.clone().into();
-    if let Some(url) = request.url {
+    if let Some(url) = request.url.filter(|u| u.as_str() != current.url) {
         model.url = Set(url.as_str().to_owned());
     }
-    if let Some(events) = request.events {
-        model.events = Set(events.to_json());
+    if let Some(events) = request
+        .events
+        .map(|e| e.to_json())
+        .filter(|e| *e != current.events)
+    {
+        model.events = Set(events);
     }
-    if let Some(description) = request.description {
+    if let Some(description) = request.description.filter(|d| *d != current.description) {
         model.description = Set(description);
     }
-    if let Some(active) = request.active {
+    if let Some(active) = request.active.filter(|a| *a != current.active) {
         model.active = Set(active);
         if active {
             model.disabled_reason = Set(None);
