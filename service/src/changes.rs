@@ -538,7 +538,16 @@ pub async fn prune(db: &DatabaseConnection, keep: std::time::Duration) -> Result
         .into_tuple()
         .all(db)
         .await?;
-    let mut pruned = Pruned::default();
+    // The trash first: once a world's feed answers 410, what was deleted as long ago is
+    // gone from its trash too.
+    let mut pruned = Pruned {
+        trashed_elements: entity::element_trash::Entity::delete_many()
+            .filter(entity::element_trash::Column::DeletedAt.lt(cutoff))
+            .exec(db)
+            .await?
+            .rows_affected,
+        ..Default::default()
+    };
     for (world_id, max_seq) in worlds_with_old {
         let Some(max_seq) = max_seq else { continue };
         let txn = begin_write(db).await?;
@@ -556,10 +565,5 @@ pub async fn prune(db: &DatabaseConnection, keep: std::time::Duration) -> Result
             .rows_affected;
         txn.commit().await?;
     }
-    pruned.trashed_elements = entity::element_trash::Entity::delete_many()
-        .filter(entity::element_trash::Column::DeletedAt.lt(cutoff))
-        .exec(db)
-        .await?
-        .rows_affected;
     Ok(pruned)
 }

@@ -7,6 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::Url;
 
+/// How long resolving a webhook's host may take, on save and before each attempt.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The longest URL a webhook may have.
 pub const MAX_URL_CHARS: usize = 2048;
 
@@ -96,10 +99,12 @@ pub async fn check(url: &WebhookUrl, policy: TargetPolicy) -> Result<Target, Str
         Some(url::Host::Ipv4(ip)) => allowed(IpAddr::V4(ip)).map(|_| Target { pinned: None }),
         Some(url::Host::Ipv6(ip)) => allowed(IpAddr::V6(ip)).map(|_| Target { pinned: None }),
         Some(url::Host::Domain(host)) => {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| format!("host {host} does not resolve: {e}"))?
-                .collect();
+            let addresses: Vec<SocketAddr> =
+                tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
+                    .await
+                    .map_err(|_| format!("host {host} did not resolve within 5 s"))?
+                    .map_err(|e| format!("host {host} does not resolve: {e}"))?
+                    .collect();
             let first = *addresses
                 .first()
                 .ok_or_else(|| format!("host {host} has no address"))?;

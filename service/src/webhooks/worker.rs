@@ -107,48 +107,52 @@ pub(crate) fn wake() {
 
 /// Runs the delivery job until the task is dropped.
 pub async fn run(db: DatabaseConnection, config: DeliveryConfig) {
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(30));
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let mut gauge_at = Instant::now() - Duration::from_secs(60);
+    let mut gauge_at: Option<Instant> = None;
     loop {
         while in_flight.try_join_next().is_some() {}
-        if gauge_at.elapsed() >= Duration::from_secs(1) {
-            gauge_at = Instant::now();
+        if gauge_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            gauge_at = Some(Instant::now());
             match outbox::pending(&db).await {
                 Ok(n) => crate::metrics::set_pending_webhook_deliveries(n),
                 Err(e) => log::warn!("webhooks: counting pending deliveries: {e}"),
             }
         }
+        // A read first: the claim is a write transaction (on SQLite it takes the
+        // database's write lock), not worth taking when nothing is due.
+        let due = outbox::next_due(&db).await.unwrap_or_else(|e| {
+            log::warn!("webhooks: {e}");
+            None
+        });
+        let wait = due.map(|due| (due.with_timezone(&Utc) - Utc::now()).to_std());
         let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len()) as u64;
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(30));
-        let claimed = if free > 0 {
-            outbox::claim(&db, free, lease).await.unwrap_or_else(|e| {
+        if free > 0 && matches!(wait, Some(Err(_)) | Some(Ok(Duration::ZERO))) {
+            let claimed = outbox::claim(&db, free, lease).await.unwrap_or_else(|e| {
                 log::warn!("webhooks: claiming deliveries: {e}");
                 Vec::new()
-            })
-        } else {
-            Vec::new()
-        };
-        let took_any = !claimed.is_empty();
-        for delivery in claimed {
-            let db = db.clone();
-            in_flight.spawn(async move { deliver(&db, config, delivery).await });
-        }
-        if took_any {
-            continue;
-        }
-        let idle = match outbox::next_due(&db).await {
-            Ok(Some(due)) => (due.with_timezone(&Utc) - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_IDLE),
-            Ok(None) => MAX_IDLE,
-            Err(e) => {
-                log::warn!("webhooks: {e}");
-                MAX_IDLE
+            });
+            if !claimed.is_empty() {
+                for delivery in claimed {
+                    let db = db.clone();
+                    in_flight.spawn(async move { deliver(&db, config, delivery).await });
+                }
+                continue;
             }
         }
-        // Never spin: a head that is due but claimed elsewhere is not ours to take.
+        // Sleep until the next head is due (at most MAX_IDLE: other servers queue
+        // deliveries too), a write of this server queues one, or an attempt ends. Never
+        // spin: a due head that another server holds is not ours to take.
+        let idle = match wait {
+            Some(Ok(wait)) => wait.min(MAX_IDLE),
+            Some(Err(_)) | None => MAX_IDLE,
+        }
         .max(Duration::from_millis(5));
+        let idle = if in_flight.len() >= MAX_IN_FLIGHT {
+            MAX_IDLE
+        } else {
+            idle
+        };
         tokio::select! {
             _ = WAKE.notified() => {}
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
@@ -317,6 +321,9 @@ async fn post(hook: &Hook, seq: i64, body: Vec<u8>, policy: TargetPolicy) -> Out
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
+        // Straight to the checked address: a proxy from the environment would connect on
+        // its own terms.
+        .no_proxy()
         .user_agent(concat!("Lorebase-Webhooks/", env!("CARGO_PKG_VERSION")));
     if let Some((host, address)) = &target.pinned {
         client = client.resolve(host, *address);
