@@ -124,6 +124,11 @@ start_server
 ( while kill -0 "$SERVER_PID" 2>/dev/null; do ps -o rss= -p "$SERVER_PID" >>"$WORK/rss" || true; sleep 0.2; done ) &
 SAMPLER_PID=$!
 TOKEN=$(login)
+# A tool's key: a read-only personal access token limited to the world (issue 13).
+PAT=$(curl -sf "$BASE/api/v1/users/me/tokens" -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' \
+    -d "{\"name\":\"bench\",\"scope\":\"read\",\"world_ids\":[\"$WORLD\"]}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
@@ -182,6 +187,7 @@ run_pgbench() {
 for name in get list where_selective where_broad; do
     wrk -t2 -c"$CLIENTS" -d2s -H "Authorization: Bearer $TOKEN" "${URL[$name]}" >/dev/null
 done
+wrk -t2 -c"$CLIENTS" -d2s -H "Authorization: Bearer $PAT" "${URL[get]}" >/dev/null
 
 echo
 echo "## Runs: $ROUNDS rounds x ${DURATION}s, $CLIENTS connections"
@@ -192,6 +198,8 @@ for round in $(seq 1 "$ROUNDS"); do
         run_pgbench "$name"
         run_wrk "$name" -H "Authorization: Bearer $TOKEN" "${URL[$name]}"
     done
+    # The same GET with a personal access token, right after the JWT's run.
+    run_wrk get_pat -H "Authorization: Bearer $PAT" "${URL[get]}"
     run_wrk q -H "Authorization: Bearer $TOKEN" "${URL[q]}"
     run_wrk create -s "$WORK/post.lua" "$ELEMENTS_URL"
     run_wrk patch -s "$WORK/patch.lua" "$ELEMENTS_URL/$ELEMENT"
@@ -227,7 +235,8 @@ for line in open(results):
     else:
         current[parts[0]] = [float(x) for x in parts[1:]]
 med = statistics.median
-rows = [("get", "GET one element"), ("list", "list 50"),
+rows = [("get", "GET one element"), ("get_pat", "GET one element, personal access token"),
+        ("list", "list 50"),
         ("where_selective", "list 50, selective `where`"), ("where_broad", "list 50, 2% `where`"),
         ("q", "list 50, `q=ash`"), ("create", "create element"),
         ("patch", "PATCH element (If-Match)"), ("login", "login"),
@@ -254,6 +263,11 @@ bursts = [line.split() for line in open(codes_file) if line.strip()]
 logins, bad_logins = sum(int(b[0]) for b in bursts), sum(int(b[1]) for b in bursts)
 seed, copy = float(seed_secs), float(copy_secs)
 print()
+pat_ratios = [r["get_pat"][0] / r["get"][0] for r in rounds]
+print(f"- GET element with a personal access token vs a JWT: {med(r['get_pat'][0] for r in rounds):.0f} vs "
+      f"{med(r['get'][0] for r in rounds):.0f} req/s; median of the rounds' ratios {med(pat_ratios):.1%} "
+      f"(rounds: {', '.join(f'{x:.1%}' for x in pat_ratios)}); p99 {med(r['get_pat'][2] for r in rounds):.2f} "
+      f"vs {med(r['get'][2] for r in rounds):.2f} ms")
 burst_ratios = [r["get_during_logins"][2] / r["get"][2] for r in rounds]
 print(f"- GET element p99 during login bursts: {burst:.2f} ms vs {base:.2f} ms without; median of the rounds' ratios "
       f"{med(burst_ratios):.2f}x (rounds: {', '.join(f'{x:.2f}x' for x in burst_ratios)}); "

@@ -63,6 +63,14 @@ curl -sf "$BASE/readyz" >/dev/null || { cat "$LOG"; echo "server did not start" 
 TOKEN=$(curl -sf "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
     -d '{"email":"schemathesis@example.com","password":"a long and unusual passphrase 42"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# A second login of the same account, for DELETE /users/me/sessions/{session_id} to end
+# (see schemathesis.toml).
+SPARE=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"schemathesis@example.com","password":"a long and unusual passphrase 42"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+SCHEMATHESIS_SPARE_SESSION=$(curl -sf "$BASE/api/v1/users/me/sessions" -H "Authorization: Bearer $SPARE" |
+    python3 -c 'import json,sys; print(next(s["id"] for s in json.load(sys.stdin) if s["current"]))')
+export SCHEMATHESIS_SPARE_SESSION
 
 run_schemathesis() {
     # No --checks: schemathesis enables every check by default, and a check named on the

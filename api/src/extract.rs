@@ -190,7 +190,9 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The caller, from a valid access token; 401 without one.
+/// The caller, from a valid Bearer token (a login's access token or a personal access
+/// token); 401 without one. What the credential allows is the use case's to ask
+/// ([`service::access`]).
 pub struct Authenticated(pub Actor);
 
 impl FromRequest for Authenticated {
@@ -211,9 +213,10 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The caller if a token was sent (its signature and claims must then be valid), or
-/// anonymous. The session is not checked here: the world query of the use case checks it
-/// in the same round trip ([`service::access::world_access`]).
+/// The caller if a token was sent (a login's access token must then have a valid signature
+/// and claims; a personal access token is only hashed), or anonymous. Neither the session
+/// nor the personal access token is looked up here: the world query of the use case does
+/// it in the same round trip ([`service::access::world_access`]).
 pub struct MaybeCaller(pub Option<Caller>);
 
 impl FromRequest for MaybeCaller {

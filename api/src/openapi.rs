@@ -21,7 +21,9 @@ problem_responses! {
     BadRequest => "Malformed JSON, query string, cursor or header";
     Unauthorized => "Missing, invalid, expired or revoked token, or bad credentials",
         headers(("WWW-Authenticate" = String, description = "Always `Bearer`"));
-    Forbidden => "Authenticated, but the role does not allow this";
+    Forbidden => "Authenticated, but not allowed: the role does not allow this (`forbidden`), \
+        or the credential does not (`insufficient-scope`: a `read` personal access token \
+        writing, or any personal access token doing what needs a login)";
     NotFound => "No such resource, or the caller may not see it";
     Conflict => "Conflicts with an existing resource";
     PreconditionFailed => "If-Match does not match the current version";
@@ -46,7 +48,18 @@ impl Modify for BearerSecurity {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
+                    .bearer_format("JWT or lb_pat_…")
+                    .description(Some(
+                        "Either a login's access token (a JWT from `/auth/register`, \
+                         `/auth/login` or `/auth/refresh`, living at most 15 minutes) or a \
+                         personal access token (`lb_pat_…`, from `POST /users/me/tokens`). A \
+                         personal access token acts as its user, narrowed: `read` allows only \
+                         GET and HEAD; `write` also creates worlds and changes their contents, \
+                         name, description and settings; with `world_ids`, every other world \
+                         is 404. Whatever its scope, it cannot manage the account, tokens, \
+                         sessions, members or invitations, delete a world or change its \
+                         visibility: those answer 403 `insufficient-scope`.",
+                    ))
                     .build(),
             ),
         );
@@ -69,6 +82,11 @@ impl Modify for BearerSecurity {
         routes::users::update_me,
         routes::users::change_password,
         routes::users::delete_me,
+        routes::tokens::create_token,
+        routes::tokens::list_tokens,
+        routes::tokens::delete_token,
+        routes::tokens::list_sessions,
+        routes::tokens::end_session,
         routes::worlds::list_worlds,
         routes::worlds::create_world,
         routes::worlds::get_world,
@@ -77,6 +95,12 @@ impl Modify for BearerSecurity {
         routes::worlds::list_members,
         routes::worlds::put_member,
         routes::worlds::remove_member,
+        routes::invitations::create_invitation,
+        routes::invitations::list_world_invitations,
+        routes::invitations::revoke_invitation,
+        routes::invitations::list_my_invitations,
+        routes::invitations::accept_invitation,
+        routes::invitations::decline_invitation,
         routes::elements::list_elements,
         routes::elements::create_element,
         routes::elements::get_element,
@@ -127,6 +151,8 @@ struct ApiV1;
         (name = "users", description = "The caller's own account"),
         (name = "worlds", description = "Worlds"),
         (name = "members", description = "Who may read or edit a world"),
+        (name = "invitations", description = "How people join a world: by accepting an owner's invitation"),
+        (name = "tokens", description = "Personal access tokens for tools, and the caller's logins"),
         (name = "elements", description = "Characters, places, factions, items, lore"),
         (name = "relations", description = "Typed links between two elements"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),

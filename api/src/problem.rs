@@ -10,7 +10,12 @@ const PROBLEM_BASE: &str = "https://lorebase.dev/problems/";
 /// The problem+json body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// `https://lorebase.dev/problems/<slug>`, stable per kind of failure.
+    /// `https://lorebase.dev/problems/<slug>`, stable per kind of failure. Slugs:
+    /// `bad-request`, `unauthorized`, `invalid-credentials`, `forbidden`,
+    /// `insufficient-scope` (403: a personal access token's scope does not allow the
+    /// action, or the action needs a login), `not-found`, `method-not-allowed`, `conflict`,
+    /// `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
+    /// `validation-failed`, `rate-limited`, `internal-error`, `service-unavailable`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: &'static str,
@@ -58,6 +63,11 @@ impl ApiError {
             ApiError::Service(e) => match e {
                 Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
                 Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+                Error::InsufficientScope(_) => shape(
+                    StatusCode::FORBIDDEN,
+                    "insufficient-scope",
+                    "Insufficient scope",
+                ),
                 Error::Unauthorized(_) => {
                     shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
                 }
@@ -127,6 +137,7 @@ impl ApiError {
             ApiError::Service(e) => match e {
                 Error::NotFound => "no such resource".into(),
                 Error::Forbidden(why) => format!("your role does not allow this: {why}"),
+                Error::InsufficientScope(why) => (*why).to_owned(),
                 Error::Unauthorized(why) => format!("authentication required: {why}"),
                 Error::InvalidCredentials => "email or password is incorrect".into(),
                 Error::Conflict(why) => why.clone(),

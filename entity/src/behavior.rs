@@ -5,9 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_relations, element_trash, rate_limit_events, refresh_tokens, sessions, users,
-    webhook_deliveries, webhook_outbox, webhooks, world_changes, world_elements, world_members,
-    worlds,
+    element_relations, element_trash, invitations, personal_tokens, rate_limit_events,
+    refresh_tokens, sessions, users, webhook_deliveries, webhook_outbox, webhooks, world_changes,
+    world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -78,7 +78,13 @@ macro_rules! created_only_behavior {
     )+};
 }
 
-created_only_behavior!(sessions, refresh_tokens, rate_limit_events);
+created_only_behavior!(
+    sessions,
+    refresh_tokens,
+    rate_limit_events,
+    personal_tokens,
+    invitations
+);
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for world_members::ActiveModel {

@@ -34,6 +34,8 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, sessions::Entity),
         table(&schema, refresh_tokens::Entity),
         table(&schema, rate_limit_events::Entity),
+        table(&schema, personal_tokens::Entity),
+        table(&schema, invitations::Entity),
         table(&schema, world_changes::Entity),
         table(&schema, element_trash::Entity),
         table(&schema, webhooks::Entity),
@@ -60,6 +62,8 @@ pub struct DeclaredIndex {
     pub predicate: Option<&'static str>,
     /// Storage parameters as PostgreSQL lists them (`fastupdate=off`), comma-separated.
     pub options: Option<&'static str>,
+    /// A unique index (with a predicate: a uniqueness rule over some rows only).
+    pub unique: bool,
 }
 
 const fn default(table: &'static str, column: &'static str, sql: &'static str) -> ServerDefault {
@@ -78,6 +82,25 @@ const fn btree(
         keys,
         predicate: None,
         options: None,
+        unique: false,
+    }
+}
+
+/// A unique B-tree index over the rows that satisfy `predicate` only.
+const fn unique_where(
+    table: &'static str,
+    name: &'static str,
+    keys: &'static [&'static str],
+    predicate: &'static str,
+) -> DeclaredIndex {
+    DeclaredIndex {
+        table,
+        name,
+        method: "btree",
+        keys,
+        predicate: Some(predicate),
+        options: None,
+        unique: true,
     }
 }
 
@@ -95,6 +118,7 @@ const fn gin(
         keys,
         predicate: None,
         options: Some("fastupdate=off"),
+        unique: false,
     }
 }
 
@@ -124,6 +148,9 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("sessions", "created_at", "CURRENT_TIMESTAMP"),
     default("refresh_tokens", "created_at", "CURRENT_TIMESTAMP"),
     default("rate_limit_events", "created_at", "CURRENT_TIMESTAMP"),
+    default("personal_tokens", "created_at", "CURRENT_TIMESTAMP"),
+    default("invitations", "status", "'pending'"),
+    default("invitations", "created_at", "CURRENT_TIMESTAMP"),
 ];
 
 /// Foreign-key lookups, keyset paging orders and JSONB containment (PostgreSQL only).
@@ -213,5 +240,27 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "rate_limit_events",
         "rate_limit_events_scope_subject_created_idx",
         &["scope", "subject", "created_at"],
+    ),
+    btree(
+        "personal_tokens",
+        "personal_tokens_user_created_idx",
+        &["user_id", "created_at", "id"],
+    ),
+    btree(
+        "invitations",
+        "invitations_world_created_idx",
+        &["world_id", "created_at", "id"],
+    ),
+    btree(
+        "invitations",
+        "invitations_email_created_idx",
+        &["email", "created_at", "id"],
+    ),
+    btree("invitations", "invitations_invited_by_idx", &["invited_by"]),
+    unique_where(
+        "invitations",
+        "invitations_pending_key",
+        &["world_id", "email"],
+        "status = 'pending'",
     ),
 ];

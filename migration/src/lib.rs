@@ -11,6 +11,9 @@ mod m20261124_020007_create_refresh_tokens;
 mod m20261124_020008_create_rate_limit_events;
 mod m20261124_071539_attributes_statistics;
 mod m20261124_073327_gin_without_pending_list;
+mod m20261130_110001_create_personal_tokens;
+mod m20261130_110002_create_invitations;
+mod m20261130_110003_sessions_last_used_at;
 mod m20261130_120001_create_world_changes;
 mod m20261130_120002_create_element_trash;
 mod m20261130_140001_create_webhooks;
@@ -33,6 +36,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_020008_create_rate_limit_events::Migration),
             Box::new(m20261124_071539_attributes_statistics::Migration),
             Box::new(m20261124_073327_gin_without_pending_list::Migration),
+            Box::new(m20261130_110001_create_personal_tokens::Migration),
+            Box::new(m20261130_110002_create_invitations::Migration),
+            Box::new(m20261130_110003_sessions_last_used_at::Migration),
             Box::new(m20261130_120001_create_world_changes::Migration),
             Box::new(m20261130_120002_create_element_trash::Migration),
             Box::new(m20261130_140001_create_webhooks::Migration),

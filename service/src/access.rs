@@ -1,16 +1,19 @@
-//! Who may do what in a world: the single place that answers it. Every use case about a
-//! world or its contents starts with [`world_access`] and then asks [`Access::require`].
-use entity::{world_elements, world_members, worlds};
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+//! Who may do what: the single place that answers it, for logins and personal access
+//! tokens alike. Every use case about a world or its contents starts with
+//! [`world_access`] and then asks [`Access::require`]; every other use case asks
+//! [`Actor::require`] what its credential allows.
+use entity::{personal_tokens, world_elements, world_members, worlds};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, JoinType,
-    QueryFilter, QueryResult, QuerySelect, QueryTrait, RelationDef, RelationTrait, SelectA,
-    SelectB, SelectC,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    JoinType, QueryFilter, QueryResult, QuerySelect, QueryTrait, RelationDef, RelationTrait,
+    Select, SelectA, SelectB, SelectC,
 };
 use uuid::Uuid;
 
-use crate::auth::{Actor, Caller, SESSION_IS_CURRENT};
+use crate::auth::{Actor, Caller, Grant, SESSION_IS_CURRENT};
 use crate::error::{Error, Result};
+use crate::personal_tokens as pats;
 use crate::values::Visibility;
 
 /// A member's role; the order is the order of power.
@@ -52,18 +55,134 @@ impl Role {
     }
 }
 
+/// What a personal access token allows: `read` only reads; `write` also creates worlds,
+/// changes their contents and their name, description and settings.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    Read,
+    Write,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Option<Self> {
+        match raw {
+            "read" => Some(TokenScope::Read),
+            "write" => Some(TokenScope::Write),
+            _ => None,
+        }
+    }
+}
+
+/// What a use case needs its credential to allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Reading (what GET and HEAD do): any credential.
+    Read,
+    /// Creating worlds and changing what an editor may change: a login or a `write` token.
+    Write,
+    /// Managing the account, its tokens, sessions and invitations, and what only a world's
+    /// owner may do (delete it, change its visibility, members, invitations): a login.
+    Login,
+}
+
+impl Need {
+    /// What acting with `role`'s powers in a world needs: a viewer's is a read, an
+    /// editor's a write, and what only the owner may do needs a login.
+    fn for_role(role: Role) -> Self {
+        match role {
+            Role::Viewer => Need::Read,
+            Role::Editor => Need::Write,
+            Role::Owner => Need::Login,
+        }
+    }
+}
+
+/// The rule for credentials, the one place it is written: a login may do whatever the
+/// user may; a personal access token is narrowed to its scope and never manages anything.
+pub fn permit(grant: &Grant, need: Need) -> Result<()> {
+    match grant {
+        Grant::Login { .. } => Ok(()),
+        Grant::Token(token) => token_permits(token.scope, need),
+    }
+}
+
+fn token_permits(scope: TokenScope, need: Need) -> Result<()> {
+    match (scope, need) {
+        (_, Need::Read) | (TokenScope::Write, Need::Write) => Ok(()),
+        (TokenScope::Read, Need::Write) => Err(Error::InsufficientScope(
+            "this token may only read; writing needs a write token or a login",
+        )),
+        (_, Need::Login) => Err(Error::InsufficientScope(
+            "a personal access token cannot do this; it needs a login",
+        )),
+    }
+}
+
+impl Actor {
+    /// Whether the caller's credential allows what a use case is about to do.
+    pub fn require(&self, need: Need) -> Result<()> {
+        permit(&self.grant, need)
+    }
+
+    /// The worlds a token restricts its caller to (`None`: no restriction).
+    pub fn world_ids(&self) -> Option<&[Uuid]> {
+        match &self.grant {
+            Grant::Token(token) => token.world_ids.as_deref(),
+            Grant::Login { .. } => None,
+        }
+    }
+}
+
+/// Narrows a query over `worlds` to the worlds the caller's credential may reach: a
+/// token limited to some worlds sees no other, also in lists.
+pub fn reachable_worlds(actor: &Actor) -> sea_orm::Condition {
+    match actor.world_ids() {
+        Some(ids) => sea_orm::Condition::all().add(worlds::Column::Id.is_in(ids.iter().copied())),
+        None => sea_orm::Condition::all(),
+    }
+}
+
 /// The world as the caller may see it, with the caller's role (`None`: a stranger
-/// reading a public world).
+/// reading a public world) and what the caller's credential allows.
 #[derive(Debug)]
 pub struct Access {
     pub world: worlds::Model,
     pub role: Option<Role>,
+    /// The token's scope when the caller came with a personal access token.
+    scope: Option<TokenScope>,
 }
 
 impl Access {
-    /// Requires at least `minimum`. The caller can already see the world, so a missing
-    /// role is 403, not 404.
+    /// Requires at least `minimum`, and a credential that allows acting with it. The
+    /// caller can already see the world, so a missing role is 403, not 404.
     pub fn require(&self, minimum: Role) -> Result<()> {
+        if let Some(scope) = self.scope {
+            token_permits(scope, Need::for_role(minimum))?;
+        }
+        self.require_role(minimum)
+    }
+
+    /// A read that only some roles may make (the trash: editors). Any credential that may
+    /// read may make it for a user with that role: a `read` token narrows writes, not
+    /// which GETs its user may send.
+    pub fn require_to_read(&self, minimum: Role) -> Result<()> {
+        if let Some(scope) = self.scope {
+            token_permits(scope, Need::Read)?;
+        }
+        self.require_role(minimum)
+    }
+
+    fn require_role(&self, minimum: Role) -> Result<()> {
         match self.role {
             Some(role) if role >= minimum => Ok(()),
             _ => Err(Error::Forbidden(match minimum {
@@ -75,52 +194,49 @@ impl Access {
     }
 }
 
-/// Who asks, as [`world_access`] takes it: an [`Actor`] whose session was checked already,
-/// or a [`Caller`] whose session is checked in the same query as the world.
+/// Who asks, as [`world_access`] takes it: an [`Actor`] whose credential was checked
+/// already, or a [`Caller`] whose credential is checked in the same query as the world.
 pub trait Requester {
-    fn user_id(&self) -> Uuid;
-    /// Whether the session still stands, when that is still to be checked.
-    fn pending_session_check(&self) -> Option<&Caller>;
+    fn requester(&self) -> Who<'_>;
+}
+
+#[derive(Clone, Copy)]
+pub enum Who<'a> {
+    Actor(&'a Actor),
+    Caller(&'a Caller),
 }
 
 impl Requester for Actor {
-    fn user_id(&self) -> Uuid {
-        self.user_id
-    }
-
-    fn pending_session_check(&self) -> Option<&Caller> {
-        None
+    fn requester(&self) -> Who<'_> {
+        Who::Actor(self)
     }
 }
 
 impl Requester for Caller {
-    fn user_id(&self) -> Uuid {
-        self.user_id
-    }
-
-    fn pending_session_check(&self) -> Option<&Caller> {
-        Some(self)
+    fn requester(&self) -> Who<'_> {
+        Who::Caller(self)
     }
 }
 
-/// Resolves the caller's access to a world. A private world the caller is no member of
-/// is `NotFound`, exactly like a world that does not exist. One round trip: the world, the
-/// caller's membership and, for a [`Caller`], its session come from one query.
+/// Resolves the caller's access to a world. A private world the caller is no member of,
+/// or a world outside the caller's token's worlds, is `NotFound`, exactly like a world
+/// that does not exist. One round trip: the world, the caller's membership and, for a
+/// [`Caller`], its session or token come from one query.
 pub async fn world_access<C: ConnectionTrait, R: Requester>(
     db: &C,
     requester: Option<&R>,
     world_id: Uuid,
 ) -> Result<Access> {
-    let query = worlds::Entity::find_by_id(world_id)
-        .join(JoinType::LeftJoin, membership_of(requester))
-        .select_also(world_members::Entity);
-    let statement = with_session_check(query, requester).build(db.get_database_backend());
+    let who = requester.map(Requester::requester);
+    let query =
+        joined(worlds::Entity::find_by_id(world_id), who).select_also(world_members::Entity);
+    let statement = with_credential(query, who).build(db.get_database_backend());
     let found = WorldRow::find_by_statement(statement).one(db).await?;
     let Some(row) = found else {
-        return Err(not_found_for(db, requester).await);
+        return Err(not_found_for(db, who).await);
     };
-    check_session(requester, row.session_is_current)?;
-    decide(row.world, row.member)
+    let grant = resolve(db, who, row.credential).await?;
+    decide(row.world, row.member, grant.as_ref())
 }
 
 /// The caller's access to a world and one of its elements, in one round trip. A missing
@@ -131,56 +247,135 @@ pub async fn world_access_with_element<C: ConnectionTrait, R: Requester>(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<(Access, world_elements::Model)> {
-    let query = worlds::Entity::find_by_id(world_id)
-        .join(JoinType::LeftJoin, membership_of(requester))
+    let who = requester.map(Requester::requester);
+    let query = joined(worlds::Entity::find_by_id(world_id), who)
         .select_also(world_members::Entity)
         .find_also_related(world_elements::Entity)
         .filter(world_elements::Column::Id.eq(element_id));
-    let statement = with_session_check(query, requester).build(db.get_database_backend());
+    let statement = with_credential(query, who).build(db.get_database_backend());
     let found = WorldElementRow::find_by_statement(statement)
         .one(db)
         .await?;
     let Some(row) = found else {
-        return Err(not_found_for(db, requester).await);
+        return Err(not_found_for(db, who).await);
     };
-    check_session(requester, row.world.session_is_current)?;
-    let access = decide(row.world.world, row.world.member)?;
+    let grant = resolve(db, who, row.world.credential).await?;
+    let access = decide(row.world.world, row.world.member, grant.as_ref())?;
     Ok((access, row.element.ok_or(Error::NotFound)?))
 }
 
-/// Adds the [`Caller`]'s session check to a world query as a column of its own.
-fn with_session_check<Q: QuerySelect, R: Requester>(query: Q, requester: Option<&R>) -> Q {
-    match requester.and_then(Requester::pending_session_check) {
-        Some(caller) => query.expr_as(caller.session_is_current(), SESSION_IS_CURRENT),
-        None => query,
+/// The alias of the personal token row a world query joins for a token's caller.
+fn token_alias() -> Alias {
+    Alias::new("pat")
+}
+
+/// The prefix of the token row's columns in a world query's result.
+const TOKEN_COLUMNS: &str = "pat_";
+
+/// The joins every world query makes: the caller's token (for a token's caller, whose
+/// user the query learns from it) and the caller's own membership row.
+fn joined(mut query: Select<worlds::Entity>, who: Option<Who<'_>>) -> Select<worlds::Entity> {
+    if let Some(Who::Caller(Caller::Token(token))) = who {
+        QueryTrait::query(&mut query).join_as(
+            JoinType::LeftJoin,
+            personal_tokens::Entity,
+            token_alias(),
+            Expr::col((token_alias(), personal_tokens::Column::TokenHash)).eq(token.hash()),
+        );
+    }
+    query.join(JoinType::LeftJoin, membership_of(who))
+}
+
+/// Adds what checks the [`Caller`]'s credential to a world query, as columns of its own:
+/// whether a login's session stands, or the token's row.
+fn with_credential<Q: QuerySelect>(mut query: Q, who: Option<Who<'_>>) -> Q {
+    match who {
+        Some(Who::Caller(Caller::Login(login))) => {
+            query.expr_as(login.session_is_current(), SESSION_IS_CURRENT)
+        }
+        Some(Who::Caller(Caller::Token(_))) => {
+            for column in personal_tokens::Column::iter() {
+                query = query.expr_as(
+                    Expr::col((token_alias(), column)),
+                    format!("{TOKEN_COLUMNS}{}", column.as_str()),
+                );
+            }
+            query
+        }
+        _ => query,
     }
 }
 
-fn check_session<R: Requester>(requester: Option<&R>, is_current: Option<bool>) -> Result<()> {
-    match requester.and_then(Requester::pending_session_check) {
-        Some(caller) => caller.verified(is_current.unwrap_or(false)).map(|_| ()),
-        None => Ok(()),
+/// The credential part of a world query's row.
+struct CredentialColumns {
+    session_is_current: Option<bool>,
+    token: Option<personal_tokens::Model>,
+}
+
+impl CredentialColumns {
+    fn from_row(row: &QueryResult) -> std::result::Result<Self, DbErr> {
+        // The token's columns are there only for a token's caller, and NULL when no token
+        // has the presented hash.
+        let token_id: Option<Option<Uuid>> = row
+            .try_get(
+                "",
+                &format!("{TOKEN_COLUMNS}{}", personal_tokens::Column::Id.as_str()),
+            )
+            .ok();
+        Ok(Self {
+            session_is_current: row.try_get("", SESSION_IS_CURRENT).ok(),
+            token: match token_id {
+                Some(Some(_)) => Some(personal_tokens::Model::from_query_result(
+                    row,
+                    TOKEN_COLUMNS,
+                )?),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// The caller's grant, once the query's columns say its credential still works
+/// (`None`: anonymous).
+async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    who: Option<Who<'_>>,
+    columns: CredentialColumns,
+) -> Result<Option<Grant>> {
+    match who {
+        None => Ok(None),
+        Some(Who::Actor(actor)) => Ok(Some(actor.grant.clone())),
+        Some(Who::Caller(Caller::Login(login))) => login
+            .verified(columns.session_is_current.unwrap_or(false))
+            .map(|actor| Some(actor.grant)),
+        Some(Who::Caller(Caller::Token(_))) => {
+            let token = columns
+                .token
+                .ok_or(Error::Unauthorized("invalid personal access token"))?;
+            pats::admit(db, token).await.map(|actor| Some(actor.grant))
+        }
     }
 }
 
 /// No row: the world (or element) is not there for this caller, unless the caller's
-/// token is no good, which must say 401 whatever the world. Only this path pays a second
-/// query.
-async fn not_found_for<C: ConnectionTrait, R: Requester>(db: &C, requester: Option<&R>) -> Error {
-    match requester.and_then(Requester::pending_session_check) {
-        Some(caller) => match caller.check(db).await {
+/// credential is no good, which must say 401 whatever the world. Only this path pays a
+/// second query.
+async fn not_found_for<C: ConnectionTrait>(db: &C, who: Option<Who<'_>>) -> Error {
+    match who {
+        Some(Who::Caller(caller)) => match caller.check(db).await {
             Ok(_) => Error::NotFound,
             Err(e) => e,
         },
-        None => Error::NotFound,
+        _ => Error::NotFound,
     }
 }
 
-/// A world, the caller's membership and the session check, as [`world_access`] reads them.
+/// A world, the caller's membership and the credential check, as [`world_access`] reads
+/// them.
 struct WorldRow {
     world: worlds::Model,
     member: Option<world_members::Model>,
-    session_is_current: Option<bool>,
+    credential: CredentialColumns,
 }
 
 impl FromQueryResult for WorldRow {
@@ -188,7 +383,7 @@ impl FromQueryResult for WorldRow {
         Ok(Self {
             world: worlds::Model::from_query_result(row, SelectA.as_str())?,
             member: world_members::Model::from_query_result_optional(row, SelectB.as_str())?,
-            session_is_current: row.try_get("", SESSION_IS_CURRENT).ok(),
+            credential: CredentialColumns::from_row(row)?,
         })
     }
 }
@@ -207,24 +402,85 @@ impl FromQueryResult for WorldElementRow {
     }
 }
 
+/// The caller's user as the world query knows it: a value, or the joined token's user.
+fn user_of(who: Option<Who<'_>>) -> Option<SimpleExpr> {
+    match who? {
+        Who::Actor(actor) => Some(Expr::val(actor.user_id)),
+        Who::Caller(Caller::Login(login)) => Some(Expr::val(login.user_id)),
+        Who::Caller(Caller::Token(_)) => {
+            Some(Expr::col((token_alias(), personal_tokens::Column::UserId)))
+        }
+    }
+}
+
 /// The join to the caller's own membership row (none for an anonymous caller).
-fn membership_of<R: Requester>(requester: Option<&R>) -> RelationDef {
-    let user_id = requester.map(Requester::user_id);
+fn membership_of(who: Option<Who<'_>>) -> RelationDef {
+    let user = user_of(who);
     worlds::Relation::WorldMembers
         .def()
-        .on_condition(move |_, member| match user_id {
-            Some(user_id) => Expr::col((member, world_members::Column::UserId))
-                .eq(user_id)
+        .on_condition(move |_, member| match &user {
+            Some(user) => Expr::col((member, world_members::Column::UserId))
+                .eq(user.clone())
                 .into_condition(),
             None => Expr::val(false).into_condition(),
         })
 }
 
-/// The rule itself: members see the world with their role, strangers only a public one.
-fn decide(world: worlds::Model, member: Option<world_members::Model>) -> Result<Access> {
+/// The rule itself: members see the world with their role, strangers only a public one,
+/// and a token limited to some worlds nothing else.
+fn decide(
+    world: worlds::Model,
+    member: Option<world_members::Model>,
+    grant: Option<&Grant>,
+) -> Result<Access> {
+    let scope = match grant {
+        Some(Grant::Token(token)) => {
+            if token
+                .world_ids
+                .as_ref()
+                .is_some_and(|ids| !ids.contains(&world.id))
+            {
+                return Err(Error::NotFound);
+            }
+            Some(token.scope)
+        }
+        _ => None,
+    };
     let role = member.and_then(|member| Role::from_db(&member.role));
     if role.is_none() && Visibility::from_db(&world.visibility) != Visibility::Public {
         return Err(Error::NotFound);
     }
-    Ok(Access { world, role })
+    Ok(Access { world, role, scope })
+}
+
+/// Which of `world_ids` the user may read (a member's, or a public world), for a token
+/// limited to them.
+pub(crate) async fn readable_among<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    world_ids: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    let readable: Vec<Uuid> = worlds::Entity::find()
+        .select_only()
+        .column(worlds::Column::Id)
+        .join(
+            JoinType::LeftJoin,
+            worlds::Relation::WorldMembers
+                .def()
+                .on_condition(move |_, member| {
+                    Expr::col((member, world_members::Column::UserId))
+                        .eq(user_id)
+                        .into_condition()
+                }),
+        )
+        .filter(worlds::Column::Id.is_in(world_ids.iter().copied()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(world_members::Column::UserId.is_not_null())
+                .add(worlds::Column::Visibility.eq(Visibility::Public.as_str())),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(readable)
 }

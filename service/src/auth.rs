@@ -1,5 +1,6 @@
-//! Registration, login, token refresh and logout, and turning a Bearer token into an
-//! [`Actor`]. Everything that decides whether a credential is good lives here.
+//! Registration, login, token refresh and logout, and turning a Bearer token (a login's
+//! access token or a personal access token) into an [`Actor`]. Everything that decides
+//! whether a credential is good lives here; what it allows, in [`crate::access`].
 use chrono::Utc;
 use entity::{refresh_tokens, sessions, users};
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
@@ -10,6 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::TokenScope;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::passwords::Passwords;
 use crate::rate_limit::{self, Limit, Scope};
@@ -22,11 +24,39 @@ use crate::values::{Checks, Email, Name, PASSWORD_MAX_CHARS, Password, password_
 /// secret: no password, token or hash.
 pub const SECURITY: &str = "lorebase::security";
 
-/// The authenticated caller of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The authenticated caller of a request: a user, and the credential they came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: Uuid,
-    pub session_id: Uuid,
+    pub grant: Grant,
+}
+
+/// The credential behind a request, as far as authorization cares
+/// ([`crate::access::permit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A login's access token: whatever the user may do.
+    Login { session_id: Uuid },
+    /// A personal access token: narrowed to its scope and worlds.
+    Token(TokenGrant),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub token_id: Uuid,
+    pub scope: TokenScope,
+    /// `None`: every world the user can read.
+    pub world_ids: Option<Vec<Uuid>>,
+}
+
+impl Actor {
+    /// The login this request came with, if it came with one.
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.grant {
+            Grant::Login { session_id } => Some(session_id),
+            Grant::Token(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -356,9 +386,12 @@ async fn start_session(
     auth: &Auth,
     user: users::Model,
 ) -> Result<AuthResponse> {
+    let started = crate::versioning::now();
     let session = sessions::ActiveModel {
         user_id: Set(user.id),
         revoked_at: Set(None),
+        created_at: Set(started),
+        last_used_at: Set(Some(started)),
         ..Default::default()
     }
     .insert(db)
@@ -400,7 +433,7 @@ async fn issue_pair<C: ConnectionTrait>(
 }
 
 /// Ends a session: its refresh tokens and access tokens stop working at once.
-async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<()> {
+pub(crate) async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<()> {
     sessions::Entity::update_many()
         .col_expr(
             sessions::Column::RevokedAt,
@@ -413,8 +446,14 @@ async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid) -> Result<
     Ok(())
 }
 
-/// Ends every session of a user (password change).
-pub(crate) async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<()> {
+/// Ends every login and every personal access token of a user (password change).
+pub(crate) async fn end_every_credential<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<()> {
+    revoke_all_sessions(db, user_id).await?;
+    crate::personal_tokens::delete_all(db, user_id).await
+}
+
+/// Ends every session of a user.
+async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<()> {
     sessions::Entity::update_many()
         .col_expr(
             sessions::Column::RevokedAt,
@@ -482,6 +521,14 @@ pub async fn refresh(
     let Some(user) = users::Entity::find_by_id(session.user_id).one(&txn).await? else {
         return Err(rejected);
     };
+    sessions::Entity::update_many()
+        .col_expr(
+            sessions::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(crate::versioning::now()),
+        )
+        .filter(sessions::Column::Id.eq(session.id))
+        .exec(&txn)
+        .await?;
     let response = issue_pair(&txn, auth, user, &session).await?;
     txn.commit().await?;
     Ok(response)
@@ -499,27 +546,61 @@ pub async fn logout(db: &DatabaseConnection, request: RefreshRequest) -> Result<
     revoke_session(db, token.session_id).await
 }
 
-/// A caller as its access token says: signature, algorithm, expiry, issuer and audience
-/// are checked, whether its session still stands is not. [`Caller::check`] makes it an
-/// [`Actor`]; a world query can instead check the session in its own round trip
+/// A caller as their Bearer token says, before the database has said whether it still
+/// works: a login's access token (signature, algorithm, expiry, issuer and audience
+/// checked) or a personal access token (only its hash known). [`Caller::check`] makes it
+/// an [`Actor`]; a world query can instead check it in its own round trip
 /// ([`crate::access::world_access`]), which saves one query on every such request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Login(LoginCaller),
+    Token(TokenCaller),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
+pub struct LoginCaller {
     pub user_id: Uuid,
     pub session_id: Uuid,
     token_version: i32,
 }
 
+/// A personal access token as presented: what the database finds it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCaller {
+    hash: String,
+}
+
+impl TokenCaller {
+    pub(crate) fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
 impl Caller {
+    /// Tells the two kinds of token apart by their prefix. A personal access token is
+    /// hashed (SHA-256, no password-hash cost) to be found by its hash.
     pub fn from_token(auth: &Auth, bearer: &str) -> Result<Self> {
+        if let Some(hash) = crate::personal_tokens::hash_of_presented(bearer) {
+            return Ok(Caller::Token(TokenCaller { hash }));
+        }
         let claims = auth.tokens.verify_access(bearer)?;
-        Ok(Self {
+        Ok(Caller::Login(LoginCaller {
             user_id: claims.sub,
             session_id: claims.sid,
             token_version: claims.ver,
-        })
+        }))
     }
 
+    /// Checks the credential in a query of its own.
+    pub async fn check<C: ConnectionTrait>(&self, db: &C) -> Result<Actor> {
+        match self {
+            Caller::Login(login) => login.check(db).await,
+            Caller::Token(token) => crate::personal_tokens::authenticate(db, token.hash()).await,
+        }
+    }
+}
+
+impl LoginCaller {
     /// The rule that keeps a token working, as an SQL expression so that it can ride
     /// along in another query: its session exists for this user and is not revoked, and
     /// the user's token version is the one the token was issued with.
@@ -546,19 +627,20 @@ impl Caller {
     }
 
     /// The caller, once the database says the session is current.
-    pub(crate) fn verified(self, session_is_current: bool) -> Result<Actor> {
+    pub(crate) fn verified(&self, session_is_current: bool) -> Result<Actor> {
         if session_is_current {
             Ok(Actor {
                 user_id: self.user_id,
-                session_id: self.session_id,
+                grant: Grant::Login {
+                    session_id: self.session_id,
+                },
             })
         } else {
             Err(Error::Unauthorized("token revoked"))
         }
     }
 
-    /// Checks the session in a query of its own.
-    pub async fn check<C: ConnectionTrait>(self, db: &C) -> Result<Actor> {
+    async fn check<C: ConnectionTrait>(&self, db: &C) -> Result<Actor> {
         let query = Query::select()
             .expr_as(self.session_is_current(), SESSION_IS_CURRENT)
             .to_owned();
@@ -570,11 +652,12 @@ impl Caller {
     }
 }
 
-/// The column that carries [`Caller::session_is_current`] in a query's result.
+/// The column that carries [`LoginCaller::session_is_current`] in a query's result.
 pub(crate) const SESSION_IS_CURRENT: &str = "session_is_current";
 
-/// Turns a Bearer token into the caller: the signature and claims must be valid, the
-/// session not revoked, and the user's token version unchanged since issue.
+/// Turns a Bearer token into the caller: a login's token must be valid, its session not
+/// revoked and the user's token version unchanged since issue; a personal access token
+/// must exist and not have expired.
 pub async fn authenticate(db: &DatabaseConnection, auth: &Auth, bearer: &str) -> Result<Actor> {
     Caller::from_token(auth, bearer)?.check(db).await
 }

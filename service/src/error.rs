@@ -28,6 +28,10 @@ pub enum Error {
     /// The caller can see the resource but their role does not allow the action.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A personal access token whose scope does not allow the action, or an action that
+    /// needs a login.
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(&'static str),
     /// Missing, invalid, expired or revoked credentials.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),

@@ -2,12 +2,12 @@
 use entity::{users, world_members};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::OnConflict,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Role, world_access};
+use crate::access::{Need, Role, world_access};
 use crate::auth::Actor;
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
@@ -75,7 +75,8 @@ pub async fn list(
     Ok(members)
 }
 
-/// Grants `user_id` a role in the world (adding them if needed). Owner only.
+/// Changes the role of an existing member. Owner only. A user who is not a member is 404:
+/// people join through invitations, never without their consent.
 pub async fn put(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -85,44 +86,30 @@ pub async fn put(
 ) -> Result<MemberDto> {
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
+    let (member, user) = world_members::Entity::find_by_id((world_id, user_id))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?
+        .and_then(|(member, user)| Some((member, user?)))
+        .ok_or(Error::NotFound)?;
     if user_id == access.world.owner_id {
         return Err(Error::validation(
             "user_id",
             "the owner's role cannot be changed",
         ));
     }
-    let user = users::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)?;
     let role: Role = request.role.into();
     let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
-    let existing = world_members::Entity::find_by_id((world_id, user_id))
-        .one(w.txn())
-        .await?;
-    let change = match &existing {
-        None => Some(ChangeType::MemberAdded),
-        Some(member) if member.role != role.as_str() => Some(ChangeType::MemberUpdated),
-        Some(_) => None,
-    };
-    world_members::Entity::insert(world_members::ActiveModel {
-        world_id: Set(world_id),
-        user_id: Set(user_id),
-        role: Set(role.as_str().to_owned()),
-        created_at: Set(crate::versioning::now()),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            world_members::Column::WorldId,
-            world_members::Column::UserId,
-        ])
-        .update_column(world_members::Column::Role)
-        .to_owned(),
-    )
-    .exec(w.txn())
-    .await?;
-    if let Some(change) = change {
-        w.record(change, user_id, None, Some(member_json(user_id, role)));
+    if member.role != role.as_str() {
+        let mut active: world_members::ActiveModel = member.into();
+        active.role = Set(role.as_str().to_owned());
+        active.update(w.txn()).await?;
+        w.record(
+            ChangeType::MemberUpdated,
+            user_id,
+            None,
+            Some(member_json(user_id, role)),
+        );
     }
     w.commit().await?;
     Ok(MemberDto {
@@ -139,6 +126,45 @@ pub(crate) fn member_json(user_id: Uuid, role: Role) -> serde_json::Value {
     serde_json::json!({"user_id": user_id, "role": role})
 }
 
+/// Makes `user_id` a member with `role` (accepting an invitation), inside the world's
+/// write. A member already keeps the higher of the two roles.
+pub(crate) async fn add(w: &mut WorldWrite, user_id: Uuid, role: Role) -> Result<()> {
+    let world_id = w.world_id();
+    if let Some(member) = world_members::Entity::find_by_id((world_id, user_id))
+        .one(w.txn())
+        .await?
+    {
+        if Role::from_db(&member.role).is_some_and(|held| held >= role) {
+            return Ok(());
+        }
+        let mut active: world_members::ActiveModel = member.into();
+        active.role = Set(role.as_str().to_owned());
+        active.update(w.txn()).await?;
+        w.record(
+            ChangeType::MemberUpdated,
+            user_id,
+            None,
+            Some(member_json(user_id, role)),
+        );
+        return Ok(());
+    }
+    world_members::ActiveModel {
+        world_id: Set(world_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(crate::versioning::now()),
+    }
+    .insert(w.txn())
+    .await?;
+    w.record(
+        ChangeType::MemberAdded,
+        user_id,
+        None,
+        Some(member_json(user_id, role)),
+    );
+    Ok(())
+}
+
 /// Removes a member: the owner may remove anyone but themself; a member may leave.
 pub async fn remove(
     db: &DatabaseConnection,
@@ -149,6 +175,8 @@ pub async fn remove(
     let access = world_access(db, Some(actor), world_id).await?;
     if actor.user_id != user_id {
         access.require(Role::Owner)?;
+    } else {
+        actor.require(Need::Login)?;
     }
     if user_id == access.world.owner_id {
         return Err(Error::validation(

@@ -35,7 +35,7 @@ pub async fn list(
 ) -> Result<Page<TrashedElementDto>> {
     world_access(db, Some(actor), world_id)
         .await?
-        .require(Role::Editor)?;
+        .require_to_read(Role::Editor)?;
     let mut query = element_trash::Entity::find()
         .select_only()
         .columns([

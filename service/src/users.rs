@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::{Actor, Auth, SECURITY, confirm_password, revoke_all_sessions};
+use crate::access::Need;
+use crate::auth::{Actor, Auth, SECURITY, confirm_password, end_every_credential};
 use crate::error::{Error, Result};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Name, Password, parse_object, password_user_inputs};
@@ -85,6 +86,7 @@ pub async fn update_me(
     actor: &Actor,
     request: UpdateMeRequest,
 ) -> Result<UserDto> {
+    actor.require(Need::Login)?;
     let mut checks = Checks::default();
     let display_name = match request.display_name {
         Some(Some(name)) => checks
@@ -131,8 +133,8 @@ pub async fn update_me(
     Ok(user.into())
 }
 
-/// Sets a new password and ends every earlier login: access tokens through the token
-/// version, refresh tokens through their revoked sessions.
+/// Sets a new password and ends every earlier login (access tokens through the token
+/// version, refresh tokens through their revoked sessions) and every personal access token.
 pub async fn change_password(
     db: &DatabaseConnection,
     auth: &Auth,
@@ -140,6 +142,7 @@ pub async fn change_password(
     request: ChangePasswordRequest,
     client_ip: &str,
 ) -> Result<()> {
+    actor.require(Need::Login)?;
     let user = load(db, actor).await?;
     confirm_password(db, auth, &user, &request.current_password, client_ip).await?;
     let user_inputs = password_user_inputs(&user.email, user.display_name.as_deref());
@@ -161,13 +164,14 @@ pub async fn change_password(
         .filter(users::Column::Id.eq(user.id))
         .exec(&txn)
         .await?;
-    revoke_all_sessions(&txn, user.id).await?;
+    end_every_credential(&txn, user.id).await?;
     txn.commit().await?;
     log::info!(target: SECURITY, "password changed: user {} from {client_ip}", user.id);
     Ok(())
 }
 
-/// Deletes the account; the database cascades to its sessions, worlds and all in them.
+/// Deletes the account; the database cascades to its sessions, personal access tokens,
+/// worlds and all in them.
 pub async fn delete_me(
     db: &DatabaseConnection,
     auth: &Auth,
@@ -175,6 +179,7 @@ pub async fn delete_me(
     request: DeleteMeRequest,
     client_ip: &str,
 ) -> Result<()> {
+    actor.require(Need::Login)?;
     let user = load(db, actor).await?;
     confirm_password(db, auth, &user, &request.password, client_ip).await?;
     users::Entity::delete_by_id(user.id).exec(db).await?;

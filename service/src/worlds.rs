@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::{Role, world_access};
+use crate::access::{Need, Role, reachable_worlds, world_access};
 use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
@@ -38,7 +38,7 @@ pub struct WorldDto {
 }
 
 impl WorldDto {
-    fn new(world: worlds::Model, role: Option<Role>) -> Self {
+    pub(crate) fn new(world: worlds::Model, role: Option<Role>) -> Self {
         Self {
             id: world.id,
             owner_id: world.owner_id,
@@ -96,6 +96,7 @@ pub async fn create(
     actor: &Actor,
     request: CreateWorldRequest,
 ) -> Result<WorldDto> {
+    actor.require(Need::Write)?;
     let mut checks = Checks::default();
     let name = checks.check(Name::parse("name", request.name));
     let description = match request.description {
@@ -160,6 +161,7 @@ pub async fn list(
     let mut query = worlds::Entity::find()
         .join(JoinType::InnerJoin, worlds::Relation::WorldMembers.def())
         .filter(world_members::Column::UserId.eq(actor.user_id))
+        .filter(reachable_worlds(actor))
         .select_also(world_members::Entity);
     if let Some(raw) = &page.cursor {
         let cursor = Cursor::decode(raw, LIST_ORDERING)?;

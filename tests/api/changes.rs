@@ -833,13 +833,14 @@ async fn retention_prunes_and_expires_old_positions(app: TestApp) {
     .assert_problem(409, "conflict");
 }
 
-/// Role changes and removals are in the feed, showing who and which role, never an email.
+/// Joining, role changes and leaving are in the feed, showing who and which role, never
+/// an email.
 async fn member_changes_are_recorded(app: TestApp) {
     let ada = app.register("ada").await;
     let bran = app.register("bran").await;
     let token = Some(ada.access_token.as_str());
     let world = new_world(&app, &ada.access_token, "Eldoria").await;
-    add_member(&app, &world, &bran, "viewer").await;
+    app.join(&ada, &world, &bran, "viewer").await;
     let member = format!("/api/v1/worlds/{world}/members/{}", bran.id);
     app.put(&member, token, json!({"role": "editor"}))
         .await
@@ -856,17 +857,23 @@ async fn member_changes_are_recorded(app: TestApp) {
     assert_eq!(
         summary(&changes),
         vec![
+            ("member.added".into(), bran_id.clone()),
             ("member.updated".into(), bran_id.clone()),
             ("member.removed".into(), bran_id.clone()),
         ]
     );
     assert_eq!(
         changes[0]["data"],
+        json!({"user_id": bran_id, "role": "viewer"})
+    );
+    assert_eq!(changes[0]["actor_id"], bran_id);
+    assert_eq!(
+        changes[1]["data"],
         json!({"user_id": bran_id, "role": "editor"})
     );
-    assert_eq!(changes[0]["version"], Value::Null);
-    assert_eq!(changes[1]["data"], Value::Null);
-    assert_eq!(changes[1]["actor_id"], bran_id);
+    assert_eq!(changes[1]["version"], Value::Null);
+    assert_eq!(changes[2]["data"], Value::Null);
+    assert_eq!(changes[2]["actor_id"], bran_id);
     assert!(
         !serde_json::to_string(&changes)
             .unwrap()
@@ -874,8 +881,68 @@ async fn member_changes_are_recorded(app: TestApp) {
     );
 }
 
+/// Personal access tokens: a read token reads the feed, history and trash but cannot
+/// revert or restore; a write token can.
+async fn tokens_follow_their_scope(app: TestApp) {
+    let ada = app.register("ada").await;
+    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let element = id_of(
+        &create_element(
+            &app,
+            &ada.access_token,
+            &world,
+            json!({"kind": "c", "name": "A"}),
+        )
+        .await,
+    );
+    let gone = id_of(
+        &create_element(
+            &app,
+            &ada.access_token,
+            &world,
+            json!({"kind": "c", "name": "B"}),
+        )
+        .await,
+    );
+    app.delete(&element_path(&world, &gone), Some(&ada.access_token))
+        .await
+        .assert_status(204);
+    let read = app
+        .personal_token(
+            &ada,
+            json!({"name": "reader", "scope": "read", "world_ids": [world]}),
+        )
+        .await;
+    let write = app
+        .personal_token(&ada, json!({"name": "writer", "scope": "write"}))
+        .await;
+    let read = Some(read.as_str());
+    assert_eq!(read_feed(&app, read, &world, 0).await.len(), 3);
+    app.get(&format!("{}/history", element_path(&world, &element)), read)
+        .await
+        .assert_status(200);
+    app.get(&format!("/api/v1/worlds/{world}/trash"), read)
+        .await
+        .assert_status(200);
+    let revert = format!("{}/revert", element_path(&world, &element));
+    let restore = format!("/api/v1/worlds/{world}/trash/{gone}/restore");
+    app.post(&revert, read, json!({"version": 1}))
+        .await
+        .assert_problem(403, "insufficient-scope");
+    app.send(Method::POST, &restore, read, None)
+        .await
+        .assert_problem(403, "insufficient-scope");
+    app.post(&revert, Some(&write), json!({"version": 1}))
+        .await
+        .assert_status(200);
+    app.send(Method::POST, &restore, Some(&write), None)
+        .await
+        .assert_status(200);
+}
+
 on_both_backends!(
     member_changes_are_recorded,
+    tokens_follow_their_scope,
     feed_records_every_change_with_deletions,
     feed_parameters_and_access,
     history_versions_and_revert,

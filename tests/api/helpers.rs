@@ -261,6 +261,42 @@ impl TestApp {
         }
     }
 
+    /// Brings `user` into a world the way people join: the owner invites their email (in
+    /// another case, which must not matter), and they accept.
+    pub async fn join(&self, owner: &TestUser, world_id: &str, user: &TestUser, role: &str) {
+        let invitation = self
+            .post(
+                &format!("/api/v1/worlds/{world_id}/invitations"),
+                Some(&owner.access_token),
+                json!({"email": user.email.to_uppercase(), "role": role}),
+            )
+            .await;
+        invitation.assert_status(201);
+        let id = invitation.json()["id"]
+            .as_str()
+            .expect("invitation id")
+            .to_owned();
+        self.post(
+            &format!("/api/v1/users/me/invitations/{id}/accept"),
+            Some(&user.access_token),
+            json!({}),
+        )
+        .await
+        .assert_status(200);
+    }
+
+    /// Makes a personal access token for `user` with `body` and returns its secret.
+    pub async fn personal_token(&self, user: &TestUser, body: Value) -> String {
+        let reply = self
+            .post("/api/v1/users/me/tokens", Some(&user.access_token), body)
+            .await;
+        reply.assert_status(201);
+        reply.json()["token"]
+            .as_str()
+            .expect("token secret")
+            .to_owned()
+    }
+
     /// Eight concurrent merge patches of `attributes` without If-Match on the resource at
     /// `path` (now at `version`): every one answers 200, none is lost, and each bumps the
     /// version once.

@@ -5,20 +5,6 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statemen
 
 use crate::helpers::{Backend, fresh_database};
 
-/// How many `down` steps roll back `revision` and every revision after it, so a test of
-/// one revision does not break when newer ones are added.
-fn steps_down_through(revision: &str) -> u32 {
-    let names: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
-    let position = names
-        .iter()
-        .position(|name| name == revision)
-        .unwrap_or_else(|| panic!("no revision {revision}"));
-    (names.len() - position) as u32
-}
-
 /// A textual description of every table, column, index and constraint.
 async fn schema_snapshot(db: &DatabaseConnection) -> Vec<String> {
     let sql = match db.get_database_backend() {
@@ -100,6 +86,19 @@ async fn postgres_has_gin_indexes_for_json_filters() {
     assert!(schema.contains("'[]'::jsonb"), "{schema}");
 }
 
+/// How many revisions `down` must roll back to undo `name` and every revision after it.
+fn steps_to_undo(name: &str) -> u32 {
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no revision {name}"));
+    u32::try_from(names.len() - at).expect("a small number")
+}
+
 /// `attributes` keeps a 500-document statistics sample, so that `where` filters of a few
 /// percent are not planned as rare ones; `down` gives the column back its default.
 #[tokio::test]
@@ -122,7 +121,7 @@ async fn attributes_keep_a_finer_statistics_sample_on_postgres() {
     assert_eq!(target().await, 500);
     Migrator::down(
         &db,
-        Some(steps_down_through("m20261124_071539_attributes_statistics")),
+        Some(steps_to_undo("m20261124_071539_attributes_statistics")),
     )
     .await
     .expect("down to before the statistics revision");
@@ -161,12 +160,10 @@ async fn gin_indexes_keep_no_pending_list_on_postgres() {
     );
     Migrator::down(
         &db,
-        Some(steps_down_through(
-            "m20261124_073327_gin_without_pending_list",
-        )),
+        Some(steps_to_undo("m20261124_073327_gin_without_pending_list")),
     )
     .await
-    .expect("down through the GIN revision");
+    .expect("down to before the revision");
     assert_eq!(
         options().await,
         [

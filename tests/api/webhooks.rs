@@ -319,6 +319,37 @@ async fn management_is_the_owners_alone(app: TestApp) {
     app.get(&webhooks_path(&world), None)
         .await
         .assert_problem(401, "unauthorized");
+    // Not even the owner's personal access token, write scope or not: managing webhooks
+    // needs a login.
+    let pat = app
+        .post(
+            "/api/v1/users/me/tokens",
+            Some(&owner.access_token),
+            json!({"name": "tool", "scope": "write"}),
+        )
+        .await;
+    pat.assert_status(201);
+    let pat = pat.json()["token"].as_str().expect("token").to_owned();
+    let token = Some(pat.as_str());
+    app.get(&webhooks_path(&world), token)
+        .await
+        .assert_problem(403, "insufficient-scope");
+    app.post(
+        &webhooks_path(&world),
+        token,
+        json!({"url": "https://93.184.216.34/", "events": ["*"]}),
+    )
+    .await
+    .assert_problem(403, "insufficient-scope");
+    app.patch(&hook, token, json!({"active": false}))
+        .await
+        .assert_problem(403, "insufficient-scope");
+    app.delete(&hook, token)
+        .await
+        .assert_problem(403, "insufficient-scope");
+    app.get(&deliveries_path, token)
+        .await
+        .assert_problem(403, "insufficient-scope");
 
     // PATCH: each field, null removes the description, unknown fields are refused.
     let reply = app

@@ -26,14 +26,21 @@ async fn create_element(app: &TestApp, user: &TestUser, world_id: &str, name: &s
     reply.json()
 }
 
+/// Gives `user` a role in the world: a member's role changes; anyone else joins the way
+/// people join, by accepting an invitation.
 async fn grant(app: &TestApp, owner: &TestUser, world_id: &str, user: &TestUser, role: &str) {
-    app.put(
-        &format!("/api/v1/worlds/{world_id}/members/{}", user.id),
-        Some(&owner.access_token),
-        json!({"role": role}),
-    )
-    .await
-    .assert_status(200);
+    let reply = app
+        .put(
+            &format!("/api/v1/worlds/{world_id}/members/{}", user.id),
+            Some(&owner.access_token),
+            json!({"role": role}),
+        )
+        .await;
+    if reply.status == 404 {
+        app.join(owner, world_id, user, role).await;
+    } else {
+        reply.assert_status(200);
+    }
 }
 
 async fn create_and_read_a_world(app: TestApp) {
@@ -343,6 +350,18 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     let world_id = world["id"].as_str().expect("id");
     let members_path = format!("/api/v1/worlds/{world_id}/members");
 
+    // Nobody is added without their consent: a user who is not a member is 404, and
+    // the answer shows nothing of them.
+    let reply = app
+        .put(
+            &format!("{members_path}/{}", bob.id),
+            Some(&ada.access_token),
+            json!({"role": "editor"}),
+        )
+        .await;
+    reply.assert_problem(404, "not-found");
+    assert!(!reply.text.contains(&bob.email));
+    app.join(&ada, world_id, &bob, "viewer").await;
     let reply = app
         .put(
             &format!("{members_path}/{}", bob.id),
@@ -536,6 +555,8 @@ async fn authorization_matrix(app: TestApp) {
             (Who::Anonymous, None),
         ] {
             let token = user.map(|u| u.access_token.as_str());
+            // A member whose role the owner changes, then removes.
+            grant(&app, &owner, &w, &outsider, "viewer").await;
             // Something to delete that only this round touches.
             let victim = create_element(&app, &owner, &w, "victim").await["id"]
                 .as_str()

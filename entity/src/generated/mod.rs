@@ -4,6 +4,8 @@ pub mod prelude;
 
 pub mod element_relations;
 pub mod element_trash;
+pub mod invitations;
+pub mod personal_tokens;
 pub mod rate_limit_events;
 pub mod refresh_tokens;
 pub mod sessions;

@@ -2,6 +2,8 @@
 
 pub use super::element_relations::Entity as ElementRelations;
 pub use super::element_trash::Entity as ElementTrash;
+pub use super::invitations::Entity as Invitations;
+pub use super::personal_tokens::Entity as PersonalTokens;
 pub use super::rate_limit_events::Entity as RateLimitEvents;
 pub use super::refresh_tokens::Entity as RefreshTokens;
 pub use super::sessions::Entity as Sessions;

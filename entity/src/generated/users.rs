@@ -21,6 +21,10 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::invitations::Entity")]
+    Invitations,
+    #[sea_orm(has_many = "super::personal_tokens::Entity")]
+    PersonalTokens,
     #[sea_orm(has_many = "super::sessions::Entity")]
     Sessions,
     #[sea_orm(has_many = "super::world_elements::Entity")]
@@ -29,6 +33,18 @@ pub enum Relation {
     WorldMembers,
     #[sea_orm(has_many = "super::worlds::Entity")]
     Worlds,
+}
+
+impl Related<super::invitations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Invitations.def()
+    }
+}
+
+impl Related<super::personal_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::PersonalTokens.def()
+    }
 }
 
 impl Related<super::sessions::Entity> for Entity {

@@ -28,6 +28,8 @@ pub enum Relation {
     ElementRelations,
     #[sea_orm(has_many = "super::element_trash::Entity")]
     ElementTrash,
+    #[sea_orm(has_many = "super::invitations::Entity")]
+    Invitations,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::OwnerId",
@@ -55,6 +57,12 @@ impl Related<super::element_relations::Entity> for Entity {
 impl Related<super::element_trash::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ElementTrash.def()
+    }
+}
+
+impl Related<super::invitations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Invitations.def()
     }
 }
 

@@ -17,7 +17,8 @@ pub fn quote(identifier: &str) -> String {
 /// `CREATE INDEX` for a declared index, as PostgreSQL takes it.
 pub fn declared_index_sql(index: &entity::schema::DeclaredIndex) -> String {
     let mut sql = format!(
-        "CREATE INDEX {} ON {} USING {} ({})",
+        "CREATE {}INDEX {} ON {} USING {} ({})",
+        if index.unique { "UNIQUE " } else { "" },
         quote(index.name),
         quote(index.table),
         index.method,
