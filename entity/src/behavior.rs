@@ -5,9 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_relations, element_trash, invitations, personal_tokens, rate_limit_events,
-    refresh_tokens, sessions, users, webhook_deliveries, webhook_outbox, webhooks, world_changes,
-    world_elements, world_members, worlds,
+    element_kinds, element_relations, element_trash, invitations, personal_tokens,
+    rate_limit_events, refresh_tokens, relation_kinds, sessions, users, webhook_deliveries,
+    webhook_outbox, webhooks, world_changes, world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -56,7 +56,15 @@ macro_rules! timestamped_behavior {
     )+};
 }
 
-timestamped_behavior!(users, worlds, world_elements, element_relations, webhooks);
+timestamped_behavior!(
+    users,
+    worlds,
+    world_elements,
+    element_relations,
+    element_kinds,
+    relation_kinds,
+    webhooks
+);
 
 macro_rules! created_only_behavior {
     ($($module:ident),+ $(,)?) => {$(

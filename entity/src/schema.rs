@@ -38,6 +38,8 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, invitations::Entity),
         table(&schema, world_changes::Entity),
         table(&schema, element_trash::Entity),
+        table(&schema, element_kinds::Entity),
+        table(&schema, relation_kinds::Entity),
         table(&schema, webhooks::Entity),
         table(&schema, webhook_outbox::Entity),
         table(&schema, webhook_deliveries::Entity),
@@ -151,6 +153,12 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("personal_tokens", "created_at", "CURRENT_TIMESTAMP"),
     default("invitations", "status", "'pending'"),
     default("invitations", "created_at", "CURRENT_TIMESTAMP"),
+    default("element_kinds", "version", "1"),
+    default("element_kinds", "created_at", "CURRENT_TIMESTAMP"),
+    default("element_kinds", "updated_at", "CURRENT_TIMESTAMP"),
+    default("relation_kinds", "version", "1"),
+    default("relation_kinds", "created_at", "CURRENT_TIMESTAMP"),
+    default("relation_kinds", "updated_at", "CURRENT_TIMESTAMP"),
 ];
 
 /// Foreign-key lookups, keyset paging orders and JSONB containment (PostgreSQL only).
@@ -181,6 +189,11 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "world_elements",
         "world_elements_world_updated_idx",
         &["world_id", "updated_at", "id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_kind_idx",
+        &["world_id", "kind", "id"],
     ),
     gin(
         "world_elements",

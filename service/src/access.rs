@@ -227,9 +227,35 @@ pub async fn world_access<C: ConnectionTrait, R: Requester>(
     requester: Option<&R>,
     world_id: Uuid,
 ) -> Result<Access> {
+    access_query(db, requester, world_id, false).await
+}
+
+/// [`world_access`] for a write: the same query also locks the world's row until the
+/// transaction `db` ends (`FOR NO KEY UPDATE OF worlds`; SQLite's write transaction holds
+/// the database already), so the world in [`Access`] is the current row.
+pub async fn world_access_locked<C: ConnectionTrait, R: Requester>(
+    db: &C,
+    requester: Option<&R>,
+    world_id: Uuid,
+) -> Result<Access> {
+    access_query(db, requester, world_id, true).await
+}
+
+async fn access_query<C: ConnectionTrait, R: Requester>(
+    db: &C,
+    requester: Option<&R>,
+    world_id: Uuid,
+    lock: bool,
+) -> Result<Access> {
     let who = requester.map(Requester::requester);
-    let query =
+    let mut query =
         joined(worlds::Entity::find_by_id(world_id), who).select_also(world_members::Entity);
+    if lock {
+        QueryTrait::query(&mut query).lock_with_tables(
+            sea_orm::sea_query::LockType::NoKeyUpdate,
+            [sea_orm::EntityName::table_ref(&worlds::Entity)],
+        );
+    }
     let statement = with_credential(query, who).build(db.get_database_backend());
     let found = WorldRow::find_by_statement(statement).one(db).await?;
     let Some(row) = found else {

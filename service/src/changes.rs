@@ -15,16 +15,17 @@ use entity::{world_changes, worlds};
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
+    DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    prelude::DateTimeWithTimeZone,
 };
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::access::world_access;
-use crate::auth::Caller;
+use crate::access::{Access, world_access, world_access_locked};
+use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::paging::{Page, PageRequest};
 use crate::versioning::now;
@@ -129,6 +130,27 @@ impl WorldWrite {
         })
     }
 
+    /// Starts the transaction and resolves the caller's access to the world in the same
+    /// query that locks its row: one round trip for both. Check the role on the
+    /// [`Access`] before writing.
+    pub async fn begin_as(
+        db: &DatabaseConnection,
+        actor: &Actor,
+        world_id: Uuid,
+    ) -> Result<(Self, Access)> {
+        let txn = begin_write(db).await?;
+        let access = world_access_locked(&txn, Some(actor), world_id).await?;
+        let write = Self {
+            txn,
+            world: access.world.clone(),
+            actor_id: actor.user_id,
+            at: now(),
+            changes: Vec::new(),
+            element_delta: 0,
+        };
+        Ok((write, access))
+    }
+
     /// The transaction, for the statements of the write itself.
     pub fn txn(&self) -> &DatabaseTransaction {
         &self.txn
@@ -186,22 +208,39 @@ impl WorldWrite {
         }
         if !self.changes.is_empty() || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
-            worlds::Entity::update_many()
+            let bump = worlds::Entity::update_many()
                 .col_expr(worlds::Column::ChangeSeq, Expr::value(last_seq))
                 .col_expr(
                     worlds::Column::ElementCount,
                     Expr::col(worlds::Column::ElementCount).add(self.element_delta),
                 )
-                .filter(worlds::Column::Id.eq(self.world.id))
-                .exec(&self.txn)
-                .await?;
+                .filter(worlds::Column::Id.eq(self.world.id));
+            let backend = self.txn.get_database_backend();
             // Bounded statements: SQLite takes at most 32,766 bound values.
+            let mut chunks = Vec::new();
             let mut changes = self.changes.into_iter().peekable();
             while changes.peek().is_some() {
-                let chunk: Vec<_> = changes.by_ref().take(500).collect();
-                world_changes::Entity::insert_many(chunk)
-                    .exec(&self.txn)
-                    .await?;
+                chunks.push(world_changes::Entity::insert_many(
+                    changes.by_ref().take(500).collect::<Vec<_>>(),
+                ));
+            }
+            let mut chunks = chunks.into_iter();
+            match (backend, chunks.next()) {
+                // One round trip fewer while the world's lock is held: the counters ride
+                // along with the first insert, as a data-modifying WITH.
+                (DbBackend::Postgres, Some(first)) => {
+                    let statement = with_update(bump.build(backend), first.build(backend))?;
+                    self.txn.execute_raw(statement).await?;
+                }
+                (_, first) => {
+                    bump.exec(&self.txn).await?;
+                    if let Some(first) = first {
+                        first.exec(&self.txn).await?;
+                    }
+                }
+            }
+            for chunk in chunks {
+                chunk.exec(&self.txn).await?;
             }
         }
         self.txn.commit().await?;
@@ -210,6 +249,32 @@ impl WorldWrite {
         }
         Ok(())
     }
+}
+
+/// `WITH bump AS (<update>) <insert>` (PostgreSQL): both statements in one, the update's
+/// placeholders renumbered after the insert's.
+fn with_update(update: Statement, insert: Statement) -> Result<Statement> {
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    let offset = values.len();
+    let update_values = update.values.map(|v| v.0).unwrap_or_default();
+    let mut update_sql = update.sql;
+    // Highest first, so `$1` does not rewrite the front of `$10`.
+    for n in (1..=update_values.len()).rev() {
+        update_sql = update_sql.replace(&format!("${n}"), &format!("$__{}", n + offset));
+    }
+    let update_sql = update_sql.replace("$__", "$");
+    if update_sql.contains('\'') {
+        // The builder binds every value; a literal here would make renumbering unsafe.
+        return Err(Error::Internal(format!(
+            "unexpected literal in {update_sql}"
+        )));
+    }
+    values.extend(update_values);
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("WITH bump AS ({update_sql}) {}", insert.sql),
+        values,
+    ))
 }
 
 /// A transaction that is going to write. On SQLite it starts as a write transaction

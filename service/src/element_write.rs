@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::changes::{ChangeType, WorldWrite};
 use crate::elements::{ElementDto, check_parent, check_parent_in_world};
 use crate::error::{Error, Result};
+use crate::kinds;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
 use crate::versioning::{self, VersionedColumns, update_if_version};
@@ -63,6 +64,7 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     if let Some(parent_id) = new.parent_id {
         check_parent_in_world(w.txn(), w.world_id(), parent_id).await?;
     }
+    kinds::check_attributes(w.txn(), w.world_id(), new.kind.as_str(), &new.attributes).await?;
     let element = world_elements::ActiveModel {
         world_id: Set(w.world_id()),
         parent_id: Set(new.parent_id),
@@ -129,6 +131,18 @@ pub async fn update(
     if !changed {
         return Ok(current);
     }
+    // Every change is checked against the kind's schema as the element will be, also one
+    // that touches neither kind nor attributes: an element that no longer satisfies a
+    // changed schema is fixed before it is changed otherwise.
+    let kind = match &changes.kind {
+        sea_orm::ActiveValue::Set(kind) => kind.as_str(),
+        _ => current.kind.as_str(),
+    };
+    let attributes = match &changes.attributes {
+        sea_orm::ActiveValue::Set(attributes) => attributes,
+        _ => &current.attributes,
+    };
+    kinds::check_attributes(w.txn(), w.world_id(), kind, attributes).await?;
     let columns = VersionedColumns {
         id: world_elements::Column::Id,
         version: world_elements::Column::Version,
@@ -290,6 +304,9 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
         Some(parent) if exists(w.txn(), world_id, parent).await? => Some(parent),
         _ => None,
     };
+    // A restore is a write like any other: the element comes back only if it satisfies its
+    // kind's schema as it is now.
+    kinds::check_attributes(w.txn(), world_id, &stored.kind, &stored.attributes).await?;
     let now = versioning::now();
     let element = world_elements::ActiveModel {
         id: Set(stored.id),

@@ -604,7 +604,7 @@ pub async fn create(
     request: CreateElementRequest,
 ) -> Result<ElementDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
@@ -625,7 +625,6 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let new = NewElement {
         kind,
         name,
@@ -648,7 +647,7 @@ pub async fn update(
     request: UpdateElementRequest,
 ) -> Result<ElementDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let parsed = ParsedChanges {
@@ -672,7 +671,6 @@ pub async fn update(
     };
     checks.finish()?;
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = element_write::find(w.txn(), world_id, element_id).await?;
     check_if_match(if_match, current.version)?;
     let edit = ElementEdit {
@@ -700,9 +698,8 @@ pub async fn delete(
     element_id: Uuid,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = element_write::find(w.txn(), world_id, element_id).await?;
     check_if_match(if_match, current.version)?;
     element_write::delete(&mut w, current).await?;
@@ -742,12 +739,11 @@ pub async fn revert(
     if_match: Option<i32>,
     request: RevertRequest,
 ) -> Result<ElementDto> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     if request.version < 1 {
         return Err(Error::validation("version", "must be 1 or more"));
     }
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = element_write::find(w.txn(), world_id, element_id).await?;
     check_if_match(if_match, current.version)?;
     let old = changes::data_at_version(
@@ -794,9 +790,8 @@ pub async fn restore(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<ElementDto> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let element = element_write::restore(&mut w, element_id).await?;
     w.commit().await?;
     Ok(element.into())

@@ -21,6 +21,7 @@ pub mod changes;
 pub mod element_write;
 pub mod elements;
 pub mod json_filters;
+pub mod kinds;
 pub mod members;
 pub mod paging;
 pub mod personal_tokens;

@@ -84,7 +84,7 @@ pub async fn put(
     user_id: Uuid,
     request: PutMemberRequest,
 ) -> Result<MemberDto> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Owner)?;
     let (member, user) = world_members::Entity::find_by_id((world_id, user_id))
         .find_also_related(users::Entity)
@@ -99,7 +99,6 @@ pub async fn put(
         ));
     }
     let role: Role = request.role.into();
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     if member.role != role.as_str() {
         let mut active: world_members::ActiveModel = member.into();
         active.role = Set(role.as_str().to_owned());
@@ -172,7 +171,7 @@ pub async fn remove(
     world_id: Uuid,
     user_id: Uuid,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     if actor.user_id != user_id {
         access.require(Role::Owner)?;
     } else {
@@ -184,7 +183,6 @@ pub async fn remove(
             "the owner cannot leave their own world",
         ));
     }
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let member = world_members::Entity::find_by_id((world_id, user_id))
         .one(w.txn())
         .await?

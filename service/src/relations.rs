@@ -17,6 +17,7 @@ use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result, is_unique_violation};
+use crate::kinds;
 use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{merge_document, reject_null};
 use crate::values::{Checks, Kind, parse_document, parse_object};
@@ -67,6 +68,11 @@ pub struct ElementRelationDto {
     #[serde(flatten)]
     pub relation: RelationDto,
     pub other: OtherEnd,
+    /// Only with `direction=in`: the name the relation is shown under from its target
+    /// (its relation kind's `inverse`), `null` when its kind has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub inverse_kind: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -116,7 +122,7 @@ pub async fn create(
     request: CreateRelationRequest,
 ) -> Result<RelationDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
@@ -129,7 +135,6 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let relation = write::create(
         &mut w,
         NewRelation {
@@ -144,36 +149,33 @@ pub async fn create(
     Ok(relation.into())
 }
 
-/// Fails with a 422 naming each end that is not an element of `world_id`.
+/// The kinds of a relation's ends. Fails with a 422 naming each end that is not an
+/// element of `world_id`.
 async fn check_ends<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     source_id: Uuid,
     target_id: Uuid,
-) -> Result<()> {
-    let found = world_elements::Entity::find()
+) -> Result<(String, String)> {
+    let found: HashMap<Uuid, String> = world_elements::Entity::find()
+        .select_only()
+        .column(world_elements::Column::Id)
+        .column(world_elements::Column::Kind)
         .filter(world_elements::Column::WorldId.eq(world_id))
         .filter(world_elements::Column::Id.is_in([source_id, target_id]))
-        .count(db)
-        .await?;
-    let expected = if source_id == target_id { 1 } else { 2 };
-    if found == expected {
-        return Ok(());
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    if let (Some(source), Some(target)) = (found.get(&source_id), found.get(&target_id)) {
+        return Ok((source.clone(), target.clone()));
     }
-    let mut errors = Vec::new();
-    for (field, id) in [("source_id", source_id), ("target_id", target_id)] {
-        let in_world = world_elements::Entity::find_by_id(id)
-            .filter(world_elements::Column::WorldId.eq(world_id))
-            .count(db)
-            .await?
-            > 0;
-        if !in_world {
-            errors.push(crate::FieldError::new(
-                field,
-                "must name an element of this world",
-            ));
-        }
-    }
+    let errors = [("source_id", source_id), ("target_id", target_id)]
+        .into_iter()
+        .filter(|(_, id)| !found.contains_key(id))
+        .map(|(field, _)| crate::FieldError::new(field, "must name an element of this world"))
+        .collect();
     Err(Error::Validation(errors))
 }
 
@@ -210,7 +212,7 @@ pub async fn update(
     request: UpdateRelationRequest,
 ) -> Result<RelationDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let kind = request
@@ -221,7 +223,6 @@ pub async fn update(
         .and_then(|a| checks.check(parse_object("attributes", a)));
     checks.finish()?;
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
     let edit = RelationEdit {
@@ -242,9 +243,8 @@ pub async fn delete(
     relation_id: Uuid,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_in_world(w.txn(), world_id, relation_id).await?;
     check_if_match(if_match, current.version)?;
     write::delete(&mut w, current).await?;
@@ -294,7 +294,16 @@ pub mod write {
     }
 
     pub async fn create(w: &mut WorldWrite, new: NewRelation) -> Result<element_relations::Model> {
-        check_ends(w.txn(), w.world_id(), new.source_id, new.target_id).await?;
+        let (source_kind, target_kind) =
+            check_ends(w.txn(), w.world_id(), new.source_id, new.target_id).await?;
+        kinds::check_relation_ends(
+            w.txn(),
+            w.world_id(),
+            new.kind.as_str(),
+            &source_kind,
+            &target_kind,
+        )
+        .await?;
         let relation = element_relations::ActiveModel {
             world_id: Set(w.world_id()),
             source_id: Set(new.source_id),
@@ -342,6 +351,16 @@ pub mod write {
         if !changed {
             return Ok(current);
         }
+        // Every change is checked against the relation kind's rule as the relation will
+        // be (a new kind may allow other ends), like every change of an element against
+        // its kind's schema.
+        let kind = match &changes.kind {
+            sea_orm::ActiveValue::Set(kind) => kind.as_str(),
+            _ => current.kind.as_str(),
+        };
+        let (source_kind, target_kind) =
+            check_ends(w.txn(), w.world_id(), current.source_id, current.target_id).await?;
+        kinds::check_relation_ends(w.txn(), w.world_id(), kind, &source_kind, &target_kind).await?;
         let columns = VersionedColumns {
             id: Column::Id,
             version: Column::Version,
@@ -464,6 +483,13 @@ pub async fn list_for_element(
         .into_iter()
         .map(|(id, kind, name)| (id, OtherEnd { id, kind, name }))
         .collect();
+    // Incoming relations are shown under their kind's inverse name: one query for the
+    // kinds on the page.
+    let inverses = if direction == Direction::In {
+        Some(kinds::inverses(db, world_id, rows.iter().map(|r| r.kind.clone()).collect()).await?)
+    } else {
+        None
+    };
 
     let mut page = into_page(
         rows,
@@ -481,7 +507,9 @@ pub async fn list_for_element(
                 r.source_id
             };
             let other = others.get(&other_id)?;
+            let inverse_kind = inverses.as_ref().map(|i| i.get(&r.kind).cloned());
             Some(ElementRelationDto {
+                inverse_kind,
                 other: OtherEnd {
                     id: other.id,
                     kind: other.kind.clone(),

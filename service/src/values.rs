@@ -268,6 +268,11 @@ impl Checks {
         }
     }
 
+    /// Adds errors a parse reported several at a time.
+    pub fn extend(&mut self, errors: Vec<FieldError>) {
+        self.0.extend(errors);
+    }
+
     /// Fails with every collected error, or succeeds when there were none.
     pub fn finish(self) -> Result<(), Error> {
         if self.0.is_empty() {

@@ -202,9 +202,8 @@ pub async fn update(
     request: UpdateWorldRequest,
 ) -> Result<WorldDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    world_access(db, Some(actor), world_id)
-        .await?
-        .require(Role::Editor)?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
+    access.require(Role::Editor)?;
     let mut checks = Checks::default();
     let name = request
         .name
@@ -219,11 +218,6 @@ pub async fn update(
         .and_then(|s| checks.check(parse_object("settings", s)));
     checks.finish()?;
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
-    // The role as of the locked transaction: a demotion that committed since the check
-    // above counts.
-    let access = world_access(w.txn(), Some(actor), world_id).await?;
-    access.require(Role::Editor)?;
     if request.visibility.is_some() {
         access.require(Role::Owner)?;
     }

@@ -315,6 +315,30 @@ impl TestApp {
         }
     }
 
+    /// A second server on this app's database, as behind a load balancer.
+    pub async fn spawn_beside(&self) -> TestApp {
+        let vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), self.database_url.clone()),
+            ("JWT_SECRET".into(), JWT_SECRET.into()),
+            ("HOST".into(), "127.0.0.1".into()),
+            ("PORT".into(), "0".into()),
+            ("LOREBASE_WORKERS".into(), "1".into()),
+        ]);
+        let config = Config::from_map(&vars).expect("test configuration");
+        let app = Application::build(config)
+            .await
+            .expect("second server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            client: reqwest::Client::new(),
+            _dir: None,
+        }
+    }
+
     /// A direct connection to the app's database, for checks HTTP cannot make.
     pub async fn db(&self) -> sea_orm::DatabaseConnection {
         Database::connect(&self.database_url)

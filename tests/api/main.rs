@@ -11,6 +11,7 @@ mod entities;
 mod hardening;
 mod health;
 mod invitations;
+mod kinds;
 mod migrations;
 mod relations;
 mod seed;

@@ -3,6 +3,7 @@ pub mod changes;
 pub mod elements;
 pub mod health;
 pub mod invitations;
+pub mod kinds;
 pub mod relations;
 pub mod tokens;
 pub mod users;

@@ -2,12 +2,14 @@
 
 pub mod prelude;
 
+pub mod element_kinds;
 pub mod element_relations;
 pub mod element_trash;
 pub mod invitations;
 pub mod personal_tokens;
 pub mod rate_limit_events;
 pub mod refresh_tokens;
+pub mod relation_kinds;
 pub mod sessions;
 pub mod users;
 pub mod webhook_deliveries;

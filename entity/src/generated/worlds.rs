@@ -24,12 +24,16 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::element_kinds::Entity")]
+    ElementKinds,
     #[sea_orm(has_many = "super::element_relations::Entity")]
     ElementRelations,
     #[sea_orm(has_many = "super::element_trash::Entity")]
     ElementTrash,
     #[sea_orm(has_many = "super::invitations::Entity")]
     Invitations,
+    #[sea_orm(has_many = "super::relation_kinds::Entity")]
+    RelationKinds,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::OwnerId",
@@ -48,6 +52,12 @@ pub enum Relation {
     WorldMembers,
 }
 
+impl Related<super::element_kinds::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ElementKinds.def()
+    }
+}
+
 impl Related<super::element_relations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ElementRelations.def()
@@ -63,6 +73,12 @@ impl Related<super::element_trash::Entity> for Entity {
 impl Related<super::invitations::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Invitations.def()
+    }
+}
+
+impl Related<super::relation_kinds::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RelationKinds.def()
     }
 }
 

@@ -1,0 +1,238 @@
+//! Typed kinds: JSON Schemas for element kinds, allowed ends for relation kinds.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, put, web};
+use service::kinds::{
+    self, KindDto, PutKindRequest, PutRelationKindRequest, RelationKindDto, ViolationDto,
+};
+use service::paging::Page;
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
+use crate::problem::ApiResult;
+use crate::respond::{created, versioned};
+use crate::routes::worlds::PageParams;
+use crate::state::AppState;
+
+/// Gives an element kind a JSON Schema (draft 2020-12) for its `attributes`, or replaces
+/// it (owner, editor). 201 when the kind had none, 200 when it is replaced; a PUT equal to
+/// the current kind keeps its version. Existing elements are neither checked nor changed
+/// (see `violations`). `If-Match` on a kind that does not exist is 412. A schema that is
+/// not valid draft 2020-12, refers outside itself (a `$ref` or `$dynamicRef` not starting
+/// with `#`), names another `$schema`, or is larger than 64 KiB as compact JSON is 422;
+/// `format` is asserted. The server never fetches anything a schema names.
+#[utoipa::path(tag = "kinds", security(("bearer" = [])), request_body = PutKindRequest,
+    params(("world_id" = Uuid, Path), ("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = KindDto, headers(("ETag" = String))),
+        (status = 201, body = KindDto, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[put("/worlds/{world_id}/kinds/{kind}")]
+pub async fn put_kind(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, String)>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<PutKindRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    let put = kinds::put_kind(&state.db, &actor, world_id, kind, if_match, body).await?;
+    let kind = put.resource;
+    Ok(if put.created {
+        let location = format!("/api/v1/worlds/{world_id}/kinds/{}", kind.kind);
+        created(location, kind.version, &kind)
+    } else {
+        versioned(StatusCode::OK, kind.version, &kind)
+    })
+}
+
+/// The world's element kinds that have a schema, by name.
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+    (status = 200, body = Page<KindDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/kinds")]
+pub async fn list_kinds(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<Uuid>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = params.into_request()?;
+    let kinds = kinds::list_kinds(&state.db, caller.as_ref(), path.into_inner(), page).await?;
+    Ok(HttpResponse::Ok().json(kinds))
+}
+
+/// One element kind with its schema.
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
+    (status = 200, body = KindDto, headers(("ETag" = String))),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/kinds/{kind}")]
+pub async fn get_kind(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<(Uuid, String)>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    let kind = kinds::get_kind(&state.db, caller.as_ref(), world_id, kind).await?;
+    Ok(versioned(StatusCode::OK, kind.version, &kind))
+}
+
+/// Removes an element kind's schema (owner, editor): its elements keep their kind,
+/// unvalidated.
+#[utoipa::path(tag = "kinds", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}/kinds/{kind}")]
+pub async fn delete_kind(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, String)>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    kinds::delete_kind(&state.db, &actor, world_id, kind, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The elements of the kind whose attributes do not satisfy its schema, in id order, each
+/// with one error per violation. A page looks at up to 10,000 elements: it may hold fewer
+/// than `limit` items (even none) and still carry a `next_cursor`; the list ends when
+/// `next_cursor` is null.
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path), PageParams), responses(
+    (status = 200, body = Page<ViolationDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/kinds/{kind}/violations")]
+pub async fn list_violations(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<(Uuid, String)>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    let page = params.into_request()?;
+    let violations =
+        kinds::violations_page(&state.db, caller.as_ref(), world_id, kind, page).await?;
+    Ok(HttpResponse::Ok().json(violations))
+}
+
+/// Registers a relation kind, or replaces it (owner, editor): the element kinds its source
+/// and target must have (left out: any) and its `inverse` name. Creating a relation of
+/// this kind, or changing a relation to it, with an end of another kind is 422; existing
+/// relations are not checked. 201 when new, 200 when replaced.
+#[utoipa::path(tag = "kinds", security(("bearer" = [])), request_body = PutRelationKindRequest,
+    params(("world_id" = Uuid, Path), ("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 200, body = RelationKindDto, headers(("ETag" = String))),
+        (status = 201, body = RelationKindDto, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[put("/worlds/{world_id}/relation-kinds/{kind}")]
+pub async fn put_relation_kind(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, String)>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody<PutRelationKindRequest>,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    let put = kinds::put_relation_kind(&state.db, &actor, world_id, kind, if_match, body).await?;
+    let kind = put.resource;
+    Ok(if put.created {
+        // The resource's own URI: the contract gives it PUT and DELETE (no GET of one).
+        let location = format!("/api/v1/worlds/{world_id}/relation-kinds/{}", kind.kind);
+        created(location, kind.version, &kind)
+    } else {
+        versioned(StatusCode::OK, kind.version, &kind)
+    })
+}
+
+/// The world's relation kinds, by name.
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+    (status = 200, body = Page<RelationKindDto>),
+    (status = 400, response = crate::openapi::BadRequest),
+    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
+    (status = 500, response = crate::openapi::InternalError),
+    (status = 503, response = crate::openapi::Unavailable),
+))]
+#[get("/worlds/{world_id}/relation-kinds")]
+pub async fn list_relation_kinds(
+    state: web::Data<AppState>,
+    MaybeCaller(caller): MaybeCaller,
+    path: web::Path<Uuid>,
+    QueryParams(params): QueryParams<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = params.into_request()?;
+    let kinds =
+        kinds::list_relation_kinds(&state.db, caller.as_ref(), path.into_inner(), page).await?;
+    Ok(HttpResponse::Ok().json(kinds))
+}
+
+/// Removes a relation kind (owner, editor): its relations stay, unchecked.
+#[utoipa::path(tag = "kinds", security(("bearer" = [])),
+    params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 412, response = crate::openapi::PreconditionFailed),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    ))]
+#[delete("/worlds/{world_id}/relation-kinds/{kind}")]
+pub async fn delete_relation_kind(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    path: web::Path<(Uuid, String)>,
+    IfMatch(if_match): IfMatch,
+) -> ApiResult<HttpResponse> {
+    let (world_id, kind) = path.into_inner();
+    kinds::delete_relation_kind(&state.db, &actor, world_id, kind, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
