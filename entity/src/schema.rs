@@ -137,6 +137,7 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("worlds", "updated_at", "CURRENT_TIMESTAMP"),
     default("worlds", "change_seq", "0"),
     default("worlds", "change_floor", "0"),
+    default("worlds", "kinds_version", "0"),
     default("world_members", "created_at", "CURRENT_TIMESTAMP"),
     default("world_elements", "attributes", "'{}'::jsonb"),
     default("world_elements", "tags", "'[]'::jsonb"),

@@ -191,6 +191,22 @@ impl WorldWrite {
         });
     }
 
+    /// Whether this write changed a kind (which bumps the world's `kinds_version`).
+    fn kinds_changed(&self) -> bool {
+        let kind_types = [ChangeType::KindUpdated, ChangeType::KindDeleted].map(ChangeType::as_str);
+        self.changes.iter().any(|c| match &c.r#type {
+            sea_orm::ActiveValue::Set(t) => kind_types.contains(&t.as_str()),
+            _ => false,
+        })
+    }
+
+    /// The world's `kinds_version` as this write sees it: what the kinds were when the
+    /// world was locked, or `None` once this write changed one (nothing known of the
+    /// kinds may then be trusted).
+    pub fn kinds_version(&self) -> Option<i64> {
+        (!self.kinds_changed()).then_some(self.world.kinds_version)
+    }
+
     /// Elements added (positive) or removed (negative), for the world's `element_count`.
     pub fn count_elements(&mut self, delta: i64) {
         self.element_delta += delta;
@@ -208,13 +224,19 @@ impl WorldWrite {
         }
         if !self.changes.is_empty() || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
-            let bump = worlds::Entity::update_many()
+            let mut bump = worlds::Entity::update_many()
                 .col_expr(worlds::Column::ChangeSeq, Expr::value(last_seq))
                 .col_expr(
                     worlds::Column::ElementCount,
                     Expr::col(worlds::Column::ElementCount).add(self.element_delta),
                 )
                 .filter(worlds::Column::Id.eq(self.world.id));
+            if self.kinds_changed() {
+                bump = bump.col_expr(
+                    worlds::Column::KindsVersion,
+                    Expr::col(worlds::Column::KindsVersion).add(1),
+                );
+            }
             let backend = self.txn.get_database_backend();
             // Bounded statements: SQLite takes at most 32,766 bound values.
             let mut chunks = Vec::new();

@@ -64,7 +64,14 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     if let Some(parent_id) = new.parent_id {
         check_parent_in_world(w.txn(), w.world_id(), parent_id).await?;
     }
-    kinds::check_attributes(w.txn(), w.world_id(), new.kind.as_str(), &new.attributes).await?;
+    kinds::check_attributes(
+        w.txn(),
+        w.world_id(),
+        w.kinds_version(),
+        new.kind.as_str(),
+        &new.attributes,
+    )
+    .await?;
     let element = world_elements::ActiveModel {
         world_id: Set(w.world_id()),
         parent_id: Set(new.parent_id),
@@ -142,7 +149,7 @@ pub async fn update(
         sea_orm::ActiveValue::Set(attributes) => attributes,
         _ => &current.attributes,
     };
-    kinds::check_attributes(w.txn(), w.world_id(), kind, attributes).await?;
+    kinds::check_attributes(w.txn(), w.world_id(), w.kinds_version(), kind, attributes).await?;
     let columns = VersionedColumns {
         id: world_elements::Column::Id,
         version: world_elements::Column::Version,
@@ -306,7 +313,14 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
     };
     // A restore is a write like any other: the element comes back only if it satisfies its
     // kind's schema as it is now.
-    kinds::check_attributes(w.txn(), world_id, &stored.kind, &stored.attributes).await?;
+    kinds::check_attributes(
+        w.txn(),
+        world_id,
+        w.kinds_version(),
+        &stored.kind,
+        &stored.attributes,
+    )
+    .await?;
     let now = versioning::now();
     let element = world_elements::ActiveModel {
         id: Set(stored.id),

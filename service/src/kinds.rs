@@ -175,6 +175,13 @@ type Compiled = HashMap<(Uuid, String), (Uuid, i32, Arc<Validator>)>;
 static CACHE: LazyLock<Mutex<Compiled>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 const CACHE_CAPACITY: usize = 4096;
 
+/// What a world's kinds were at one `worlds.kinds_version`: for each kind asked about, its
+/// compiled schema or none. Every kind change bumps that number under the world's lock,
+/// so while a write reads the same number with its locked world row, the entry is exact
+/// and the write needs no query for it.
+type Known = HashMap<(Uuid, i64, String), Option<Arc<Validator>>>;
+static KNOWN: LazyLock<Mutex<Known>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
 fn cached(world_id: Uuid, kind: &str, id: Uuid, version: i32) -> Option<Arc<Validator>> {
     let cache = CACHE.lock().ok()?;
     match cache.get(&(world_id, kind.to_owned())) {
@@ -197,7 +204,36 @@ fn remember(world_id: Uuid, kind: &str, id: Uuid, version: i32, validator: Arc<V
 }
 
 /// The compiled schema of `kind` in `world_id` as it is in this transaction, if it has one.
+/// `kinds_version` is the world's `kinds_version` read under the world's lock in the same
+/// transaction (`None` when unknown): with it, a known answer costs no query.
 async fn validator_for<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    kinds_version: Option<i64>,
+    kind: &str,
+) -> Result<Option<Arc<Validator>>> {
+    if let Some(kinds_version) = kinds_version
+        && let Ok(known) = KNOWN.lock()
+        && let Some(validator) = known.get(&(world_id, kinds_version, kind.to_owned()))
+    {
+        return Ok(validator.clone());
+    }
+    let validator = validator_from_row(db, world_id, kind).await?;
+    if let Some(kinds_version) = kinds_version
+        && let Ok(mut known) = KNOWN.lock()
+    {
+        if known.len() >= CACHE_CAPACITY {
+            known.clear();
+        }
+        known.insert(
+            (world_id, kinds_version, kind.to_owned()),
+            validator.clone(),
+        );
+    }
+    Ok(validator)
+}
+
+async fn validator_from_row<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     kind: &str,
@@ -223,7 +259,7 @@ async fn validator_for<C: ConnectionTrait>(
         .ok_or_else(|| Error::Internal(format!("kind {id} vanished inside a transaction")))?;
     let validator = Arc::new(
         compile(&row.schema)
-            .map_err(|e| Error::Internal(format!("stored schema of kind {id}: {e}")))?,
+            .map_err(|e| Error::internal(&format!("stored schema of kind {id}"), e))?,
     );
     remember(world_id, kind, row.id, row.version, validator.clone());
     Ok(Some(validator))
@@ -258,10 +294,11 @@ fn violations(validator: &Validator, attributes: &Value) -> Vec<FieldError> {
 pub async fn check_attributes<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
+    kinds_version: Option<i64>,
     kind: &str,
     attributes: &Value,
 ) -> Result<()> {
-    let Some(validator) = validator_for(db, world_id, kind).await? else {
+    let Some(validator) = validator_for(db, world_id, kinds_version, kind).await? else {
         return Ok(());
     };
     let errors = violations(&validator, attributes);
@@ -579,7 +616,7 @@ pub async fn violations_page(
         Some(raw) => Some(Cursor::decode(raw, VIOLATIONS_ORDERING)?.id),
         None => None,
     };
-    let validator = validator_for(db, world_id, kind.as_str())
+    let validator = validator_for(db, world_id, None, kind.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);

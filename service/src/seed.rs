@@ -472,6 +472,7 @@ impl Generator {
             // Seeded rows are a starting point, not changes: the log starts empty.
             change_seq: 0,
             change_floor: 0,
+            kinds_version: 0,
         };
         let member = world_members::Model {
             world_id: self.world_id,

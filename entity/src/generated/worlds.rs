@@ -20,6 +20,7 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
     pub change_seq: i64,
     pub change_floor: i64,
+    pub kinds_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
