@@ -121,12 +121,24 @@ pub struct ChangesConfig {
     pub prune_interval: Duration,
 }
 
+/// Webhook deliveries.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhooksConfig {
+    /// `WEBHOOKS_ALLOW_PRIVATE_TARGETS`: lets webhooks point at loopback, private and
+    /// other non-public addresses (tests, closed networks).
+    pub allow_private_targets: bool,
+    /// `WEBHOOK_RETRY_SCALE`: multiplies the retry delays and the 24-hour window, so
+    /// tests and drills can run the schedule in seconds.
+    pub retry_scale: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub changes: ChangesConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// How the JWT secret is obtained.
@@ -354,11 +366,22 @@ impl Config {
         if changes.prune_interval.is_zero() {
             return Err(invalid("CHANGES_PRUNE_INTERVAL_SECS", "must be at least 1"));
         }
+        let webhooks = WebhooksConfig {
+            allow_private_targets: vars.flag("WEBHOOKS_ALLOW_PRIVATE_TARGETS", false)?,
+            retry_scale: vars.parse("WEBHOOK_RETRY_SCALE", 1.0)?,
+        };
+        if !(webhooks.retry_scale > 0.0 && webhooks.retry_scale <= 1.0) {
+            return Err(invalid(
+                "WEBHOOK_RETRY_SCALE",
+                "must be greater than 0 and at most 1",
+            ));
+        }
         Ok(Self {
             database,
             server,
             auth,
             changes,
+            webhooks,
         })
     }
 

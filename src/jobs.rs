@@ -58,6 +58,20 @@ pub fn prune_changes(db: DatabaseConnection, config: ChangesConfig) -> JoinHandl
                 Ok(_) => {}
                 Err(e) => log::warn!("retention: {e}"),
             }
+            match service::webhooks::prune_deliveries(&db, config.retention).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("retention: removed {n} webhook delivery-log entries"),
+                Err(e) => log::warn!("retention of the webhook delivery log: {e}"),
+            }
         }
     })
+}
+
+/// Delivers webhooks: takes due deliveries from the outbox in the database, so every
+/// server runs it and each attempt is still made by one of them.
+pub fn deliver_webhooks(
+    db: DatabaseConnection,
+    config: service::webhooks::worker::DeliveryConfig,
+) -> JoinHandle<()> {
+    tokio::spawn(service::webhooks::worker::run(db, config))
 }

@@ -144,6 +144,16 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
+        let webhooks = service::webhooks::worker::DeliveryConfig {
+            policy: if config.webhooks.allow_private_targets {
+                service::webhooks::TargetPolicy::AllowPrivate
+            } else {
+                service::webhooks::TargetPolicy::PublicOnly
+            },
+            retry: service::webhooks::worker::RetrySchedule {
+                scale: config.webhooks.retry_scale,
+            },
+        };
         let jobs = vec![
             crate::jobs::prune_rate_limits(
                 db.clone(),
@@ -151,10 +161,12 @@ impl Application {
                 config.server.rate_limit_prune_interval,
             ),
             crate::jobs::prune_changes(db.clone(), config.changes.clone()),
+            crate::jobs::deliver_webhooks(db.clone(), webhooks),
         ];
         let state = api::AppState {
             db,
             auth: Arc::new(auth),
+            webhook_targets: webhooks.policy,
         };
         let settings = api::ServerSettings {
             workers: config.server.workers,

@@ -92,7 +92,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::kinds::list_violations)
             .service(routes::kinds::list_relation_kinds)
             .service(routes::kinds::put_relation_kind)
-            .service(routes::kinds::delete_relation_kind),
+            .service(routes::kinds::delete_relation_kind)
+            .service(routes::webhooks::create_webhook)
+            .service(routes::webhooks::list_webhooks)
+            .service(routes::webhooks::update_webhook)
+            .service(routes::webhooks::delete_webhook)
+            .service(routes::webhooks::list_deliveries),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

@@ -125,6 +125,11 @@ impl Modify for BearerSecurity {
         routes::kinds::list_relation_kinds,
         routes::kinds::put_relation_kind,
         routes::kinds::delete_relation_kind,
+        routes::webhooks::create_webhook,
+        routes::webhooks::list_webhooks,
+        routes::webhooks::update_webhook,
+        routes::webhooks::delete_webhook,
+        routes::webhooks::list_deliveries,
     ),
     components(responses(
         BadRequest,
@@ -160,6 +165,7 @@ struct ApiV1;
         (name = "relations", description = "Typed links between two elements"),
         (name = "kinds", description = "JSON Schemas for element kinds, allowed ends for relation kinds"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),
+        (name = "webhooks", description = "Signed deliveries of a world's changes to a URL"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

@@ -1,4 +1,5 @@
-//! What every handler can reach: the database pool and the authentication setup.
+//! What every handler can reach: the database pool, the authentication setup and the
+//! webhook target policy.
 use std::sync::Arc;
 
 use service::DatabaseConnection;
@@ -8,4 +9,6 @@ use service::auth::Auth;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Arc<Auth>,
+    /// Whether webhooks may point at non-public addresses (`WEBHOOKS_ALLOW_PRIVATE_TARGETS`).
+    pub webhook_targets: service::webhooks::TargetPolicy,
 }

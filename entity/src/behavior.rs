@@ -6,8 +6,8 @@ use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
     element_kinds, element_relations, element_trash, invitations, personal_tokens,
-    rate_limit_events, refresh_tokens, relation_kinds, sessions, users, world_changes,
-    world_elements, world_members, worlds,
+    rate_limit_events, refresh_tokens, relation_kinds, sessions, users, webhook_deliveries,
+    webhook_outbox, webhooks, world_changes, world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -62,7 +62,8 @@ timestamped_behavior!(
     world_elements,
     element_relations,
     element_kinds,
-    relation_kinds
+    relation_kinds,
+    webhooks
 );
 
 macro_rules! created_only_behavior {
@@ -110,3 +111,8 @@ impl ActiveModelBehavior for world_members::ActiveModel {
 // record (with the time of that write), so they need nothing filled in.
 impl ActiveModelBehavior for world_changes::ActiveModel {}
 impl ActiveModelBehavior for element_trash::ActiveModel {}
+
+// The outbox and the delivery log are written whole by the webhook service, with the
+// times it decides (the write's, or the attempt's).
+impl ActiveModelBehavior for webhook_outbox::ActiveModel {}
+impl ActiveModelBehavior for webhook_deliveries::ActiveModel {}

@@ -40,6 +40,9 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, element_trash::Entity),
         table(&schema, element_kinds::Entity),
         table(&schema, relation_kinds::Entity),
+        table(&schema, webhooks::Entity),
+        table(&schema, webhook_outbox::Entity),
+        table(&schema, webhook_deliveries::Entity),
     ]
 }
 
@@ -231,6 +234,17 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "element_trash_deleted_at_idx",
         &["deleted_at"],
     ),
+    btree(
+        "webhooks",
+        "webhooks_world_id_idx",
+        &["world_id", "created_at"],
+    ),
+    btree(
+        "webhook_deliveries",
+        "webhook_deliveries_webhook_idx",
+        &["webhook_id", "id"],
+    ),
+    btree("webhook_deliveries", "webhook_deliveries_at_idx", &["at"]),
     btree(
         "refresh_tokens",
         "refresh_tokens_session_id_idx",

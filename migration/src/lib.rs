@@ -18,6 +18,7 @@ mod m20261130_120001_create_world_changes;
 mod m20261130_120002_create_element_trash;
 mod m20261130_130001_create_kinds;
 mod m20261130_130002_worlds_kinds_version;
+mod m20261130_140001_create_webhooks;
 mod schema_util;
 pub mod workflow;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_120002_create_element_trash::Migration),
             Box::new(m20261130_130001_create_kinds::Migration),
             Box::new(m20261130_130002_worlds_kinds_version::Migration),
+            Box::new(m20261130_140001_create_webhooks::Migration),
         ]
     }
 }

@@ -213,8 +213,15 @@ impl WorldWrite {
     }
 
     /// Writes the recorded changes and the world's counters, then commits. A write that
-    /// recorded nothing changed nothing and touches no counter.
+    /// recorded nothing changed nothing and touches no counter. The changes' webhook
+    /// deliveries are queued in the same transaction (the outbox).
     pub async fn commit(self) -> Result<()> {
+        let mut queued = false;
+        if !self.changes.is_empty() {
+            queued =
+                crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
+                    .await?;
+        }
         if !self.changes.is_empty() || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
             let mut bump = worlds::Entity::update_many()
@@ -259,6 +266,9 @@ impl WorldWrite {
             }
         }
         self.txn.commit().await?;
+        if queued {
+            crate::webhooks::worker::wake();
+        }
         Ok(())
     }
 }
@@ -615,7 +625,16 @@ pub async fn prune(db: &DatabaseConnection, keep: std::time::Duration) -> Result
         .into_tuple()
         .all(db)
         .await?;
-    let mut pruned = Pruned::default();
+    // The trash first: once a world's feed answers 410, what was deleted as long ago is
+    // gone from its trash too.
+    let mut pruned = Pruned {
+        trashed_elements: entity::element_trash::Entity::delete_many()
+            .filter(entity::element_trash::Column::DeletedAt.lt(cutoff))
+            .exec(db)
+            .await?
+            .rows_affected,
+        ..Default::default()
+    };
     for (world_id, max_seq) in worlds_with_old {
         let Some(max_seq) = max_seq else { continue };
         let txn = begin_write(db).await?;
@@ -633,10 +652,5 @@ pub async fn prune(db: &DatabaseConnection, keep: std::time::Duration) -> Result
             .rows_affected;
         txn.commit().await?;
     }
-    pruned.trashed_elements = entity::element_trash::Entity::delete_many()
-        .filter(entity::element_trash::Column::DeletedAt.lt(cutoff))
-        .exec(db)
-        .await?
-        .rows_affected;
     Ok(pruned)
 }

@@ -31,4 +31,5 @@ pub mod sessions;
 pub mod sqlite_timeout;
 pub mod trash;
 pub mod versioning;
+pub mod webhooks;
 pub mod worlds;

@@ -108,6 +108,14 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
         ("get", "/api/v1/worlds/{world_id}/relation-kinds"),
         ("put", "/api/v1/worlds/{world_id}/relation-kinds/{kind}"),
         ("delete", "/api/v1/worlds/{world_id}/relation-kinds/{kind}"),
+        ("post", "/api/v1/worlds/{world_id}/webhooks"),
+        ("get", "/api/v1/worlds/{world_id}/webhooks"),
+        ("patch", "/api/v1/worlds/{world_id}/webhooks/{webhook_id}"),
+        ("delete", "/api/v1/worlds/{world_id}/webhooks/{webhook_id}"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/webhooks/{webhook_id}/deliveries",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

@@ -81,6 +81,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Starts the app with extra configuration variables (e.g. tighter rate limits).
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let (database_url, dir) = fresh_database(backend).await;
+    spawn_app_on(backend, database_url, dir, extra).await
+}
+
+/// Starts another server on an existing database (`dir` keeps a SQLite file alive).
+pub async fn spawn_app_on(
+    backend: Backend,
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("JWT_SECRET".into(), JWT_SECRET.into()),

@@ -17,5 +17,6 @@ mod relations;
 mod seed;
 mod tokens;
 mod users;
+mod webhooks;
 mod workflow;
 mod worlds;

@@ -117,6 +117,7 @@ pub struct ElementVersionParams {
     (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 422, response = crate::openapi::ValidationFailed),
     (status = 500, response = crate::openapi::InternalError),
     (status = 503, response = crate::openapi::Unavailable),
 ))]

@@ -7,4 +7,5 @@ pub mod kinds;
 pub mod relations;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod worlds;

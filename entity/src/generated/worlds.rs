@@ -43,6 +43,8 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Users,
+    #[sea_orm(has_many = "super::webhooks::Entity")]
+    Webhooks,
     #[sea_orm(has_many = "super::world_changes::Entity")]
     WorldChanges,
     #[sea_orm(has_many = "super::world_elements::Entity")]
@@ -78,6 +80,12 @@ impl Related<super::invitations::Entity> for Entity {
 impl Related<super::relation_kinds::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::RelationKinds.def()
+    }
+}
+
+impl Related<super::webhooks::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Webhooks.def()
     }
 }
 
