@@ -408,7 +408,7 @@ pub async fn put_kind(
     request: PutKindRequest,
 ) -> Result<Put<KindDto>> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let kind = path_kind(kind)?;
     let mut checks = Checks::default();
@@ -429,7 +429,6 @@ pub async fn put_kind(
     };
     let schema = schema.into_inner();
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let existing = find_kind(w.txn(), world_id, kind.as_str()).await?;
     let (row, created, changed) = match existing {
         None => {
@@ -570,10 +569,9 @@ pub async fn delete_kind(
     kind: String,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let kind = path_kind(kind)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_kind(w.txn(), world_id, kind.as_str())
         .await?
         .ok_or(Error::NotFound)?;
@@ -791,7 +789,7 @@ pub async fn put_relation_kind(
     if_match: Option<i32>,
     request: PutRelationKindRequest,
 ) -> Result<Put<RelationKindDto>> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let kind = path_kind(kind)?;
     let mut checks = Checks::default();
@@ -820,7 +818,6 @@ pub async fn put_relation_kind(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let existing = find_relation_kind(w.txn(), world_id, kind.as_str()).await?;
     let (row, created, changed) = match existing {
         None => {
@@ -932,10 +929,9 @@ pub async fn delete_relation_kind(
     kind: String,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let access = world_access(db, Some(actor), world_id).await?;
+    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
     let kind = path_kind(kind)?;
-    let mut w = WorldWrite::begin(db, world_id, actor.user_id).await?;
     let current = find_relation_kind(w.txn(), world_id, kind.as_str())
         .await?
         .ok_or(Error::NotFound)?;
