@@ -482,7 +482,7 @@ pub async fn list_for_element(
             );
             let (mut outgoing, mut incoming) = (outgoing.all(db).await?, incoming.all(db).await?);
             outgoing.append(&mut incoming);
-            outgoing.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+            outgoing.sort_by_key(|r| (r.created_at, r.id));
             outgoing.truncate(page.limit as usize + 1);
             outgoing
         }
