@@ -281,3 +281,10 @@ if grep -q ERROR "$WORK/server.log"; then
     printf -- '- server errors logged: %s; the first:\n' "$(grep -c ERROR "$WORK/server.log")"
     grep ERROR "$WORK/server.log" | head -n 3 | cut -c1-300
 fi
+
+# Filtered lists at every selectivity, after several ANALYZEs (issue 21): a world of its
+# own, on its own database.
+echo
+echo "## Stability of filtered lists (bench/stability.sh)"
+stop_server
+LOREBASE_BIN=$LOREBASE BENCH_ELEMENTS=$ELEMENTS bench/stability.sh

@@ -20,8 +20,9 @@
 //!
 //! The probe's length is `sqrt(need × world size)`: reading that many rows in order costs
 //! about what reading the matches of a filter at the switching point costs, so the worst
-//! case is about twice the better plan's cost. SQLite has no index over JSON contents,
-//! tags or text, so there every filtered list is the ordered walk.
+//! case is about twice the better plan's cost. `q` alone has no index to fall back on, so
+//! it stays the ordered walk, and so does every filtered list on SQLite, which has no
+//! index over JSON contents or tags.
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
@@ -48,6 +49,16 @@ pub const FALLBACK_SETTINGS: &str = "SET LOCAL enable_indexscan = off; \
 const HIT: &str = "lb_hit";
 const POSITION: &str = "lb_position";
 
+impl ElementFilter {
+    /// Whether some part of the filter has an index of its own to fall back on.
+    fn has_own_index(&self) -> bool {
+        self.attributes.is_some()
+            || !self.tags.is_empty()
+            || self.parent_id.is_some()
+            || self.kind.is_some()
+    }
+}
+
 /// How many rows the probe reads for `need` rows of a world of `world_size` elements.
 pub fn probe_rows(need: u64, world_size: i64) -> u64 {
     let size = std::cmp::max(world_size, 0) as f64;
@@ -66,8 +77,12 @@ pub(super) async fn fetch(
 ) -> Result<Vec<ElementDto>> {
     let backend = db.get_database_backend();
     let condition = match filter.condition(backend)? {
-        Some(condition) if backend == DatabaseBackend::Postgres => condition,
-        // No filter: the keyset index serves the page as it is. SQLite: see above.
+        Some(condition) if backend == DatabaseBackend::Postgres && filter.has_own_index() => {
+            condition
+        }
+        // No filter: the keyset index serves the page as it is. Only `q`: no index can
+        // find its matches, and the walk in order is the plan that stops at the page's
+        // end. SQLite: see above.
         condition => {
             let mut query = in_order(world_id, sort, cursor)?;
             if let Some(condition) = condition {
