@@ -12,6 +12,7 @@ mod hardening;
 mod health;
 mod invitations;
 mod kinds;
+mod migrate_safety;
 mod migrations;
 mod relations;
 mod seed;
