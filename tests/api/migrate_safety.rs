@@ -260,7 +260,7 @@ async fn check_compares_check_constraints() {
     assert_eq!(
         workflow::check_report(&db).await.expect("check"),
         vec![
-            "worlds_name_present CHECK ((length(name) > 0)) on worlds: in the database, not in the entities"
+            "worlds_name_present CHECK ((length((name)::text) > 0)) on worlds: in the database, not in the entities"
         ]
     );
 }
