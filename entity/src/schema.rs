@@ -227,6 +227,16 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "element_relations_world_id_idx",
         &["world_id"],
     ),
+    btree(
+        "element_relations",
+        "element_relations_source_kind_created_idx",
+        &["source_id", "kind", "created_at", "id"],
+    ),
+    btree(
+        "element_relations",
+        "element_relations_target_kind_created_idx",
+        &["target_id", "kind", "created_at", "id"],
+    ),
     btree("sessions", "sessions_user_id_idx", &["user_id"]),
     btree(
         "world_changes",

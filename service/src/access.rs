@@ -227,35 +227,54 @@ pub async fn world_access<C: ConnectionTrait, R: Requester>(
     requester: Option<&R>,
     world_id: Uuid,
 ) -> Result<Access> {
-    access_query(db, requester, world_id, false).await
+    access_query(db, requester, world_id).await
 }
 
 /// [`world_access`] for a write: the same query also locks the world's row until the
 /// transaction `db` ends (`FOR NO KEY UPDATE OF worlds`; SQLite's write transaction holds
-/// the database already), so the world in [`Access`] is the current row.
+/// the database already), so the world in [`Access`] is the current row. It also tells
+/// whether the world has an active webhook, so that a write to a world without one never
+/// asks (creating or activating a webhook takes the same lock, so the answer holds until
+/// the write commits).
 pub async fn world_access_locked<C: ConnectionTrait, R: Requester>(
     db: &C,
     requester: Option<&R>,
     world_id: Uuid,
-) -> Result<Access> {
-    access_query(db, requester, world_id, true).await
+) -> Result<LockedWorld> {
+    let who = requester.map(Requester::requester);
+    let mut query = joined(worlds::Entity::find_by_id(world_id), who)
+        .select_also(world_members::Entity)
+        .expr_as(crate::webhooks::outbox::has_active_webhooks(), HAS_WEBHOOKS);
+    QueryTrait::query(&mut query).lock_with_tables(
+        sea_orm::sea_query::LockType::NoKeyUpdate,
+        [sea_orm::EntityName::table_ref(&worlds::Entity)],
+    );
+    let statement = with_credential(query, who).build(db.get_database_backend());
+    let found = LockedWorldRow::find_by_statement(statement).one(db).await?;
+    let Some(LockedWorldRow { row, has_webhooks }) = found else {
+        return Err(not_found_for(db, who).await);
+    };
+    let grant = resolve(db, who, row.credential).await?;
+    Ok(LockedWorld {
+        access: decide(row.world, row.member, grant.as_ref())?,
+        has_webhooks,
+    })
+}
+
+/// What [`world_access_locked`] tells a write.
+pub struct LockedWorld {
+    pub access: Access,
+    pub has_webhooks: bool,
 }
 
 async fn access_query<C: ConnectionTrait, R: Requester>(
     db: &C,
     requester: Option<&R>,
     world_id: Uuid,
-    lock: bool,
 ) -> Result<Access> {
     let who = requester.map(Requester::requester);
-    let mut query =
+    let query =
         joined(worlds::Entity::find_by_id(world_id), who).select_also(world_members::Entity);
-    if lock {
-        QueryTrait::query(&mut query).lock_with_tables(
-            sea_orm::sea_query::LockType::NoKeyUpdate,
-            [sea_orm::EntityName::table_ref(&worlds::Entity)],
-        );
-    }
     let statement = with_credential(query, who).build(db.get_database_backend());
     let found = WorldRow::find_by_statement(statement).one(db).await?;
     let Some(row) = found else {
@@ -410,6 +429,24 @@ impl FromQueryResult for WorldRow {
             world: worlds::Model::from_query_result(row, SelectA.as_str())?,
             member: world_members::Model::from_query_result_optional(row, SelectB.as_str())?,
             credential: CredentialColumns::from_row(row)?,
+        })
+    }
+}
+
+/// The column of [`world_access_locked`]'s query that says whether the world has an active
+/// webhook.
+const HAS_WEBHOOKS: &str = "has_active_webhooks";
+
+struct LockedWorldRow {
+    row: WorldRow,
+    has_webhooks: bool,
+}
+
+impl FromQueryResult for LockedWorldRow {
+    fn from_query_result(row: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            row: WorldRow::from_query_result(row, pre)?,
+            has_webhooks: row.try_get("", HAS_WEBHOOKS)?,
         })
     }
 }

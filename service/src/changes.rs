@@ -112,6 +112,10 @@ pub struct WorldWrite {
     at: DateTimeWithTimeZone,
     changes: Vec<world_changes::ActiveModel>,
     element_delta: i64,
+    /// Whether the world may have a webhook to queue deliveries for (`true` when unknown).
+    has_webhooks: bool,
+    /// Statements sent with the commit's statement (PostgreSQL): see [`WorldWrite::execute_with_commit`].
+    pending: Vec<Statement>,
 }
 
 impl WorldWrite {
@@ -127,6 +131,8 @@ impl WorldWrite {
             at: now(),
             changes: Vec::new(),
             element_delta: 0,
+            has_webhooks: true,
+            pending: Vec::new(),
         })
     }
 
@@ -139,7 +145,8 @@ impl WorldWrite {
         world_id: Uuid,
     ) -> Result<(Self, Access)> {
         let txn = begin_write(db).await?;
-        let access = world_access_locked(&txn, Some(actor), world_id).await?;
+        let locked = world_access_locked(&txn, Some(actor), world_id).await?;
+        let access = locked.access;
         let write = Self {
             txn,
             world: access.world.clone(),
@@ -147,18 +154,53 @@ impl WorldWrite {
             at: now(),
             changes: Vec::new(),
             element_delta: 0,
+            has_webhooks: locked.has_webhooks,
+            pending: Vec::new(),
         };
         Ok((write, access))
     }
 
-    /// The transaction, for the statements of the write itself.
+    /// The transaction, for the statements of the write itself. Statements waiting for the
+    /// commit must be sent first ([`WorldWrite::flush`]): a statement after them would not
+    /// see their effect.
+    #[track_caller]
     pub fn txn(&self) -> &DatabaseTransaction {
+        debug_assert!(
+            self.pending.is_empty(),
+            "flush the statements waiting for the commit before using the transaction"
+        );
         &self.txn
+    }
+
+    /// Runs `statement` as part of this write, whose result nobody reads: on PostgreSQL it
+    /// is sent with the commit's own statement (one round trip fewer while the world's
+    /// lock is held), elsewhere now. The caller knows the row it writes without
+    /// `RETURNING`. Its errors surface at [`WorldWrite::commit`] (or [`WorldWrite::flush`]).
+    pub async fn execute_with_commit(&mut self, statement: Statement) -> Result<()> {
+        if statement.db_backend == DbBackend::Postgres {
+            self.pending.push(statement);
+        } else {
+            self.txn.execute_raw(statement).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the statements waiting for the commit now, for a write that goes on to use
+    /// the transaction (a batch).
+    pub async fn flush(&mut self) -> Result<()> {
+        for statement in std::mem::take(&mut self.pending) {
+            self.txn.execute_raw(statement).await?;
+        }
+        Ok(())
     }
 
     /// The world's row as it was locked.
     pub fn world(&self) -> &worlds::Model {
         &self.world
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
     }
 
     pub fn world_id(&self) -> Uuid {
@@ -215,9 +257,9 @@ impl WorldWrite {
     /// Writes the recorded changes and the world's counters, then commits. A write that
     /// recorded nothing changed nothing and touches no counter. The changes' webhook
     /// deliveries are queued in the same transaction (the outbox).
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
         let mut queued = false;
-        if !self.changes.is_empty() {
+        if !self.changes.is_empty() && self.has_webhooks {
             queued =
                 crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
                     .await?;
@@ -240,7 +282,7 @@ impl WorldWrite {
             let backend = self.txn.get_database_backend();
             // Bounded statements: SQLite takes at most 32,766 bound values.
             let mut chunks = Vec::new();
-            let mut changes = self.changes.into_iter().peekable();
+            let mut changes = std::mem::take(&mut self.changes).into_iter().peekable();
             while changes.peek().is_some() {
                 chunks.push(world_changes::Entity::insert_many(
                     changes.by_ref().take(500).collect::<Vec<_>>(),
@@ -248,13 +290,17 @@ impl WorldWrite {
             }
             let mut chunks = chunks.into_iter();
             match (backend, chunks.next()) {
-                // One round trip fewer while the world's lock is held: the counters ride
-                // along with the first insert, as a data-modifying WITH.
+                // Fewer round trips while the world's lock is held: the write's own
+                // statements and the counters ride along with the first insert, as
+                // data-modifying WITHs.
                 (DbBackend::Postgres, Some(first)) => {
-                    let statement = with_update(bump.build(backend), first.build(backend))?;
+                    let mut ahead = std::mem::take(&mut self.pending);
+                    ahead.push(bump.build(backend));
+                    let statement = with_statements(ahead, first.build(backend))?;
                     self.txn.execute_raw(statement).await?;
                 }
                 (_, first) => {
+                    self.flush().await?;
                     bump.exec(&self.txn).await?;
                     if let Some(first) = first {
                         first.exec(&self.txn).await?;
@@ -265,6 +311,7 @@ impl WorldWrite {
                 chunk.exec(&self.txn).await?;
             }
         }
+        self.flush().await?;
         self.txn.commit().await?;
         if queued {
             crate::webhooks::worker::wake();
@@ -273,28 +320,30 @@ impl WorldWrite {
     }
 }
 
-/// `WITH bump AS (<update>) <insert>` (PostgreSQL): both statements in one, the update's
-/// placeholders renumbered after the insert's.
-fn with_update(update: Statement, insert: Statement) -> Result<Statement> {
-    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
-    let offset = values.len();
-    let update_values = update.values.map(|v| v.0).unwrap_or_default();
-    let mut update_sql = update.sql;
-    // Highest first, so `$1` does not rewrite the front of `$10`.
-    for n in (1..=update_values.len()).rev() {
-        update_sql = update_sql.replace(&format!("${n}"), &format!("$__{}", n + offset));
+/// `WITH s1 AS (<ahead[0]>), s2 AS (...) <main>` (PostgreSQL): several data-modifying
+/// statements in one, their placeholders renumbered after `main`'s. They run on one
+/// snapshot and do not see each other's rows, so none may read what another writes.
+fn with_statements(ahead: Vec<Statement>, main: Statement) -> Result<Statement> {
+    let mut values = main.values.map(|v| v.0).unwrap_or_default();
+    let mut parts = Vec::with_capacity(ahead.len());
+    for (index, statement) in ahead.into_iter().enumerate() {
+        let offset = values.len();
+        let own_values = statement.values.map(|v| v.0).unwrap_or_default();
+        let mut sql = statement.sql;
+        if sql.contains('\'') {
+            // The builder binds every value; a literal here would make renumbering unsafe.
+            return Err(Error::Internal(format!("unexpected literal in {sql}")));
+        }
+        // Highest first, so `$1` does not rewrite the front of `$10`.
+        for n in (1..=own_values.len()).rev() {
+            sql = sql.replace(&format!("${n}"), &format!("$__{}", n + offset));
+        }
+        parts.push(format!("s{index} AS ({})", sql.replace("$__", "$")));
+        values.extend(own_values);
     }
-    let update_sql = update_sql.replace("$__", "$");
-    if update_sql.contains('\'') {
-        // The builder binds every value; a literal here would make renumbering unsafe.
-        return Err(Error::Internal(format!(
-            "unexpected literal in {update_sql}"
-        )));
-    }
-    values.extend(update_values);
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("WITH bump AS ({update_sql}) {}", insert.sql),
+        format!("WITH {} {}", parts.join(", "), main.sql),
         values,
     ))
 }

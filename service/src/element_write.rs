@@ -6,7 +6,7 @@ use entity::{element_relations, element_trash, world_elements};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, prelude::DateTimeWithTimeZone,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryTrait, prelude::DateTimeWithTimeZone,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::kinds;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
-use crate::versioning::{self, VersionedColumns, update_if_version};
+use crate::versioning;
 
 /// A new element's fields, validated.
 pub struct NewElement {
@@ -72,20 +72,26 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         &new.attributes,
     )
     .await?;
-    let element = world_elements::ActiveModel {
-        world_id: Set(w.world_id()),
-        parent_id: Set(new.parent_id),
-        kind: Set(new.kind.into_inner()),
-        name: Set(new.name.into_inner()),
-        summary: Set(new.summary),
-        attributes: Set(new.attributes),
-        tags: Set(new.tags.into_json()),
-        version: Set(1),
-        created_by: Set(Some(w.actor_id())),
-        ..Default::default()
-    }
-    .insert(w.txn())
-    .await?;
+    // Every column is known here, so the insert needs no `RETURNING` and can ride with
+    // the commit's statement.
+    let at = versioning::now();
+    let element = world_elements::Model {
+        id: Uuid::now_v7(),
+        world_id: w.world_id(),
+        parent_id: new.parent_id,
+        kind: new.kind.into_inner(),
+        name: new.name.into_inner(),
+        summary: new.summary,
+        attributes: new.attributes,
+        tags: new.tags.into_json(),
+        version: 1,
+        created_by: Some(w.actor_id()),
+        created_at: at,
+        updated_at: at,
+    };
+    let row = element.clone().into_active_model().reset_all();
+    let insert = world_elements::Entity::insert(row).build(w.backend());
+    w.execute_with_commit(insert).await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
@@ -104,26 +110,32 @@ pub async fn update(
     current: world_elements::Model,
     edit: ElementEdit,
 ) -> Result<world_elements::Model> {
+    let mut updated = current.clone();
     let mut changes = <world_elements::ActiveModel as Default>::default();
     let mut changed = false;
     if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
-        changes.kind = Set(kind);
+        changes.kind = Set(kind.clone());
+        updated.kind = kind;
         changed = true;
     }
     if let Some(name) = edit.name.filter(|n| *n != current.name) {
-        changes.name = Set(name);
+        changes.name = Set(name.clone());
+        updated.name = name;
         changed = true;
     }
     if let Some(summary) = edit.summary.filter(|s| *s != current.summary) {
-        changes.summary = Set(summary);
+        changes.summary = Set(summary.clone());
+        updated.summary = summary;
         changed = true;
     }
     if let Some(attributes) = edit.attributes.filter(|a| *a != current.attributes) {
-        changes.attributes = Set(attributes);
+        changes.attributes = Set(attributes.clone());
+        updated.attributes = attributes;
         changed = true;
     }
     if let Some(tags) = edit.tags.filter(|t| *t != current.tags) {
-        changes.tags = Set(tags);
+        changes.tags = Set(tags.clone());
+        updated.tags = tags;
         changed = true;
     }
     if let Some(parent_id) = edit.parent_id.filter(|p| *p != current.parent_id) {
@@ -133,6 +145,7 @@ pub async fn update(
             check_parent(w.txn(), w.world_id(), current.id, parent_id).await?;
         }
         changes.parent_id = Set(parent_id);
+        updated.parent_id = parent_id;
         changed = true;
     }
     if !changed {
@@ -141,31 +154,28 @@ pub async fn update(
     // Every change is checked against the kind's schema as the element will be, also one
     // that touches neither kind nor attributes: an element that no longer satisfies a
     // changed schema is fixed before it is changed otherwise.
-    let kind = match &changes.kind {
-        sea_orm::ActiveValue::Set(kind) => kind.as_str(),
-        _ => current.kind.as_str(),
-    };
-    let attributes = match &changes.attributes {
-        sea_orm::ActiveValue::Set(attributes) => attributes,
-        _ => &current.attributes,
-    };
-    kinds::check_attributes(w.txn(), w.world_id(), w.kinds_version(), kind, attributes).await?;
-    let columns = VersionedColumns {
-        id: world_elements::Column::Id,
-        version: world_elements::Column::Version,
-        updated_at: world_elements::Column::UpdatedAt,
-    };
-    let updated = update_if_version::<world_elements::Entity, _>(
+    kinds::check_attributes(
         w.txn(),
-        columns,
-        current.id,
-        current.version,
-        changes,
+        w.world_id(),
+        w.kinds_version(),
+        &updated.kind,
+        &updated.attributes,
     )
-    .await?
-    // Every writer of the world holds its lock: nobody can have changed the row since
-    // `current` was read in this transaction.
-    .ok_or_else(|| Error::Internal(format!("element {} changed under the lock", current.id)))?;
+    .await?;
+    updated.version = current.version + 1;
+    updated.updated_at = versioning::now();
+    changes.version = Set(updated.version);
+    changes.updated_at = Set(updated.updated_at);
+    // Every writer of the world holds its lock, so nobody can have changed the row since
+    // `current` was read in this transaction: the new row is known without `RETURNING`,
+    // and the update can ride with the commit's statement.
+    let statement = world_elements::Entity::update_many()
+        .set(changes)
+        .filter(world_elements::Column::Id.eq(current.id))
+        .filter(world_elements::Column::WorldId.eq(w.world_id()))
+        .filter(world_elements::Column::Version.eq(current.version))
+        .build(w.backend());
+    w.execute_with_commit(statement).await?;
     w.record(
         ChangeType::ElementUpdated,
         updated.id,

@@ -4,8 +4,7 @@ use entity::world_elements::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
-    prelude::DateTimeWithTimeZone,
+    Order, QueryFilter, QueryOrder, QuerySelect, Select, Statement, prelude::DateTimeWithTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,6 +21,10 @@ use crate::paging::{Cursor, Page, PageRequest, into_page};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Kind, Name, Tags, parse_document, parse_object, parse_text};
 use crate::versioning::check_if_match;
+
+mod list_plan;
+
+pub use list_plan::{FALLBACK_SETTINGS, fallback_statement, probe_rows, probe_statement};
 
 /// How deep a parent chain may be; also bounds the cycle check.
 const MAX_DEPTH: usize = 1_000;
@@ -255,6 +258,24 @@ impl SortOrder {
         format!("elements:{}{key}", if self.descending { "-" } else { "" })
     }
 
+    /// The cursor that points just after `e` in this order.
+    fn cursor_at(self, e: &ElementDto) -> Cursor {
+        Cursor {
+            ordering: self.ordering_name(),
+            key: self.key_of(e),
+            id: e.id,
+        }
+    }
+
+    /// This order as SQL, for a window function over `world_elements`' rows.
+    fn order_sql(self) -> String {
+        let direction = if self.descending { "DESC" } else { "ASC" };
+        format!(
+            r#""world_elements"."{}" {direction}, "world_elements"."id" {direction}"#,
+            sea_orm::IdenStatic::as_str(&self.column())
+        )
+    }
+
     fn key_of(self, e: &ElementDto) -> String {
         match self.key {
             ElementSort::CreatedAt => e.created_at.to_rfc3339(),
@@ -369,38 +390,45 @@ fn escape_like(backend: sea_orm::DatabaseBackend, text: &str) -> String {
     escaped
 }
 
-/// The list query, without paging: world, filters and order.
-fn filtered(
-    backend: sea_orm::DatabaseBackend,
+impl ElementFilter {
+    /// Every filter, as one condition on `world_elements`' columns; `None` without filters.
+    pub fn condition(&self, backend: sea_orm::DatabaseBackend) -> Result<Option<Expr>> {
+        let mut parts: Vec<Expr> = Vec::new();
+        if let Some(kind) = &self.kind {
+            parts.push(Expr::col((world_elements::Entity, Column::Kind)).eq(kind.as_str()));
+        }
+        for tag in &self.tags {
+            parts.push(has_tag(backend, tag));
+        }
+        if let Some(parent_id) = self.parent_id {
+            parts.push(Expr::col((world_elements::Entity, Column::ParentId)).eq(parent_id));
+        }
+        if let Some(text) = &self.text {
+            // `%` and `_` in the search text are literal.
+            let pattern = escape_like(backend, text);
+            let like = |column: Column| {
+                Func::lower(Expr::col((world_elements::Entity, column)))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            parts.push(like(Column::Name).or(like(Column::Summary)));
+        }
+        if let Some(attributes) = &self.attributes {
+            parts.push(attributes_contain(backend, attributes)?);
+        }
+        Ok(parts.into_iter().reduce(|all, part| all.and(part)))
+    }
+}
+
+/// A world's elements in `sort` order from just after `cursor`: what the keyset index
+/// `(world_id, sort key, id)` serves as it is.
+fn in_order(
     world_id: Uuid,
-    filter: &ElementFilter,
     sort: SortOrder,
+    cursor: Option<&Cursor>,
 ) -> Result<Select<world_elements::Entity>> {
     let mut query = world_elements::Entity::find().filter(Column::WorldId.eq(world_id));
-    if let Some(kind) = &filter.kind {
-        query = query.filter(Column::Kind.eq(kind.as_str()));
-    }
-    for tag in &filter.tags {
-        query = query.filter(has_tag(backend, tag));
-    }
-    if let Some(parent_id) = filter.parent_id {
-        query = query.filter(Column::ParentId.eq(parent_id));
-    }
-    if let Some(text) = &filter.text {
-        // `%` and `_` in the search text are literal.
-        let pattern = escape_like(backend, text);
-        let like = |column: Column| {
-            Func::lower(Expr::col((world_elements::Entity, column)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        query = query.filter(
-            Condition::any()
-                .add(like(Column::Name))
-                .add(like(Column::Summary)),
-        );
-    }
-    if let Some(attributes) = &filter.attributes {
-        query = query.filter(attributes_contain(backend, attributes)?);
+    if let Some(cursor) = cursor {
+        query = query.filter(sort.after(cursor)?);
     }
     let order = if sort.descending {
         Order::Desc
@@ -410,19 +438,6 @@ fn filtered(
     Ok(query
         .order_by(sort.column(), order.clone())
         .order_by(Column::Id, order))
-}
-
-/// The SQL the list runs for a first page, for `EXPLAIN` in tests and benchmarks.
-pub fn list_statement(
-    backend: sea_orm::DatabaseBackend,
-    world_id: Uuid,
-    filter: &ElementFilter,
-    sort: SortOrder,
-    limit: u64,
-) -> Result<Statement> {
-    Ok(filtered(backend, world_id, filter, sort)?
-        .limit(limit + 1)
-        .build(backend))
 }
 
 /// The element list's query parameters, as the client sent them.
@@ -445,7 +460,7 @@ pub async fn list(
     query: ElementListQuery,
 ) -> Result<Page<ElementDto>> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    world_access(db, caller, world_id).await?;
+    let access = world_access(db, caller, world_id).await?;
     let filter = ElementFilter::parse(
         query.kind,
         query.tags,
@@ -456,19 +471,21 @@ pub async fn list(
     let sort = SortOrder::parse(query.sort.as_deref())?;
     let page = PageRequest::parse(query.limit, query.cursor)?;
     let ordering = sort.ordering_name();
-    let mut query = filtered(db.get_database_backend(), world_id, &filter, sort)?;
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, &ordering)?;
-        query = query.filter(sort.after(&cursor)?);
-    }
-    let rows = ElementText::select(query)
-        .limit(page.limit + 1)
-        .into_model::<ElementText>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(ElementDto::try_from)
-        .collect::<Result<Vec<_>>>()?;
+    let cursor = page
+        .cursor
+        .as_deref()
+        .map(|raw| Cursor::decode(raw, &ordering))
+        .transpose()?;
+    let rows = list_plan::fetch(
+        db,
+        world_id,
+        access.world.element_count,
+        &filter,
+        sort,
+        cursor.as_ref(),
+        page.limit + 1,
+    )
+    .await?;
     Ok(into_page(
         rows,
         page.limit,

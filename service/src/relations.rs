@@ -431,34 +431,62 @@ pub async fn list_for_element(
         .map_err(Error::from)
         .and_then(|n| if n == 0 { Err(Error::NotFound) } else { Ok(()) })?;
 
-    let ends = match direction {
-        Direction::Out => Condition::all().add(Column::SourceId.eq(element_id)),
-        Direction::In => Condition::all().add(Column::TargetId.eq(element_id)),
-        Direction::Both => Condition::any()
-            .add(Column::SourceId.eq(element_id))
-            .add(Column::TargetId.eq(element_id)),
+    let after = match &page.cursor {
+        Some(raw) => {
+            let cursor = Cursor::decode(raw, ELEMENT_RELATIONS_ORDERING)?;
+            let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
+                Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
+            })?;
+            Some(
+                Condition::any()
+                    .add(Column::CreatedAt.gt(key))
+                    .add(Column::CreatedAt.eq(key).and(Column::Id.gt(cursor.id))),
+            )
+        }
+        None => None,
     };
-    let mut query = element_relations::Entity::find().filter(ends);
-    if let Some(kind) = &kind {
-        query = query.filter(Column::Kind.eq(kind.as_str()));
-    }
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, ELEMENT_RELATIONS_ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(
-            Condition::any()
-                .add(Column::CreatedAt.gt(key))
-                .add(Column::CreatedAt.eq(key).and(Column::Id.gt(cursor.id))),
-        );
-    }
-    let rows = query
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
+    // Each end is read from its own index, `(end, kind, created_at, id)` with a kind and
+    // `(end, created_at, id)` without, in list order: a page costs a page, however many
+    // relations the element has. Both ends: the two ordered reads, merged.
+    let one_end = |end: Condition| {
+        let mut query = element_relations::Entity::find().filter(end);
+        if let Some(kind) = &kind {
+            query = query.filter(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(after) = after.clone() {
+            query = query.filter(after);
+        }
+        query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .limit(page.limit + 1)
+    };
+    let rows = match direction {
+        Direction::Out => {
+            one_end(Condition::all().add(Column::SourceId.eq(element_id)))
+                .all(db)
+                .await?
+        }
+        Direction::In => {
+            one_end(Condition::all().add(Column::TargetId.eq(element_id)))
+                .all(db)
+                .await?
+        }
+        Direction::Both => {
+            let outgoing = one_end(Condition::all().add(Column::SourceId.eq(element_id)));
+            // A relation from the element to itself is in the outgoing half already.
+            let incoming = one_end(
+                Condition::all()
+                    .add(Column::TargetId.eq(element_id))
+                    .add(Column::SourceId.ne(element_id)),
+            );
+            let (mut outgoing, mut incoming) = (outgoing.all(db).await?, incoming.all(db).await?);
+            outgoing.append(&mut incoming);
+            outgoing.sort_by_key(|r| (r.created_at, r.id));
+            outgoing.truncate(page.limit as usize + 1);
+            outgoing
+        }
+    };
 
     // One query for every other end on the page, not one per relation.
     let other_ids: Vec<Uuid> = rows

@@ -782,16 +782,17 @@ async fn retention_prunes_and_expires_old_positions(app: TestApp) {
     app.delete(&element_path(&world, &ids[0]), token)
         .await
         .assert_status(204);
-    // Age the first three changes and the trash entry past the retention period.
+    // Age the trash entry and then the first three changes past the retention period: in
+    // that order, a pruning run that sees the old changes sees the old trash entry too.
     let db = app.db().await;
     let two_days_ago = "'2000-01-01T00:00:00Z'";
     db.execute_unprepared(&format!(
-        "UPDATE world_changes SET at = {two_days_ago} WHERE seq <= 3"
+        "UPDATE element_trash SET deleted_at = {two_days_ago}"
     ))
     .await
     .unwrap();
     db.execute_unprepared(&format!(
-        "UPDATE element_trash SET deleted_at = {two_days_ago}"
+        "UPDATE world_changes SET at = {two_days_ago} WHERE seq <= 3"
     ))
     .await
     .unwrap();

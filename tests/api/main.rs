@@ -12,6 +12,7 @@ mod hardening;
 mod health;
 mod invitations;
 mod kinds;
+mod list_plans;
 mod migrate_safety;
 mod migrations;
 mod relations;

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use entity::{webhook_deliveries, webhook_outbox, webhooks};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -378,7 +378,10 @@ pub async fn update(
     if !sea_orm::ActiveModelTrait::is_changed(&model) {
         return Ok(current.into());
     }
-    let txn = db.begin().await?;
+    // Under the world's lock, like a creation: a write to the world learns whether it has
+    // an active webhook when it takes that lock (`access::world_access_locked`).
+    let txn = begin_write(db).await?;
+    lock_world(&txn, world_id).await?;
     let updated = model.update(&txn).await?;
     if !updated.active {
         webhook_outbox::Entity::delete_many()

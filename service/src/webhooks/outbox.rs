@@ -24,6 +24,22 @@ use crate::changes::begin_write;
 use crate::error::Result;
 use crate::versioning::now;
 
+/// Whether the world of the row being selected (`worlds.id`) has an active webhook, as a
+/// column of the query that locks the world for a write.
+pub(crate) fn has_active_webhooks() -> sea_orm::sea_query::SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(webhooks::Entity)
+            .and_where(
+                Expr::col((webhooks::Entity, webhooks::Column::WorldId))
+                    .equals((entity::worlds::Entity, entity::worlds::Column::Id)),
+            )
+            .and_where(Expr::col((webhooks::Entity, webhooks::Column::Active)).eq(true))
+            .to_owned(),
+    )
+}
+
 /// Inserts the pending deliveries of `changes` for the world's active webhooks whose
 /// patterns match. Returns whether it queued any (the caller then wakes the worker).
 pub(crate) async fn enqueue(
