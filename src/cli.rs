@@ -17,7 +17,7 @@ pub enum Command {
     /// Serve the HTTP API (the default).
     Serve,
     /// Manage the database schema: `sea-orm-cli migrate`'s commands plus `check`,
-    /// `autogenerate` and `sql`.
+    /// `autogenerate`, `sql`, `lint`, `stamp`, `squash` and `erd`.
     Migrate {
         #[command(subcommand)]
         command: Option<migration::workflow::Command>,

@@ -9,6 +9,7 @@ use crate::startup::connect_without_statement_timeout;
 pub fn up_all() -> Command {
     Command::Up {
         num: None,
+        to: None,
         accept_changed: Vec::new(),
     }
 }

@@ -2,9 +2,9 @@
 //! (`migrate check` and `migrate autogenerate` in the migration crate).
 //!
 //! The models say tables, columns, types, nullability, keys, unique constraints and
-//! foreign keys. What they cannot say (server-side defaults, and indexes with an access
-//! method, operator class, predicate or storage parameters) is declared here, by hand,
-//! beside them.
+//! foreign keys. What they cannot say (server-side defaults, CHECK constraints, and
+//! indexes with an access method, operator class, predicate or storage parameters) is
+//! declared here, by hand, beside them.
 use sea_orm::{DbBackend, EntityTrait, Schema, sea_query::TableCreateStatement};
 
 use crate::generated::*;
@@ -67,6 +67,16 @@ pub struct DeclaredIndex {
     /// A unique index (with a predicate: a uniqueness rule over some rows only).
     pub unique: bool,
 }
+
+/// A CHECK constraint the database enforces; `expression` as `CHECK (...)` takes it.
+pub struct DeclaredCheck {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub expression: &'static str,
+}
+
+/// CHECK constraints of the schema (compared by `migrate check`); none so far.
+pub const DECLARED_CHECKS: &[DeclaredCheck] = &[];
 
 const fn default(table: &'static str, column: &'static str, sql: &'static str) -> ServerDefault {
     ServerDefault { table, column, sql }

@@ -26,6 +26,7 @@ struct Cli {
 async fn run(cli: Cli) -> Result<Verdict, WorkflowError> {
     let command = cli.command.unwrap_or(Command::Up {
         num: None,
+        to: None,
         accept_changed: Vec::new(),
     });
     let command = match workflow::run_offline(command).await? {

@@ -13,6 +13,7 @@ mod health;
 mod invitations;
 mod kinds;
 mod list_plans;
+mod migrate_safety;
 mod migrations;
 mod relations;
 mod seed;

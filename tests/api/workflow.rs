@@ -7,7 +7,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::helpers::{Backend, fresh_database};
 
 /// One connection, as the migrate commands use: the advisory lock is per session.
-async fn single_connection(url: &str) -> DatabaseConnection {
+pub async fn single_connection(url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(1).sqlx_logging(false);
     Database::connect(options).await.expect("connect")
@@ -18,22 +18,25 @@ async fn migrated() -> (String, DatabaseConnection) {
     (url, db)
 }
 
-async fn migrated_on(backend: Backend) -> (String, Option<tempfile::TempDir>, DatabaseConnection) {
+pub async fn migrated_on(
+    backend: Backend,
+) -> (String, Option<tempfile::TempDir>, DatabaseConnection) {
     let (url, dir) = fresh_database(backend).await;
     let db = single_connection(&url).await;
     up(&db, &[]).await.expect("up");
     (url, dir, db)
 }
 
-async fn up(db: &DatabaseConnection, accept: &[&str]) -> Result<Verdict, String> {
+pub async fn up(db: &DatabaseConnection, accept: &[&str]) -> Result<Verdict, String> {
     let command = Command::Up {
         num: None,
+        to: None,
         accept_changed: accept.iter().map(|s| s.to_string()).collect(),
     };
     workflow::run(db, command).await.map_err(|e| e.to_string())
 }
 
-async fn exec(db: &DatabaseConnection, sql: &str) {
+pub async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -161,6 +164,7 @@ async fn check_reports_pending_and_unknown_revisions() {
         &db,
         Command::Down {
             num: pending.len() as u32,
+            to: None,
         },
     )
     .await
@@ -302,8 +306,14 @@ async fn sql_renders_what_up_and_down_execute() {
         .expect("sql --down");
     exec(&by_script, &rollback).await;
     let remaining = Migrator::migrations().len() as u32 - 3;
-    workflow::run(&by_up, Command::Down { num: remaining })
-        .await
-        .expect("down");
+    workflow::run(
+        &by_up,
+        Command::Down {
+            num: remaining,
+            to: None,
+        },
+    )
+    .await
+    .expect("down");
     assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
 }

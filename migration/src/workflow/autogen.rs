@@ -15,6 +15,8 @@ struct Step {
     phase: u8,
     up: String,
     down: String,
+    /// What `up` runs on PostgreSQL, for `lint`.
+    sql: Vec<String>,
     warning: Option<String>,
 }
 
@@ -27,6 +29,12 @@ pub struct Revision {
     /// Steps that can lose data, marked in the file and printed.
     pub warnings: Vec<String>,
     uses_raw_sql: bool,
+    /// Runs outside a transaction (`use_transaction() -> Some(false)`).
+    outside_transaction: bool,
+    /// The PostgreSQL statements `up` runs, as `lint` reads them.
+    pub postgres_sql: Vec<String>,
+    /// `lint`'s findings on `postgres_sql`, one line each, for the file's header.
+    pub lint: Vec<String>,
 }
 
 fn lit(text: &str) -> String {
@@ -288,13 +296,184 @@ fn dependency_order(tables: Vec<&Table>) -> Vec<&Table> {
     placed
 }
 
-fn step(phase: u8, up: String, down: String) -> Step {
+fn step(phase: u8, up: String, down: String, sql: String) -> Step {
     Step {
         phase,
         up,
         down,
+        sql: vec![sql],
         warning: None,
     }
+}
+
+/// The SQL a step runs on PostgreSQL, as far as `lint` needs to read it.
+mod sql {
+    use super::{Column, Index, Table, quote};
+
+    pub fn column(column: &Column) -> String {
+        let mut text = format!("{} {}", quote(&column.name), column.data_type);
+        if !column.nullable {
+            text.push_str(" NOT NULL");
+        }
+        if let Some(default) = &column.default {
+            text.push_str(&format!(" DEFAULT {default}"));
+        }
+        text
+    }
+
+    pub fn create_table(table: &Table) -> String {
+        let columns: Vec<String> = table.columns.iter().map(column).collect();
+        format!(
+            "CREATE TABLE {} ( {} )",
+            quote(&table.name),
+            columns.join(", ")
+        )
+    }
+
+    pub fn alter(table: &str, action: &str) -> String {
+        format!("ALTER TABLE {} {action}", quote(table))
+    }
+
+    /// `CREATE INDEX`, with `CONCURRENTLY` between the words when `concurrently` says so
+    /// (a placeholder for generated code, or the word itself).
+    pub fn create_index(table: &str, index: &Index, concurrently: &str) -> String {
+        let mut text = format!(
+            "CREATE {}INDEX{concurrently} {} ON {}",
+            if index.unique { "UNIQUE " } else { "" },
+            quote(&index.name),
+            quote(table)
+        );
+        if !index.is_plain() {
+            text.push_str(&format!(" USING {}", index.method));
+        }
+        let keys: Vec<String> = index
+            .keys
+            .iter()
+            .map(|k| {
+                if index.is_plain() {
+                    quote(k)
+                } else {
+                    k.clone()
+                }
+            })
+            .collect();
+        text.push_str(&format!(" ({})", keys.join(", ")));
+        if let Some(options) = &index.options {
+            text.push_str(&format!(" WITH ({options})"));
+        }
+        if let Some(predicate) = &index.predicate {
+            text.push_str(&format!(" WHERE {predicate}"));
+        }
+        text
+    }
+
+    pub fn drop_index(name: &str, concurrently: &str) -> String {
+        format!("DROP INDEX{concurrently} IF EXISTS {}", quote(name))
+    }
+}
+
+/// An index built or dropped in the revision of its own that runs outside a
+/// transaction, so PostgreSQL can do it `CONCURRENTLY`, without blocking writes.
+struct IndexChange {
+    table: String,
+    index: Index,
+    create: bool,
+}
+
+/// Where generated code puts the `CONCURRENTLY` that only PostgreSQL knows.
+const CONCURRENTLY: &str = "{concurrently}";
+
+impl IndexChange {
+    fn code(&self, create: bool) -> String {
+        let statement = if create {
+            sql::create_index(&self.table, &self.index, CONCURRENTLY)
+        } else {
+            sql::drop_index(&self.index.name, CONCURRENTLY)
+        };
+        // A format string: the SQL's own braces doubled, then the placeholder restored.
+        let escaped = statement
+            .replace('{', "{{")
+            .replace('}', "}}")
+            .replace("{{concurrently}}", "{concurrently}");
+        let call = format!(
+            "manager.get_connection().execute_unprepared(&format!({})).await?;",
+            lit(&escaped)
+        );
+        if create && !self.index.is_plain() {
+            // An access method, operator class or storage parameters: PostgreSQL's own.
+            format!(
+                "        if manager.get_database_backend() == DatabaseBackend::Postgres {{\n            {call}\n        }}\n"
+            )
+        } else {
+            format!("        {call}\n")
+        }
+    }
+
+    fn postgres_sql(&self) -> String {
+        if self.create {
+            sql::create_index(&self.table, &self.index, " CONCURRENTLY")
+        } else {
+            sql::drop_index(&self.index.name, " CONCURRENTLY")
+        }
+    }
+}
+
+/// The index changes of `differences`: every index of a table that exists already.
+fn index_changes(differences: &[Difference]) -> Vec<IndexChange> {
+    let change = |table: &String, index: &Index, create| IndexChange {
+        table: table.clone(),
+        index: index.clone(),
+        create,
+    };
+    let mut drops = Vec::new();
+    let mut creates = Vec::new();
+    for difference in differences {
+        match difference {
+            Difference::MissingIndex { table, index } => creates.push(change(table, index, true)),
+            Difference::MissingUnique { table, unique } => {
+                creates.push(change(table, &unique_as_index(unique), true))
+            }
+            Difference::ExtraIndex { table, index } => drops.push(change(table, index, false)),
+            Difference::ExtraUnique { table, unique } if !unique.is_constraint => {
+                drops.push(change(table, &unique_as_index(unique), false))
+            }
+            Difference::ChangedIndex { table, model, live } => {
+                drops.push(change(table, live, false));
+                creates.push(change(table, model, true));
+            }
+            _ => {}
+        }
+    }
+    drops.extend(creates);
+    drops
+}
+
+/// The revision that builds and drops indexes on existing tables outside a transaction
+/// (`CREATE INDEX CONCURRENTLY` on PostgreSQL); `None` when there are none.
+pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
+    let changes = index_changes(differences);
+    if changes.is_empty() {
+        return None;
+    }
+    let prelude = "        let concurrently = if manager.get_database_backend() == DatabaseBackend::Postgres {\n            \" CONCURRENTLY\"\n        } else {\n            \"\"\n        };\n";
+    let mut up = prelude.to_owned();
+    let mut down = prelude.to_owned();
+    for change in &changes {
+        up.push_str(&change.code(change.create));
+    }
+    for change in changes.iter().rev() {
+        down.push_str(&change.code(!change.create));
+    }
+    Some(Revision {
+        up,
+        down,
+        todos: Vec::new(),
+        warnings: Vec::new(),
+        uses_raw_sql: true,
+        outside_transaction: true,
+        postgres_sql: changes.iter().map(IndexChange::postgres_sql).collect(),
+        lint: Vec::new(),
+    })
 }
 
 pub fn plan(differences: &[Difference]) -> Revision {
@@ -316,10 +495,29 @@ pub fn plan(differences: &[Difference]) -> Revision {
         })
         .collect();
     for table in dependency_order(missing.clone()) {
-        steps.push(step(1, create_table(table), drop_table(&table.name)));
+        let mut create = step(
+            1,
+            create_table(table),
+            drop_table(&table.name),
+            sql::create_table(table),
+        );
+        for unique in &table.uniques {
+            create
+                .sql
+                .push(sql::create_index(&table.name, &unique_as_index(unique), ""));
+        }
+        for index in &table.indexes {
+            create.sql.push(sql::create_index(&table.name, index, ""));
+        }
+        steps.push(create);
     }
     for table in dependency_order(extra.clone()).into_iter().rev() {
-        let mut drop = step(5, drop_table(&table.name), create_table(table));
+        let mut drop = step(
+            5,
+            drop_table(&table.name),
+            create_table(table),
+            format!("DROP TABLE {}", quote(&table.name)),
+        );
         drop.warning = Some(format!("drops table {} and every row in it", table.name));
         steps.push(drop);
     }
@@ -355,6 +553,7 @@ pub fn plan(differences: &[Difference]) -> Revision {
                     2,
                     alter(table, &format!(".add_column({})", column_def(column))),
                     alter(table, &format!(".drop_column({})", lit(&column.name))),
+                    sql::alter(table, &format!("ADD COLUMN {}", sql::column(column))),
                 ));
             }
             Difference::ExtraColumn { table, column } => {
@@ -362,6 +561,7 @@ pub fn plan(differences: &[Difference]) -> Revision {
                     4,
                     alter(table, &format!(".drop_column({})", lit(&column.name))),
                     alter(table, &format!(".add_column({})", column_def(column))),
+                    sql::alter(table, &format!("DROP COLUMN {}", quote(&column.name))),
                 );
                 drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
                 steps.push(drop);
@@ -395,7 +595,19 @@ pub fn plan(differences: &[Difference]) -> Revision {
                         ),
                     )
                 };
-                let mut change = step(2, retype(model), retype(live));
+                let mut change = step(
+                    2,
+                    retype(model),
+                    retype(live),
+                    sql::alter(
+                        table,
+                        &format!(
+                            "ALTER COLUMN {} TYPE {}",
+                            quote(&model.name),
+                            model.data_type
+                        ),
+                    ),
+                );
                 if difference.is_destructive() {
                     change.warning = Some(format!(
                         "changes {table}.{} from {} to {}, which can lose data or fail",
@@ -415,7 +627,19 @@ pub fn plan(differences: &[Difference]) -> Revision {
                         ),
                     )
                 };
-                steps.push(step(2, set(model), set(live)));
+                steps.push(step(
+                    2,
+                    set(model),
+                    set(live),
+                    sql::alter(
+                        table,
+                        &format!(
+                            "ALTER COLUMN {} {} NOT NULL",
+                            quote(&model.name),
+                            if model.nullable { "DROP" } else { "SET" }
+                        ),
+                    ),
+                ));
             }
             Difference::Default { table, model, live } => {
                 let set = |c: &Column| match &c.default {
@@ -433,26 +657,67 @@ pub fn plan(differences: &[Difference]) -> Revision {
                         quote(&c.name)
                     )),
                 };
-                steps.push(step(2, set(model), set(live)));
+                steps.push(step(
+                    2,
+                    set(model),
+                    set(live),
+                    sql::alter(
+                        table,
+                        &format!("ALTER COLUMN {} SET DEFAULT", quote(&model.name)),
+                    ),
+                ));
             }
+            Difference::MissingCheck { table, check } => {
+                // NOT VALID takes the lock for a moment only; VALIDATE then scans without
+                // blocking writes.
+                let add = format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
+                    quote(table),
+                    quote(&check.name),
+                    check.definition
+                );
+                let validate = format!(
+                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                    quote(table),
+                    quote(&check.name)
+                );
+                let mut added = step(
+                    3,
+                    raw(&add) + &raw(&validate),
+                    alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+                    add,
+                );
+                added.sql.push(validate);
+                steps.push(added);
+            }
+            Difference::ExtraCheck { table, check } => steps.push(step(
+                0,
+                alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+                raw(&format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                    quote(table),
+                    quote(&check.name),
+                    check.definition
+                )),
+                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
+            )),
             Difference::PrimaryKey { table, model, live } => todos.push(format!(
                 "the primary key of {table} changes from ({}) to ({}): write this step by hand",
                 live.join(", "),
                 model.join(", ")
             )),
-            Difference::MissingUnique { table, unique } => {
-                let index = unique_as_index(unique);
-                steps.push(step(
-                    3,
-                    create_index(table, &index),
-                    drop_index(table, &index.name),
-                ));
-            }
-            Difference::ExtraUnique { table, unique } => steps.push(step(
+            // Indexes of existing tables go to a revision of their own (`plan_indexes`).
+            Difference::MissingUnique { .. }
+            | Difference::MissingIndex { .. }
+            | Difference::ExtraIndex { .. }
+            | Difference::ChangedIndex { .. } => {}
+            Difference::ExtraUnique { table, unique } if unique.is_constraint => steps.push(step(
                 0,
                 drop_unique(table, unique),
                 create_unique(table, unique),
+                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&unique.name))),
             )),
+            Difference::ExtraUnique { .. } => {}
             Difference::MissingForeignKey { table, key } => steps.push(step(
                 3,
                 run(&format!(
@@ -464,6 +729,15 @@ pub fn plan(differences: &[Difference]) -> Revision {
                     lit(&key.name),
                     lit(table)
                 )),
+                sql::alter(
+                    table,
+                    &format!(
+                        "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                        quote(&key.name),
+                        key.columns.join(", "),
+                        quote(&key.ref_table)
+                    ),
+                ),
             )),
             Difference::ExtraForeignKey { table, key } => steps.push(step(
                 0,
@@ -476,29 +750,8 @@ pub fn plan(differences: &[Difference]) -> Revision {
                     "create_foreign_key({}.to_owned())",
                     foreign_key_builder(table, key)
                 )),
+                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&key.name))),
             )),
-            Difference::MissingIndex { table, index } => steps.push(step(
-                3,
-                create_index(table, index),
-                drop_index(table, &index.name),
-            )),
-            Difference::ExtraIndex { table, index } => steps.push(step(
-                0,
-                drop_index(table, &index.name),
-                create_index(table, index),
-            )),
-            Difference::ChangedIndex { table, model, live } => {
-                steps.push(step(
-                    0,
-                    drop_index(table, &live.name),
-                    create_index(table, live),
-                ));
-                steps.push(step(
-                    3,
-                    create_index(table, model),
-                    drop_index(table, &model.name),
-                ));
-            }
         }
     }
 
@@ -520,6 +773,9 @@ pub fn plan(differences: &[Difference]) -> Revision {
         todos,
         warnings,
         uses_raw_sql,
+        outside_transaction: false,
+        postgres_sql: steps.into_iter().flat_map(|s| s.sql).collect(),
+        lint: Vec::new(),
     }
 }
 
@@ -558,8 +814,13 @@ pub fn file_text(revision_name: &str, revision: &Revision) -> String {
     for warning in &revision.warnings {
         writeln!(text, "// DESTRUCTIVE: {warning}").ok();
     }
+    for finding in &revision.lint {
+        writeln!(text, "// lint: {finding}").ok();
+    }
     text.push_str("use sea_orm_migration::prelude::*;\n");
-    if revision.uses_raw_sql {
+    if revision.outside_transaction {
+        text.push_str("use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};\n");
+    } else if revision.uses_raw_sql {
         text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n");
     }
     write!(
@@ -582,9 +843,15 @@ impl MigrationTrait for Migration {{
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {{
 {}        Ok(())
     }}
-}}
+{}}}
 "#,
-        revision.up, revision.down
+        revision.up,
+        revision.down,
+        if revision.outside_transaction {
+            "\n    /// `CREATE INDEX CONCURRENTLY` cannot run inside a transaction.\n    fn use_transaction(&self) -> Option<bool> {\n        Some(false)\n    }\n"
+        } else {
+            ""
+        }
     )
     .ok();
     text

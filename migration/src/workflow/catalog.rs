@@ -59,6 +59,14 @@ impl Unique {
     }
 }
 
+/// A CHECK constraint; `definition` is PostgreSQL's own spelling of it
+/// (`pg_get_constraintdef`): `CHECK ((length(name) > 0))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub definition: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Index {
     pub name: String,
@@ -114,6 +122,7 @@ pub struct Table {
     pub primary_key: Vec<String>,
     pub uniques: Vec<Unique>,
     pub foreign_keys: Vec<ForeignKey>,
+    pub checks: Vec<Check>,
     pub indexes: Vec<Index>,
 }
 
@@ -173,12 +182,13 @@ SELECT c.relname AS table_name, con.conname AS name, con.contype::text AS kind,
            SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
            JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
            ORDER BY k.ord), chr(31)) AS ref_columns,
-       con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update
+       con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
+       pg_get_constraintdef(con.oid) AS definition
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class f ON f.oid = con.confrelid
-WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f')
+WHERE n.nspname = $1 AND con.contype IN ('p', 'u', 'f', 'c')
 ORDER BY c.relname, con.conname
 "#;
 
@@ -251,6 +261,10 @@ pub async fn introspect(db: &impl ConnectionTrait, schema: &str) -> Result<Catal
                 name,
                 columns,
                 is_constraint: true,
+            }),
+            "c" => table.checks.push(Check {
+                name,
+                definition: text(&row, "definition")?,
             }),
             _ => table.foreign_keys.push(ForeignKey {
                 name,

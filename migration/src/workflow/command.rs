@@ -9,8 +9,11 @@ use sea_orm_migration::sea_orm::{
 use sea_orm_migration::seaql_migrations;
 
 use super::integrity;
+use super::lint::{self, Accepted, RevisionSql};
 use super::render::{self, Direction};
-use super::{Verdict, WorkflowError, autogen, catalog, diff, lock, model, revisions};
+use super::{
+    Verdict, WorkflowError, autogen, catalog, diff, erd, lock, model, revisions, squash, targets,
+};
 use crate::Migrator;
 
 #[derive(Debug, Clone, Subcommand)]
@@ -20,6 +23,9 @@ pub enum Command {
         /// How many to apply; all when omitted.
         #[arg(short, long)]
         num: Option<u32>,
+        /// Apply the pending revisions up to and including this one.
+        #[arg(long, value_name = "REVISION", conflicts_with = "num")]
+        to: Option<String>,
         /// Accept that this applied revision changed and record its new checksum (repeatable).
         #[arg(long = "accept-changed", value_name = "REVISION")]
         accept_changed: Vec<String>,
@@ -29,6 +35,15 @@ pub enum Command {
         /// How many to roll back.
         #[arg(short, long, default_value_t = 1)]
         num: u32,
+        /// Roll back every revision after this one, which stays applied.
+        #[arg(long, value_name = "REVISION", conflicts_with = "num")]
+        to: Option<String>,
+    },
+    /// Record this revision and every one before it as applied, and every later one as
+    /// not applied, without running any (to adopt a database made some other way).
+    Stamp {
+        #[arg(value_name = "REVISION")]
+        revision: String,
     },
     /// Show which revisions are applied.
     Status,
@@ -55,6 +70,26 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Lint the SQL the revisions (all, or the named ones) run on PostgreSQL for changes
+    /// that lose data or hold long locks; exit 1 on an error that is not accepted.
+    Lint {
+        #[arg(value_name = "REVISION")]
+        revisions: Vec<String>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+    },
+    /// Replace the revisions up to REVISION by one that runs the same SQL; a database that
+    /// applied them treats it as applied.
+    Squash {
+        #[arg(long, value_name = "REVISION")]
+        to: String,
+        /// The new revision's name (letters, digits, underscores).
+        name: String,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print the live schema as a Mermaid ER diagram (PostgreSQL).
+    Erd,
     /// Print the PostgreSQL SQL that `up` (or `down`) would run, without a database.
     Sql {
         /// The revision the database is at: start after it (up) or at it (down).
@@ -69,13 +104,21 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+}
+
 impl Command {
-    /// Commands that change the schema; they run under the migration lock.
+    /// Commands that change the schema or its bookkeeping; they run under the migration
+    /// lock, with `lock_timeout` set.
     fn migrates(&self) -> bool {
         matches!(
             self,
             Command::Up { .. }
                 | Command::Down { .. }
+                | Command::Stamp { .. }
                 | Command::Fresh
                 | Command::Refresh
                 | Command::Reset
@@ -88,6 +131,15 @@ pub async fn run_offline(command: Command) -> Result<Result<Verdict, Command>, W
     match command {
         Command::Sql { from, to, down } => {
             print!("{}", sql(from.as_deref(), to.as_deref(), down).await?);
+            Ok(Ok(Verdict::Done))
+        }
+        Command::Lint { revisions, format } => lint(&revisions, format).await.map(Ok),
+        Command::Squash { to, name, dir } => {
+            let file = squash::squash(&to, &name, dir.as_deref()).await?;
+            println!(
+                "wrote {}; the revisions it replaces are gone from the code",
+                file.display()
+            );
             Ok(Ok(Verdict::Done))
         }
         Command::Generate { name, dir } => {
@@ -116,32 +168,69 @@ pub async fn run(db: &DatabaseConnection, command: Command) -> Result<Verdict, W
     }
     match command {
         Command::Status => {
+            // A squashed revision's old rows would make sea-orm-migration refuse to list.
+            lock::with_migration_lock(db, async || squash::adopt(db).await).await?;
             Migrator::status(db).await?;
             Ok(Verdict::Done)
         }
         Command::Check => check(db).await,
         Command::Autogenerate { name, dir } => autogenerate(db, &name, dir).await,
+        Command::Erd => {
+            require_postgres(db, "erd")?;
+            print!("{}", erd::mermaid_of_database(db).await?);
+            Ok(Verdict::Done)
+        }
         _ => Ok(Verdict::Done),
     }
 }
 
 async fn migrate(db: &DatabaseConnection, command: Command) -> Result<Verdict, WorkflowError> {
+    squash::adopt(db).await?;
+    lock::with_lock_timeout(db, async || migrate_locked(db, command).await).await?;
+    integrity::record(db).await?;
+    Ok(Verdict::Done)
+}
+
+async fn migrate_locked(db: &DatabaseConnection, command: Command) -> Result<(), WorkflowError> {
     match command {
         Command::Up {
             num,
+            to,
             accept_changed,
         } => {
             integrity::verify_before_up(db, &accept_changed).await?;
-            Migrator::up(db, num).await?;
+            let num = match to {
+                Some(target) => Some(targets::pending_through(db, &target).await?),
+                None => num,
+            };
+            if num != Some(0) {
+                Migrator::up(db, num).await?;
+            }
         }
-        Command::Down { num } => Migrator::down(db, Some(num)).await?,
+        Command::Down { num, to } => {
+            let num = match to {
+                Some(target) => targets::applied_after(db, &target).await?,
+                None => num,
+            };
+            if num > 0 {
+                Migrator::down(db, Some(num)).await?;
+            }
+        }
+        Command::Stamp { revision } => {
+            let (added, removed) = targets::stamp(db, &revision).await?;
+            for name in added {
+                println!("stamped {name} as applied");
+            }
+            for name in removed {
+                println!("stamped {name} as not applied");
+            }
+        }
         Command::Fresh => Migrator::fresh(db).await?,
         Command::Refresh => Migrator::refresh(db).await?,
         Command::Reset => Migrator::reset(db).await?,
-        _ => return Ok(Verdict::Done),
+        _ => {}
     }
-    integrity::record(db).await?;
-    Ok(Verdict::Done)
+    Ok(())
 }
 
 fn require_postgres(db: &DatabaseConnection, what: &str) -> Result<(), WorkflowError> {
@@ -160,7 +249,7 @@ async fn differences(db: &DatabaseConnection) -> Result<Vec<diff::Difference>, W
     Ok(diff::compare(&entities, &live))
 }
 
-async fn current_schema(db: &DatabaseConnection) -> Result<String, WorkflowError> {
+pub(super) async fn current_schema(db: &DatabaseConnection) -> Result<String, WorkflowError> {
     let row = db
         .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
             DbBackend::Postgres,
@@ -176,7 +265,7 @@ async fn current_schema(db: &DatabaseConnection) -> Result<String, WorkflowError
 pub async fn check_report(db: &DatabaseConnection) -> Result<Vec<String>, WorkflowError> {
     require_postgres(db, "check")?;
     let mut lines = Vec::new();
-    let applied = revisions::applied(db).await?;
+    let applied = squash::effective_applied(revisions::applied(db).await?);
     let in_code = revisions::in_code();
     for revision in &in_code {
         if !applied.iter().any(|name| name == revision.name()) {
@@ -222,18 +311,57 @@ async fn autogenerate(
         println!("no differences between the database and the entities: nothing written");
         return Ok(Verdict::Done);
     }
-    let revision = autogen::plan(&differences);
-    let file = autogen::write(&src, &name, &autogen::file_text(&name, &revision))?;
+    let mut planned = vec![(name.clone(), autogen::plan(&differences))];
+    if let Some(indexes) = autogen::plan_indexes(&differences) {
+        let (main, _) = &planned[0];
+        let main_is_empty = planned[0].1.up.is_empty() && planned[0].1.todos.is_empty();
+        let index_name = format!("{main}_concurrently");
+        if main_is_empty {
+            planned[0].1 = indexes;
+        } else {
+            planned.push((index_name, indexes));
+        }
+    }
+    // Lint the new revisions after every existing one, as `lint` would once they exist.
+    let mut history = postgres_revisions().await?;
+    for (revision_name, revision) in &planned {
+        history.push(RevisionSql {
+            name: revision_name.clone(),
+            statements: revision.postgres_sql.clone(),
+        });
+    }
+    let new_names: Vec<String> = planned.iter().map(|(n, _)| n.clone()).collect();
+    let findings = lint::lint(
+        &history,
+        Some(&new_names),
+        lock::lock_timeout_secs()?,
+        &Accepted::default(),
+    );
     for difference in &differences {
         println!("  {difference}");
     }
-    for todo in &revision.todos {
-        println!("TODO: {todo}");
+    for (revision_name, mut revision) in planned {
+        revision.lint = findings
+            .iter()
+            .filter(|f| f.revision == revision_name)
+            .map(lint::Finding::line)
+            .collect();
+        let file = autogen::write(
+            &src,
+            &revision_name,
+            &autogen::file_text(&revision_name, &revision),
+        )?;
+        for todo in &revision.todos {
+            println!("TODO: {todo}");
+        }
+        for warning in &revision.warnings {
+            println!("warning: destructive: {warning}");
+        }
+        for finding in &revision.lint {
+            println!("lint: {finding}");
+        }
+        println!("wrote {}; review it, then run `up`", file.display());
     }
-    for warning in &revision.warnings {
-        println!("warning: destructive: {warning}");
-    }
-    println!("wrote {}; review it, then run `up`", file.display());
     Ok(Verdict::Done)
 }
 
@@ -296,13 +424,25 @@ pub async fn sql(
         "{};\n",
         add_column.replacen("ADD COLUMN", "ADD COLUMN IF NOT EXISTS", 1)
     ));
+    // What the runner sets before every revision (`MIGRATION_LOCK_TIMEOUT_SECS`).
+    out.push_str(&format!(
+        "{};\n",
+        lock::set_lock_timeout_sql(lock::lock_timeout_secs()?)
+    ));
     let table = seaql_migrations::Entity.table_name().to_owned();
     for revision in selected(from, to, down)? {
         let name = revision.name().to_owned();
         let direction = if down { Direction::Down } else { Direction::Up };
+        let in_transaction = revision.use_transaction() != Some(false);
         out.push_str(&format!(
-            "\n-- {name} ({})\nBEGIN;\n",
-            if down { "down" } else { "up" }
+            "\n-- {name} ({}{})\n{}",
+            if down { "down" } else { "up" },
+            if in_transaction {
+                ""
+            } else {
+                ", outside a transaction"
+            },
+            if in_transaction { "BEGIN;\n" } else { "" }
         ));
         for statement in render::statements(revision.as_ref(), backend, direction).await? {
             out.push_str(&format!("{statement};\n"));
@@ -318,7 +458,56 @@ pub async fn sql(
                  VALUES ('{name}', CAST(EXTRACT(EPOCH FROM now()) AS bigint), '{sum}');\n"
             ));
         }
-        out.push_str("COMMIT;\n");
+        if in_transaction {
+            out.push_str("COMMIT;\n");
+        }
     }
     Ok(out)
+}
+
+/// Every revision's `up` as rendered for PostgreSQL, oldest first: what `lint` reads.
+pub async fn postgres_revisions() -> Result<Vec<RevisionSql>, WorkflowError> {
+    let mut out = Vec::new();
+    for revision in revisions::in_code() {
+        out.push(RevisionSql {
+            name: revision.name().to_owned(),
+            statements: render::statements(revision.as_ref(), DbBackend::Postgres, Direction::Up)
+                .await?,
+        });
+    }
+    Ok(out)
+}
+
+/// The lint findings of the named revisions (all when none are named), with the
+/// committed accepted file applied.
+pub async fn lint_report(names: &[String]) -> Result<Vec<lint::Finding>, WorkflowError> {
+    let all = revisions::in_code();
+    for name in names {
+        revisions::position(&all, name)?;
+    }
+    let accepted = Accepted::parse(lint::ACCEPTED_FILE)
+        .map_err(|e| WorkflowError::new(format!("migration/lint-accepted.txt: {e}")))?;
+    Ok(lint::lint(
+        &postgres_revisions().await?,
+        (!names.is_empty()).then_some(names),
+        lock::lock_timeout_secs()?,
+        &accepted,
+    ))
+}
+
+async fn lint(names: &[String], format: LintFormat) -> Result<Verdict, WorkflowError> {
+    let findings = lint_report(names).await?;
+    match format {
+        LintFormat::Text => print!("{}", lint::text_report(&findings)),
+        LintFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&findings)
+                .map_err(|e| WorkflowError::new(e.to_string()))?
+        ),
+    }
+    Ok(if findings.iter().any(lint::Finding::is_error) {
+        Verdict::Drift
+    } else {
+        Verdict::Done
+    })
 }

@@ -2,7 +2,7 @@
 //! printable on one line (`check`) and turnable into code (`autogenerate`).
 use std::fmt;
 
-use super::catalog::{Catalog, Column, ForeignKey, Index, Table, Unique};
+use super::catalog::{Catalog, Check, Column, ForeignKey, Index, Table, Unique};
 
 #[derive(Debug, Clone)]
 pub enum Difference {
@@ -51,6 +51,14 @@ pub enum Difference {
     ExtraForeignKey {
         table: String,
         key: ForeignKey,
+    },
+    MissingCheck {
+        table: String,
+        check: Check,
+    },
+    ExtraCheck {
+        table: String,
+        check: Check,
     },
     MissingIndex {
         table: String,
@@ -190,6 +198,16 @@ impl fmt::Display for Difference {
                 key.ref_columns.join(", "),
                 key.on_delete
             ),
+            Difference::MissingCheck { table, check } => write!(
+                f,
+                "{} on {table}: in the entities, missing from the database",
+                check.definition
+            ),
+            Difference::ExtraCheck { table, check } => write!(
+                f,
+                "{} {} on {table}: in the database, not in the entities",
+                check.name, check.definition
+            ),
             Difference::MissingIndex { table, index } => write!(
                 f,
                 "index {} on {table} {}: declared, missing from the database",
@@ -314,6 +332,26 @@ fn compare_table(model: &Table, live: &Table, out: &mut Vec<Difference>) {
             out.push(Difference::ExtraForeignKey {
                 table: table(),
                 key: key.clone(),
+            });
+        }
+    }
+    for check in &model.checks {
+        if !live.checks.iter().any(|c| c.definition == check.definition) {
+            out.push(Difference::MissingCheck {
+                table: table(),
+                check: check.clone(),
+            });
+        }
+    }
+    for check in &live.checks {
+        if !model
+            .checks
+            .iter()
+            .any(|c| c.definition == check.definition)
+        {
+            out.push(Difference::ExtraCheck {
+                table: table(),
+                check: check.clone(),
             });
         }
     }

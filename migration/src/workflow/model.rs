@@ -1,8 +1,8 @@
 //! The schema the entity crate describes, in the same form as the live one: the models'
-//! `CREATE TABLE`s, their declared defaults and indexes are run in a scratch schema inside
+//! `CREATE TABLE`s, their declared defaults, CHECK constraints and indexes are run in a scratch schema inside
 //! a transaction that is rolled back, and PostgreSQL's catalog is read from there. Nothing
 //! is left behind; the role needs the right to create a schema in the database.
-use entity::schema::{DECLARED_INDEXES, SERVER_DEFAULTS, model_tables};
+use entity::schema::{DECLARED_CHECKS, DECLARED_INDEXES, SERVER_DEFAULTS, model_tables};
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
 };
@@ -60,6 +60,18 @@ pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, Workfl
                     "declared default of {}.{}",
                     default.table, default.column
                 ))
+            })?;
+        }
+        for check in DECLARED_CHECKS {
+            txn.execute_unprepared(&format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})",
+                quote(check.table),
+                quote(check.name),
+                check.expression
+            ))
+            .await
+            .map_err(|e| {
+                WorkflowError::from(e).context(&format!("declared check {}", check.name))
             })?;
         }
         for index in DECLARED_INDEXES {
