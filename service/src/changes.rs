@@ -112,6 +112,16 @@ pub struct WorldWrite {
     at: DateTimeWithTimeZone,
     changes: Vec<world_changes::ActiveModel>,
     element_delta: i64,
+    /// What [`WorldWrite::flush`] wrote already: changes (so commit still moves the
+    /// world's `change_seq`), whether one was a kind's, and whether webhooks were queued.
+    flushed: Flushed,
+}
+
+#[derive(Default)]
+struct Flushed {
+    changes: bool,
+    kinds: bool,
+    queued: bool,
 }
 
 impl WorldWrite {
@@ -127,6 +137,7 @@ impl WorldWrite {
             at: now(),
             changes: Vec::new(),
             element_delta: 0,
+            flushed: Flushed::default(),
         })
     }
 
@@ -147,8 +158,47 @@ impl WorldWrite {
             at: now(),
             changes: Vec::new(),
             element_delta: 0,
+            flushed: Flushed::default(),
         };
         Ok((write, access))
+    }
+
+    /// Continues `txn` (begun with [`begin_write`]) as a write to `world_id`, locking its
+    /// row: for a use case that made the world in the same transaction (an import).
+    pub async fn within(txn: DatabaseTransaction, world_id: Uuid, actor_id: Uuid) -> Result<Self> {
+        let world = lock_world(&txn, world_id).await?;
+        Ok(Self {
+            txn,
+            world,
+            actor_id,
+            at: now(),
+            changes: Vec::new(),
+            element_delta: 0,
+            flushed: Flushed::default(),
+        })
+    }
+
+    /// Writes the changes recorded so far without committing, so that a long write (an
+    /// import) holds a bounded number of them in memory. [`WorldWrite::commit`] writes the
+    /// rest and the world's counters.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        self.flushed.queued |=
+            crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
+                .await?;
+        self.flushed.kinds |= self.kinds_changed();
+        let changes = std::mem::take(&mut self.changes);
+        self.world.change_seq += changes.len() as i64;
+        self.flushed.changes = true;
+        let mut changes = changes.into_iter().peekable();
+        while changes.peek().is_some() {
+            world_changes::Entity::insert_many(changes.by_ref().take(500).collect::<Vec<_>>())
+                .exec(&self.txn)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The transaction, for the statements of the write itself.
@@ -193,6 +243,9 @@ impl WorldWrite {
 
     /// Whether this write changed a kind (which bumps the world's `kinds_version`).
     fn kinds_changed(&self) -> bool {
+        if self.flushed.kinds {
+            return true;
+        }
         let kind_types = [ChangeType::KindUpdated, ChangeType::KindDeleted].map(ChangeType::as_str);
         self.changes.iter().any(|c| match &c.r#type {
             sea_orm::ActiveValue::Set(t) => kind_types.contains(&t.as_str()),
@@ -216,13 +269,13 @@ impl WorldWrite {
     /// recorded nothing changed nothing and touches no counter. The changes' webhook
     /// deliveries are queued in the same transaction (the outbox).
     pub async fn commit(self) -> Result<()> {
-        let mut queued = false;
+        let mut queued = self.flushed.queued;
         if !self.changes.is_empty() {
-            queued =
+            queued |=
                 crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
                     .await?;
         }
-        if !self.changes.is_empty() || self.element_delta != 0 {
+        if !self.changes.is_empty() || self.flushed.changes || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
             let mut bump = worlds::Entity::update_many()
                 .col_expr(worlds::Column::ChangeSeq, Expr::value(last_seq))

@@ -14,11 +14,12 @@ use uuid::Uuid;
 
 use crate::changes::{ChangeType, WorldWrite};
 use crate::elements::{ElementDto, check_parent, check_parent_in_world};
+use crate::error::is_unique_violation;
 use crate::error::{Error, Result};
 use crate::kinds;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
-use crate::versioning::{self, VersionedColumns, update_if_version};
+use crate::versioning::{self, Preserved, VersionedColumns, update_if_version};
 
 /// A new element's fields, validated.
 pub struct NewElement {
@@ -28,6 +29,8 @@ pub struct NewElement {
     pub attributes: Value,
     pub tags: Tags,
     pub parent_id: Option<Uuid>,
+    /// Set by an import: the id and timestamps to keep.
+    pub preserved: Option<Preserved>,
 }
 
 /// New values for an element's fields; `None` leaves a field as it is. `attributes` is
@@ -72,7 +75,7 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         &new.attributes,
     )
     .await?;
-    let element = world_elements::ActiveModel {
+    let mut element = world_elements::ActiveModel {
         world_id: Set(w.world_id()),
         parent_id: Set(new.parent_id),
         kind: Set(new.kind.into_inner()),
@@ -83,9 +86,19 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         version: Set(1),
         created_by: Set(Some(w.actor_id())),
         ..Default::default()
+    };
+    if let Some(preserved) = new.preserved {
+        element.id = Set(preserved.id);
+        element.created_at = Set(preserved.created_at);
+        element.updated_at = Set(preserved.updated_at);
     }
-    .insert(w.txn())
-    .await?;
+    let element = element.insert(w.txn()).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::Conflict("an element with this id exists".into())
+        } else {
+            e.into()
+        }
+    })?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
