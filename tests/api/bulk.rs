@@ -890,6 +890,8 @@ async fn a_bad_line_is_named_and_nothing_is_written(app: TestApp) {
     let token = ada.access_token.as_str();
     let good = [HEADER, KIND, A, B_UNDER_A, A_TO_B].join("\n");
     let before = app.get("/api/v1/worlds", Some(token)).await.json();
+    let nameless = A.replace("\"A\"", "\"\"");
+    let versioned = A.replace("\"name\"", "\"version\":1,\"name\"");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec![A, B_UNDER_A], "line 1"),
         (
@@ -902,12 +904,12 @@ async fn a_bad_line_is_named_and_nothing_is_written(app: TestApp) {
         (vec![HEADER, A, A], "line 3"),
         (vec![HEADER, B_UNDER_A, A], "line 2"),
         (vec![HEADER, A, "{not json"], "line 3"),
-        (vec![HEADER, A, &A.replace("\"A\"", "\"\"")], "line 3"),
+        (vec![HEADER, A, &nameless], "line 3"),
         (vec![HEADER, A, B_UNDER_A, A_TO_B, A_TO_B], "line 5"),
         (vec![HEADER, A, A_TO_B, B_UNDER_A], "line 3"),
         (vec![HEADER, KIND, KIND, A], "line 3"),
         (
-            vec![HEADER, &A.replace("\"name\"", "\"version\":1,\"name\"")],
+            vec![HEADER, &versioned],
             "line 2",
         ),
     ];
