@@ -901,6 +901,7 @@ pub async fn put_relation_kind(
             Some(data),
         );
     }
+    w.commit().await?;
     Ok(Put {
         resource: dto,
         created,
