@@ -22,8 +22,13 @@ cleanup() {
 trap cleanup EXIT
 
 scripts/ensure-postgres.sh >/dev/null
-cargo build -q --release --bin lorebase
-LOREBASE=$TARGET_DIR/release/lorebase
+# LOREBASE_BIN: a lorebase binary built before (skips the release build).
+if [ -n "${LOREBASE_BIN:-}" ]; then
+    LOREBASE=$LOREBASE_BIN
+else
+    cargo build -q --release --bin lorebase
+    LOREBASE=$TARGET_DIR/release/lorebase
+fi
 export DATABASE_URL=$DB_URL JWT_SECRET="roundtrip-secret-that-is-long-enough-0123456789" RUST_LOG=warn
 
 psql "$SERVER_URL" -qc "CREATE DATABASE $DB"

@@ -8,8 +8,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use service::auth::{self, Actor, Caller};
 use service::Error;
+use service::auth::{self, Actor, Caller};
 
 use crate::client_ip::{ClientKey, TrustedProxies, client_address};
 use crate::problem::ApiError;

@@ -5,8 +5,8 @@
 //! anonymous temporary file, so memory stays flat whatever the size.
 use std::io::{Read, Seek, Write};
 
-use actix_web::body::{BoxBody, MessageBody};
 use actix_web::HttpMessage;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -244,7 +244,7 @@ impl Spooled {
                     let mut buffer = vec![0u8; SPOOL_CHUNK_BYTES];
                     let read = file
                         .read(&mut buffer)
-                        .map_err(|e| actix_web::error::PayloadError::Io(e))?;
+                        .map_err(actix_web::error::PayloadError::Io)?;
                     if read == 0 {
                         return Ok(None);
                     }

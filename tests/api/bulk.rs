@@ -908,10 +908,7 @@ async fn a_bad_line_is_named_and_nothing_is_written(app: TestApp) {
         (vec![HEADER, A, B_UNDER_A, A_TO_B, A_TO_B], "line 5"),
         (vec![HEADER, A, A_TO_B, B_UNDER_A], "line 3"),
         (vec![HEADER, KIND, KIND, A], "line 3"),
-        (
-            vec![HEADER, &versioned],
-            "line 2",
-        ),
+        (vec![HEADER, &versioned], "line 2"),
     ];
     for (lines, field) in cases {
         let body = lines.join("\n");
