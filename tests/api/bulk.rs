@@ -1065,3 +1065,60 @@ async fn chunked_import_status(app: &TestApp, token: &str, lines: &[String]) -> 
     .await
     .expect("chunked request")
 }
+
+/// An import longer than the changes it keeps in memory (it writes them out every 1,000
+/// lines): counts, and a change log with every `seq` once, in order.
+async fn a_long_import_keeps_counts_and_the_change_log_right(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let mut lines = vec![HEADER.to_owned()];
+    for i in 0..1100u32 {
+        lines.push(
+            A.replace("00000000000a", &format!("{i:012x}"))
+                .replace("\"A\"", &format!("\"E{i}\"")),
+        );
+    }
+    let reply = import_body(&app, token, "", lines.join("\n")).await;
+    reply.assert_status(201);
+    let world = id_of(&reply.json());
+    assert_eq!(reply.json()["element_count"], 1100);
+    let mut seqs = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/worlds/{world}/changes?after={after}&limit=1000"),
+                Some(token),
+            )
+            .await
+            .json();
+        for change in page["items"].as_array().expect("items") {
+            assert_eq!(change["type"], "element.created");
+            seqs.push(change["seq"].as_i64().expect("seq"));
+        }
+        after = page["next_after"].as_i64().expect("next_after");
+        if page["has_more"] != true {
+            break;
+        }
+    }
+    assert_eq!(seqs, (1..=1100).collect::<Vec<i64>>());
+    // The next write continues the sequence.
+    create_element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "place", "name": "After"}),
+    )
+    .await;
+    let next = app
+        .get(
+            &format!("/api/v1/worlds/{world}/changes?after=1100"),
+            Some(token),
+        )
+        .await
+        .json();
+    assert_eq!(next["items"][0]["seq"], 1101);
+    assert_eq!(element_count(&app, token, &world).await, 1101);
+}
+
+on_both_backends!(a_long_import_keeps_counts_and_the_change_log_right);
