@@ -36,7 +36,7 @@ timeout 300 "$LOREBASE" seed --worlds 1 --elements "$ELEMENTS" --relations "$REL
     --owner-email "$OWNER" >/dev/null
 FIRST=$(psql "$DB_URL" -Atc "SELECT id FROM worlds")
 timeout 300 "$LOREBASE" export --world "$FIRST" --out "$WORK/first.ndjson"
-timeout 600 "$LOREBASE" import "$WORK/first.ndjson" --owner "$OWNER"
+timeout 1200 "$LOREBASE" import "$WORK/first.ndjson" --owner "$OWNER"
 SECOND=$(psql "$DB_URL" -Atc "SELECT id FROM worlds WHERE id <> '$FIRST'")
 timeout 300 "$LOREBASE" export --world "$SECOND" --out "$WORK/second.ndjson"
 COUNTS=$(psql "$DB_URL" -Atc "SELECT string_agg(element_count::text, ' ') FROM worlds")
