@@ -24,6 +24,32 @@ pub enum Command {
     },
     /// Fill the database with realistic sample data, fast, and report rows per second.
     Seed(SeedArgs),
+    /// Write a world as NDJSON (the format of `GET /worlds/{id}/export`).
+    Export(ExportArgs),
+    /// Create a new world from an export (as `POST /worlds/import` does).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The world's id.
+    #[arg(long)]
+    pub world: uuid::Uuid,
+    /// Where to write; standard output when left out.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// An export (NDJSON).
+    pub file: std::path::PathBuf,
+    /// The email of the account that will own the new world.
+    #[arg(long)]
+    pub owner: String,
+    /// Check the whole file and print the counts, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,8 @@ pub const DEFAULT_JWT_SECRET_FILE: &str = "lorebase.jwt-secret";
 /// The longest an access token may live, whatever the configuration says.
 const MAX_ACCESS_TTL_SECS: i64 = 15 * 60;
 const MIN_JWT_SECRET_BYTES: usize = 32;
+/// `IMPORT_MAX_BYTES` unless configured: 256 MiB.
+pub const DEFAULT_IMPORT_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {variable}: {message}")]
@@ -67,8 +69,11 @@ pub struct ServerConfig {
     pub trusted_proxies: TrustedProxies,
     /// The Bearer token `/metrics` requires; open without one.
     pub metrics_token: Option<Secret>,
-    /// How often rate-limit events older than every window are deleted.
+    /// How often rate-limit events older than every window (and idempotency keys older
+    /// than a day) are deleted.
     pub rate_limit_prune_interval: Duration,
+    /// `IMPORT_MAX_BYTES`: the largest body `POST /worlds/import` takes.
+    pub import_max_bytes: usize,
 }
 
 /// A configured secret: never shown by `Debug`.
@@ -264,7 +269,11 @@ impl Config {
             },
             metrics_token: vars.get("METRICS_TOKEN").map(Secret),
             rate_limit_prune_interval: vars.secs("RATE_LIMIT_PRUNE_INTERVAL_SECS", 600)?,
+            import_max_bytes: vars.parse("IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)?,
         };
+        if server.import_max_bytes < 1024 {
+            return Err(invalid("IMPORT_MAX_BYTES", "must be at least 1024"));
+        }
         if server.rate_limit_prune_interval.is_zero() {
             return Err(invalid(
                 "RATE_LIMIT_PRUNE_INTERVAL_SECS",

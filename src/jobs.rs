@@ -10,7 +10,8 @@ use tokio::task::JoinHandle;
 
 /// Deletes rate-limit events older than the longest window, every `interval` (the first
 /// right away): no limit looks back further, so they can never count again, and
-/// without this every login with a random email would leave a row forever.
+/// without this every login with a random email would leave a row forever. Idempotency
+/// keys older than their 24 hours go in the same round.
 pub fn prune_rate_limits(
     db: DatabaseConnection,
     limits: AuthLimits,
@@ -35,6 +36,11 @@ pub fn prune_rate_limits(
                 Ok(0) => {}
                 Ok(deleted) => log::debug!("pruned {deleted} expired rate-limit events"),
                 Err(e) => log::warn!("pruning rate-limit events failed: {e}"),
+            }
+            match service::idempotency::prune(&db).await {
+                Ok(0) => {}
+                Ok(deleted) => log::debug!("pruned {deleted} expired idempotency keys"),
+                Err(e) => log::warn!("pruning idempotency keys failed: {e}"),
             }
         }
     })

@@ -1,5 +1,6 @@
 //! The `lorebase` binary's library half: configuration, CLI and wiring, so integration
 //! tests can start the very same application.
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod jobs;

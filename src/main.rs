@@ -31,6 +31,8 @@ async fn main() -> ExitCode {
             }
         }
         Command::Seed(args) => lorebase::seed::run(config, args).await,
+        Command::Export(args) => lorebase::bulk::export(config, args).await,
+        Command::Import(args) => lorebase::bulk::import(config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

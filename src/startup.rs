@@ -167,6 +167,7 @@ impl Application {
             db,
             auth: Arc::new(auth),
             webhook_targets: webhooks.policy,
+            import_max_bytes: config.server.import_max_bytes,
         };
         let settings = api::ServerSettings {
             workers: config.server.workers,

@@ -8,8 +8,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use service::Error;
 use service::auth::{self, Actor, Caller};
-use service::{Error, FieldError};
 
 use crate::client_ip::{ClientKey, TrustedProxies, client_address};
 use crate::problem::ApiError;
@@ -100,7 +100,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "must be a JSON object",
         )));
     }
-    if let Some(path) = nul_path(&value, String::new()) {
+    if let Some(path) = service::json_body::nul_path(&value) {
         return Err(ApiError::Service(Error::validation(
             if path.is_empty() {
                 "body".to_owned()
@@ -110,68 +110,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "must not contain NUL characters",
         )));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let message = strip_position(e.inner());
-        let field = error_field(&e.path().to_string(), &message);
-        ApiError::Service(Error::Validation(vec![FieldError::new(field, message)]))
-    })
+    service::json_body::from_value(value).map_err(|e| ApiError::Service(Error::Validation(vec![e])))
 }
 
-/// The field an error is about. serde reports a missing or unknown field at the object
-/// that should (not) hold it, naming the field only in its message ("missing field
-/// `name`"): the client is told that field, under the object's path, not `body`.
-fn error_field(path: &str, message: &str) -> String {
-    let at = if path == "." { "" } else { path };
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
-    match (at, named) {
-        // serde_path_to_error already names an unknown field in the path.
-        (at, Some(name)) if at == name || at.ends_with(&format!(".{name}")) => at.to_owned(),
-        ("", Some(name)) => name.to_owned(),
-        (at, Some(name)) => format!("{at}.{name}"),
-        ("", None) => "body".to_owned(),
-        (at, None) => at.to_owned(),
-    }
-}
-
-/// Where a NUL character sits in a JSON value (a key or a string), if anywhere.
-fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) if s.contains('\0') => Some(at),
-        serde_json::Value::Object(map) => map.iter().find_map(|(key, child)| {
-            let path = if at.is_empty() {
-                key.clone()
-            } else {
-                format!("{at}.{key}")
-            };
-            if key.contains('\0') {
-                Some(path)
-            } else {
-                nul_path(child, path)
-            }
-        }),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, child)| nul_path(child, format!("{at}[{i}]"))),
-        _ => None,
-    }
-}
-
-/// serde_json's message without " at line L column C", which means nothing to a client
-/// that sent a one-line body.
-fn strip_position(err: &serde_json::Error) -> String {
-    let message = err.to_string();
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message,
-    }
-}
-
-fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -11,6 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub mod client_ip;
 mod extract;
 mod head_as_get;
+mod idempotency;
 pub mod metrics;
 pub mod openapi;
 mod panic_guard;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             // Answers carry tokens and private data: no cache may keep them.
+            .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
             .wrap(actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
             .service(routes::auth::register)
             .service(routes::auth::login)
@@ -58,6 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::invitations::list_my_invitations)
             .service(routes::invitations::accept_invitation)
             .service(routes::invitations::decline_invitation)
+            // Before `/worlds/{world_id}`, which would take "import" for an id.
+            .service(routes::bulk::import_world)
             .service(routes::worlds::list_worlds)
             .service(routes::worlds::create_world)
             .service(routes::worlds::get_world)
@@ -97,7 +101,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::webhooks::list_webhooks)
             .service(routes::webhooks::update_webhook)
             .service(routes::webhooks::delete_webhook)
-            .service(routes::webhooks::list_deliveries),
+            .service(routes::webhooks::list_deliveries)
+            .service(routes::bulk::apply_batch)
+            .service(routes::bulk::export_world),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

@@ -25,11 +25,11 @@ problem_responses! {
         or the credential does not (`insufficient-scope`: a `read` personal access token \
         writing, or any personal access token doing what needs a login)";
     NotFound => "No such resource, or the caller may not see it";
-    Conflict => "Conflicts with an existing resource";
+    Conflict => "Conflicts with an existing resource, or a request with the same `Idempotency-Key` is still running";
     PreconditionFailed => "If-Match does not match the current version";
     PayloadTooLarge => "Request body larger than 1 MiB";
     UnsupportedMediaType => "Request body is not application/json";
-    ValidationFailed => "A field is invalid, unknown, or nested too deeply";
+    ValidationFailed => "A field is invalid, unknown, or nested too deeply (`validation-failed`), or an `Idempotency-Key` was sent again with a different request (`idempotency-key-reused`)";
     ChangesExpired => "Changes after `after` are no longer kept (older than `CHANGES_RETENTION_DAYS`): resynchronize from the lists";
     RateLimited => "Too many attempts",
         headers(("Retry-After" = u64, description = "Seconds until a new attempt may succeed"));
@@ -130,6 +130,9 @@ impl Modify for BearerSecurity {
         routes::webhooks::update_webhook,
         routes::webhooks::delete_webhook,
         routes::webhooks::list_deliveries,
+        routes::bulk::apply_batch,
+        routes::bulk::export_world,
+        routes::bulk::import_world,
     ),
     components(responses(
         BadRequest,
@@ -166,6 +169,7 @@ struct ApiV1;
         (name = "kinds", description = "JSON Schemas for element kinds, allowed ends for relation kinds"),
         (name = "history", description = "The change feed, revisions, revert and the trash"),
         (name = "webhooks", description = "Signed deliveries of a world's changes to a URL"),
+        (name = "bulk", description = "Batches of writes applied all or nothing, and a world's export and import"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

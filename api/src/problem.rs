@@ -14,7 +14,8 @@ pub struct Problem {
     /// `bad-request`, `unauthorized`, `invalid-credentials`, `forbidden`,
     /// `insufficient-scope` (403: a personal access token's scope does not allow the
     /// action, or the action needs a login), `not-found`, `method-not-allowed`, `conflict`,
-    /// `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
+    /// `precondition-failed`, `payload-too-large`, `idempotency-key-reused` (422: an
+    /// `Idempotency-Key` sent again with a different request), `unsupported-media-type`,
     /// `validation-failed`, `rate-limited`, `internal-error`, `service-unavailable`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -60,58 +61,7 @@ const fn shape(status: StatusCode, slug: &'static str, title: &'static str) -> S
 impl ApiError {
     fn shape(&self) -> Shape {
         match self {
-            ApiError::Service(e) => match e {
-                Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
-                Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-                Error::InsufficientScope(_) => shape(
-                    StatusCode::FORBIDDEN,
-                    "insufficient-scope",
-                    "Insufficient scope",
-                ),
-                Error::Unauthorized(_) => {
-                    shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
-                }
-                Error::InvalidCredentials => shape(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid-credentials",
-                    "Invalid credentials",
-                ),
-                Error::Conflict(_) => shape(StatusCode::CONFLICT, "conflict", "Conflict"),
-                Error::PreconditionFailed => shape(
-                    StatusCode::PRECONDITION_FAILED,
-                    "precondition-failed",
-                    "Precondition failed",
-                ),
-                Error::BadRequest(_) => {
-                    shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request")
-                }
-                Error::Validation(_) => shape(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation-failed",
-                    "Validation failed",
-                ),
-                Error::Gone(_) => shape(StatusCode::GONE, "changes-expired", "Changes expired"),
-                Error::RateLimited { .. } => shape(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many requests",
-                ),
-                Error::Unavailable(_) => shape(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "service-unavailable",
-                    "Service unavailable",
-                ),
-                Error::Overloaded { .. } => shape(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "Service overloaded",
-                ),
-                Error::Internal(_) => shape(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal-error",
-                    "Internal server error",
-                ),
-            },
+            ApiError::Service(e) => service_shape(e),
             ApiError::Malformed(_) => shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             ApiError::PayloadTooLarge => shape(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -134,13 +84,83 @@ impl ApiError {
     /// What the client may read. Causes of internal failures are logged, never sent.
     fn detail(&self) -> String {
         match self {
-            ApiError::Service(e) => match e {
+            ApiError::Service(e) => service_detail(e),
+            ApiError::Malformed(why) => why.clone(),
+            ApiError::PayloadTooLarge => {
+                "request bodies are limited to 1 MiB (an import's to IMPORT_MAX_BYTES)".into()
+            }
+            ApiError::UnsupportedMediaType => "request bodies must be application/json".into(),
+            ApiError::MethodNotAllowed(_) => "this method is not allowed on this resource".into(),
+        }
+    }
+}
+
+fn service_shape(e: &Error) -> Shape {
+    match e {
+        Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
+        Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+        Error::InsufficientScope(_) => shape(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Insufficient scope",
+        ),
+        Error::Unauthorized(_) => shape(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+        Error::InvalidCredentials => shape(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "Invalid credentials",
+        ),
+        Error::Conflict(_) => shape(StatusCode::CONFLICT, "conflict", "Conflict"),
+        Error::IdempotencyKeyReused => shape(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+        ),
+        Error::PreconditionFailed => shape(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+        ),
+        Error::BadRequest(_) => shape(StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+        Error::Validation(_) => shape(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+            "Validation failed",
+        ),
+        Error::Gone(_) => shape(StatusCode::GONE, "changes-expired", "Changes expired"),
+        Error::RateLimited { .. } => shape(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+        ),
+        Error::Unavailable(_) => shape(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "Service unavailable",
+        ),
+        Error::Overloaded { .. } => shape(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Service overloaded",
+        ),
+        Error::Internal(_) => shape(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+        ),
+        Error::InOperation { cause, .. } => service_shape(cause),
+    }
+}
+
+fn service_detail(e: &Error) -> String {
+    match e {
                 Error::NotFound => "no such resource".into(),
                 Error::Forbidden(why) => format!("your role does not allow this: {why}"),
                 Error::InsufficientScope(why) => (*why).to_owned(),
                 Error::Unauthorized(why) => format!("authentication required: {why}"),
                 Error::InvalidCredentials => "email or password is incorrect".into(),
                 Error::Conflict(why) => why.clone(),
+                Error::IdempotencyKeyReused => "this Idempotency-Key was used for a different request (another body or path) in the last 24 hours; use a new key".into(),
                 Error::PreconditionFailed => {
                     "If-Match does not match the current version; fetch the resource and retry"
                         .into()
@@ -158,12 +178,9 @@ impl ApiError {
                     "the server could not finish this request in time; retry in {retry_after_secs} seconds"
                 ),
                 Error::Internal(_) => "an unexpected error occurred".into(),
-            },
-            ApiError::Malformed(why) => why.clone(),
-            ApiError::PayloadTooLarge => "request bodies are limited to 1 MiB".into(),
-            ApiError::UnsupportedMediaType => "request bodies must be application/json".into(),
-            ApiError::MethodNotAllowed(_) => "this method is not allowed on this resource".into(),
-        }
+                Error::InOperation { cause, .. } => {
+                    format!("an operation of the batch failed, so none was applied: {}", service_detail(cause))
+                }
     }
 }
 
@@ -179,7 +196,9 @@ impl ResponseError for ApiError {
         let shape = self.shape();
         // Causes are logged with their request by `log_server_errors` in lib.rs.
         let errors = match self {
-            ApiError::Service(Error::Validation(errors)) => Some(errors.clone()),
+            ApiError::Service(Error::Validation(errors) | Error::InOperation { errors, .. }) => {
+                Some(errors.clone())
+            }
             _ => None,
         };
         let body = Problem {

@@ -11,4 +11,6 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Whether webhooks may point at non-public addresses (`WEBHOOKS_ALLOW_PRIVATE_TARGETS`).
     pub webhook_targets: service::webhooks::TargetPolicy,
+    /// The largest body an import takes (`IMPORT_MAX_BYTES`).
+    pub import_max_bytes: usize,
 }

@@ -43,6 +43,7 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, webhooks::Entity),
         table(&schema, webhook_outbox::Entity),
         table(&schema, webhook_deliveries::Entity),
+        table(&schema, idempotency_keys::Entity),
     ]
 }
 
@@ -225,7 +226,7 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
     btree(
         "element_relations",
         "element_relations_world_id_idx",
-        &["world_id"],
+        &["world_id", "id"],
     ),
     btree(
         "element_relations",
@@ -265,6 +266,11 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         &["webhook_id", "id"],
     ),
     btree("webhook_deliveries", "webhook_deliveries_at_idx", &["at"]),
+    btree(
+        "idempotency_keys",
+        "idempotency_keys_created_at_idx",
+        &["created_at"],
+    ),
     btree(
         "refresh_tokens",
         "refresh_tokens_session_id_idx",

@@ -116,6 +116,18 @@ pub struct WorldWrite {
     has_webhooks: bool,
     /// Statements sent with the commit's statement (PostgreSQL): see [`WorldWrite::execute_with_commit`].
     pending: Vec<Statement>,
+    /// Whether statements may wait for the commit (see [`WorldWrite::defer_final_write`]).
+    defer: bool,
+    /// What [`WorldWrite::flush`] wrote already: changes (so commit still moves the
+    /// world's `change_seq`), whether one was a kind's, and whether webhooks were queued.
+    flushed: Flushed,
+}
+
+#[derive(Default)]
+struct Flushed {
+    changes: bool,
+    kinds: bool,
+    queued: bool,
 }
 
 impl WorldWrite {
@@ -133,6 +145,8 @@ impl WorldWrite {
             element_delta: 0,
             has_webhooks: true,
             pending: Vec::new(),
+            defer: false,
+            flushed: Flushed::default(),
         })
     }
 
@@ -156,13 +170,59 @@ impl WorldWrite {
             element_delta: 0,
             has_webhooks: locked.has_webhooks,
             pending: Vec::new(),
+            defer: false,
+            flushed: Flushed::default(),
         };
         Ok((write, access))
     }
 
-    /// The transaction, for the statements of the write itself. Statements waiting for the
-    /// commit must be sent first ([`WorldWrite::flush`]): a statement after them would not
-    /// see their effect.
+    /// Continues `txn` (begun with [`begin_write`]) as a write to `world_id`, locking its
+    /// row: for a use case that made the world in the same transaction (an import).
+    pub async fn within(txn: DatabaseTransaction, world_id: Uuid, actor_id: Uuid) -> Result<Self> {
+        let world = lock_world(&txn, world_id).await?;
+        Ok(Self {
+            txn,
+            world,
+            actor_id,
+            at: now(),
+            changes: Vec::new(),
+            element_delta: 0,
+            has_webhooks: true,
+            pending: Vec::new(),
+            defer: false,
+            flushed: Flushed::default(),
+        })
+    }
+
+    /// Writes the changes recorded so far without committing, so that a long write (an
+    /// import) holds a bounded number of them in memory. [`WorldWrite::commit`] writes the
+    /// rest and the world's counters.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.send_pending().await?;
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        if self.has_webhooks {
+            self.flushed.queued |=
+                crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
+                    .await?;
+        }
+        self.flushed.kinds |= self.kinds_changed();
+        let changes = std::mem::take(&mut self.changes);
+        self.world.change_seq += changes.len() as i64;
+        self.flushed.changes = true;
+        let mut changes = changes.into_iter().peekable();
+        while changes.peek().is_some() {
+            world_changes::Entity::insert_many(changes.by_ref().take(500).collect::<Vec<_>>())
+                .exec(&self.txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The transaction, for the statements of the write itself; not once a statement waits
+    /// for the commit ([`WorldWrite::defer_final_write`]): what is sent now would not see
+    /// its effect.
     #[track_caller]
     pub fn txn(&self) -> &DatabaseTransaction {
         debug_assert!(
@@ -172,12 +232,23 @@ impl WorldWrite {
         &self.txn
     }
 
-    /// Runs `statement` as part of this write, whose result nobody reads: on PostgreSQL it
-    /// is sent with the commit's own statement (one round trip fewer while the world's
-    /// lock is held), elsewhere now. The caller knows the row it writes without
-    /// `RETURNING`. Its errors surface at [`WorldWrite::commit`] (or [`WorldWrite::flush`]).
-    pub async fn execute_with_commit(&mut self, statement: Statement) -> Result<()> {
-        if statement.db_backend == DbBackend::Postgres {
+    /// Declares that this use case ends with the write it is about to make: the statement
+    /// of that write may then wait for the commit ([`WorldWrite::execute_with_commit`]).
+    /// A use case that goes on using the transaction (a batch, an import) does not.
+    pub fn defer_final_write(&mut self) {
+        self.defer = true;
+    }
+
+    /// Runs `statement` as part of this write, whose result nobody reads: after
+    /// [`WorldWrite::defer_final_write`], on PostgreSQL, it is sent with the commit's own
+    /// statement (one round trip fewer while the world's lock is held), otherwise now. The
+    /// caller knows the row it writes without `RETURNING`. Its errors surface at
+    /// [`WorldWrite::commit`] (or [`WorldWrite::flush`]).
+    pub async fn execute_with_commit(
+        &mut self,
+        statement: Statement,
+    ) -> std::result::Result<(), sea_orm::DbErr> {
+        if self.defer && statement.db_backend == DbBackend::Postgres {
             self.pending.push(statement);
         } else {
             self.txn.execute_raw(statement).await?;
@@ -185,9 +256,8 @@ impl WorldWrite {
         Ok(())
     }
 
-    /// Sends the statements waiting for the commit now, for a write that goes on to use
-    /// the transaction (a batch).
-    pub async fn flush(&mut self) -> Result<()> {
+    /// Sends the statements waiting for the commit now.
+    async fn send_pending(&mut self) -> Result<()> {
         for statement in std::mem::take(&mut self.pending) {
             self.txn.execute_raw(statement).await?;
         }
@@ -235,6 +305,9 @@ impl WorldWrite {
 
     /// Whether this write changed a kind (which bumps the world's `kinds_version`).
     fn kinds_changed(&self) -> bool {
+        if self.flushed.kinds {
+            return true;
+        }
         let kind_types = [ChangeType::KindUpdated, ChangeType::KindDeleted].map(ChangeType::as_str);
         self.changes.iter().any(|c| match &c.r#type {
             sea_orm::ActiveValue::Set(t) => kind_types.contains(&t.as_str()),
@@ -258,13 +331,13 @@ impl WorldWrite {
     /// recorded nothing changed nothing and touches no counter. The changes' webhook
     /// deliveries are queued in the same transaction (the outbox).
     pub async fn commit(mut self) -> Result<()> {
-        let mut queued = false;
+        let mut queued = self.flushed.queued;
         if !self.changes.is_empty() && self.has_webhooks {
-            queued =
+            queued |=
                 crate::webhooks::outbox::enqueue(&self.txn, self.world.id, &self.changes, self.at)
                     .await?;
         }
-        if !self.changes.is_empty() || self.element_delta != 0 {
+        if !self.changes.is_empty() || self.flushed.changes || self.element_delta != 0 {
             let last_seq = self.world.change_seq + self.changes.len() as i64;
             let mut bump = worlds::Entity::update_many()
                 .col_expr(worlds::Column::ChangeSeq, Expr::value(last_seq))
@@ -300,7 +373,7 @@ impl WorldWrite {
                     self.txn.execute_raw(statement).await?;
                 }
                 (_, first) => {
-                    self.flush().await?;
+                    self.send_pending().await?;
                     bump.exec(&self.txn).await?;
                     if let Some(first) = first {
                         first.exec(&self.txn).await?;
@@ -311,7 +384,7 @@ impl WorldWrite {
                 chunk.exec(&self.txn).await?;
             }
         }
-        self.flush().await?;
+        self.send_pending().await?;
         self.txn.commit().await?;
         if queued {
             crate::webhooks::worker::wake();

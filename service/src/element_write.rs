@@ -14,11 +14,12 @@ use uuid::Uuid;
 
 use crate::changes::{ChangeType, WorldWrite};
 use crate::elements::{ElementDto, check_parent, check_parent_in_world};
+use crate::error::is_unique_violation;
 use crate::error::{Error, Result};
 use crate::kinds;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
-use crate::versioning;
+use crate::versioning::{self, Preserved};
 
 /// A new element's fields, validated.
 pub struct NewElement {
@@ -28,6 +29,8 @@ pub struct NewElement {
     pub attributes: Value,
     pub tags: Tags,
     pub parent_id: Option<Uuid>,
+    /// Set by an import: the id and timestamps to keep.
+    pub preserved: Option<Preserved>,
 }
 
 /// New values for an element's fields; `None` leaves a field as it is. `attributes` is
@@ -73,10 +76,18 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     )
     .await?;
     // Every column is known here, so the insert needs no `RETURNING` and can ride with
-    // the commit's statement.
+    // the commit's statement. An import keeps the ids and times it maps.
     let at = versioning::now();
+    let (id, created_at, updated_at) = match new.preserved {
+        Some(Preserved {
+            id,
+            created_at,
+            updated_at,
+        }) => (id, created_at, updated_at),
+        None => (Uuid::now_v7(), at, at),
+    };
     let element = world_elements::Model {
-        id: Uuid::now_v7(),
+        id,
         world_id: w.world_id(),
         parent_id: new.parent_id,
         kind: new.kind.into_inner(),
@@ -86,12 +97,18 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         tags: new.tags.into_json(),
         version: 1,
         created_by: Some(w.actor_id()),
-        created_at: at,
-        updated_at: at,
+        created_at,
+        updated_at,
     };
     let row = element.clone().into_active_model().reset_all();
     let insert = world_elements::Entity::insert(row).build(w.backend());
-    w.execute_with_commit(insert).await?;
+    w.execute_with_commit(insert).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::Conflict("an element with this id exists".into())
+        } else {
+            e.into()
+        }
+    })?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,

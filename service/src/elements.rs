@@ -24,7 +24,9 @@ use crate::versioning::check_if_match;
 
 mod list_plan;
 
-pub use list_plan::{FALLBACK_SETTINGS, fallback_statement, probe_rows, probe_statement};
+pub use list_plan::{
+    FALLBACK_SETTINGS, FIRST_PROBE_ROWS, fallback_statement, probe_statement, second_probe_rows,
+};
 
 /// How deep a parent chain may be; also bounds the cycle check.
 const MAX_DEPTH: usize = 1_000;
@@ -623,6 +625,24 @@ pub async fn create(
     // Authorize before validating: a stranger learns nothing from 422s.
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
+    w.defer_final_write();
+    let element = create_in(&mut w, request).await?;
+    w.commit().await?;
+    Ok(element.into())
+}
+
+/// Validates a create request and creates the element inside `w`, whose caller was
+/// authorized: what the endpoint and a batch's `create_element` share.
+pub async fn create_in(
+    w: &mut WorldWrite,
+    request: CreateElementRequest,
+) -> Result<world_elements::Model> {
+    element_write::create(w, parse_create(request)?).await
+}
+
+/// Validates a create request's fields (the parent and the kind's schema are checked in
+/// the write).
+pub fn parse_create(request: CreateElementRequest) -> Result<NewElement> {
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let name = checks.check(Name::parse("name", request.name));
@@ -642,17 +662,15 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let new = NewElement {
+    Ok(NewElement {
         kind,
         name,
         summary,
         attributes,
         tags,
         parent_id: request.parent_id,
-    };
-    let element = element_write::create(&mut w, new).await?;
-    w.commit().await?;
-    Ok(element.into())
+        preserved: None,
+    })
 }
 
 pub async fn update(
@@ -666,6 +684,21 @@ pub async fn update(
     // Authorize before validating: a stranger learns nothing from 422s.
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
+    w.defer_final_write();
+    let updated = update_in(&mut w, element_id, if_match, request).await?;
+    w.commit().await?;
+    Ok(updated.into())
+}
+
+/// Validates an update request and applies it inside `w`, whose caller was authorized:
+/// what the endpoint and a batch's `update_element` share.
+pub async fn update_in(
+    w: &mut WorldWrite,
+    element_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateElementRequest,
+) -> Result<world_elements::Model> {
+    let world_id = w.world_id();
     let mut checks = Checks::default();
     let parsed = ParsedChanges {
         kind: request
@@ -701,9 +734,7 @@ pub async fn update(
         tags: parsed.tags.map(Tags::into_json),
         parent_id: request.parent_id,
     };
-    let updated = element_write::update(&mut w, current, edit).await?;
-    w.commit().await?;
-    Ok(updated.into())
+    element_write::update(w, current, edit).await
 }
 
 /// Deletes an element: its relations go with it, its children become roots, and it
@@ -717,10 +748,16 @@ pub async fn delete(
 ) -> Result<()> {
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let current = element_write::find(w.txn(), world_id, element_id).await?;
-    check_if_match(if_match, current.version)?;
-    element_write::delete(&mut w, current).await?;
+    delete_in(&mut w, element_id, if_match).await?;
     w.commit().await
+}
+
+/// Deletes an element inside `w`, whose caller was authorized: what the endpoint and a
+/// batch's `delete_element` share.
+pub async fn delete_in(w: &mut WorldWrite, element_id: Uuid, if_match: Option<i32>) -> Result<()> {
+    let current = element_write::find(w.txn(), w.world_id(), element_id).await?;
+    check_if_match(if_match, current.version)?;
+    element_write::delete(w, current).await
 }
 
 /// The element as it was at `version`, from the change log.

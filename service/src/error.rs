@@ -40,6 +40,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An `Idempotency-Key` already used for a different request (another body or path).
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
     /// `If-Match` named a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -65,6 +68,13 @@ pub enum Error {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// One operation of a batch failed: answered with `cause`'s status, `errors` naming
+    /// the operation (`operations[3].body.name`).
+    #[error("operation failed: {cause}")]
+    InOperation {
+        cause: Box<Error>,
+        errors: Vec<FieldError>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -410,6 +410,20 @@ pub async fn put_kind(
     // Authorize before validating: a stranger learns nothing from 422s.
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
+    let put = put_kind_in(&mut w, kind, if_match, request).await?;
+    w.commit().await?;
+    Ok(put)
+}
+
+/// Validates a PUT and applies it inside `w`, whose caller was authorized: what the
+/// endpoint and an import's kind lines share.
+pub async fn put_kind_in(
+    w: &mut WorldWrite,
+    kind: String,
+    if_match: Option<i32>,
+    request: PutKindRequest,
+) -> Result<Put<KindDto>> {
+    let world_id = w.world_id();
     let kind = path_kind(kind)?;
     let mut checks = Checks::default();
     let description = match request.description {
@@ -491,7 +505,6 @@ pub async fn put_kind(
             Some(data),
         );
     }
-    w.commit().await?;
     Ok(Put {
         resource: dto,
         created,

@@ -1,10 +1,15 @@
 //! Lorebase's use cases: authorization, validation, invariants and every query. Knows
 //! nothing of HTTP; the `api` crate calls one function here per request.
 pub mod auth;
+pub mod batch;
 pub mod error;
+pub mod export;
 pub mod hash_pool;
 pub mod health;
+pub mod idempotency;
+pub mod import;
 pub mod invitations;
+pub mod json_body;
 pub mod json_limits;
 pub mod metrics;
 pub mod passwords;

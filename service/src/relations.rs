@@ -124,6 +124,22 @@ pub async fn create(
     // Authorize before validating: a stranger learns nothing from 422s.
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
+    let relation = create_in(&mut w, request).await?;
+    w.commit().await?;
+    Ok(relation.into())
+}
+
+/// Validates a create request and creates the relation inside `w`, whose caller was
+/// authorized: what the endpoint and a batch's `create_relation` share.
+pub async fn create_in(
+    w: &mut WorldWrite,
+    request: CreateRelationRequest,
+) -> Result<element_relations::Model> {
+    write::create(w, parse_create(request)?).await
+}
+
+/// Validates a create request's fields (the ends are checked in the write).
+pub fn parse_create(request: CreateRelationRequest) -> Result<NewRelation> {
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let attributes = checks.check(parse_document(
@@ -135,18 +151,13 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let relation = write::create(
-        &mut w,
-        NewRelation {
-            source_id: request.source_id,
-            target_id: request.target_id,
-            kind,
-            attributes,
-        },
-    )
-    .await?;
-    w.commit().await?;
-    Ok(relation.into())
+    Ok(NewRelation {
+        source_id: request.source_id,
+        target_id: request.target_id,
+        kind,
+        attributes,
+        preserved: None,
+    })
 }
 
 /// The kinds of a relation's ends. Fails with a 422 naming each end that is not an
@@ -214,6 +225,20 @@ pub async fn update(
     // Authorize before validating: a stranger learns nothing from 422s.
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
+    let updated = update_in(&mut w, relation_id, if_match, request).await?;
+    w.commit().await?;
+    Ok(updated.into())
+}
+
+/// Validates an update request and applies it inside `w`, whose caller was authorized:
+/// what the endpoint and a batch's `update_relation` share.
+pub async fn update_in(
+    w: &mut WorldWrite,
+    relation_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateRelationRequest,
+) -> Result<element_relations::Model> {
+    let world_id = w.world_id();
     let mut checks = Checks::default();
     let kind = request
         .kind
@@ -231,9 +256,7 @@ pub async fn update(
             .transpose()?,
         kind: kind.map(Kind::into_inner),
     };
-    let updated = write::update(&mut w, current, edit).await?;
-    w.commit().await?;
-    Ok(updated.into())
+    write::update(w, current, edit).await
 }
 
 pub async fn delete(
@@ -245,10 +268,16 @@ pub async fn delete(
 ) -> Result<()> {
     let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
     access.require(Role::Editor)?;
-    let current = find_in_world(w.txn(), world_id, relation_id).await?;
-    check_if_match(if_match, current.version)?;
-    write::delete(&mut w, current).await?;
+    delete_in(&mut w, relation_id, if_match).await?;
     w.commit().await
+}
+
+/// Deletes a relation inside `w`, whose caller was authorized: what the endpoint and a
+/// batch's `delete_relation` share.
+pub async fn delete_in(w: &mut WorldWrite, relation_id: Uuid, if_match: Option<i32>) -> Result<()> {
+    let current = find_in_world(w.txn(), w.world_id(), relation_id).await?;
+    check_if_match(if_match, current.version)?;
+    write::delete(w, current).await
 }
 
 /// The relation's revisions, newest first.
@@ -275,6 +304,8 @@ pub struct NewRelation {
     pub target_id: Uuid,
     pub kind: Kind,
     pub attributes: Value,
+    /// Set by an import: the id and timestamps to keep.
+    pub preserved: Option<crate::versioning::Preserved>,
 }
 
 /// New values for a relation's fields; `None` leaves a field as it is.
@@ -304,7 +335,7 @@ pub mod write {
             &target_kind,
         )
         .await?;
-        let relation = element_relations::ActiveModel {
+        let mut relation = element_relations::ActiveModel {
             world_id: Set(w.world_id()),
             source_id: Set(new.source_id),
             target_id: Set(new.target_id),
@@ -312,10 +343,13 @@ pub mod write {
             attributes: Set(new.attributes),
             version: Set(1),
             ..Default::default()
+        };
+        if let Some(preserved) = new.preserved {
+            relation.id = Set(preserved.id);
+            relation.created_at = Set(preserved.created_at);
+            relation.updated_at = Set(preserved.updated_at);
         }
-        .insert(w.txn())
-        .await
-        .map_err(|e| {
+        let relation = relation.insert(w.txn()).await.map_err(|e| {
             if is_unique_violation(&e) {
                 duplicate()
             } else {

@@ -14,6 +14,14 @@ pub fn now() -> DateTimeWithTimeZone {
     chrono::Utc::now().trunc_subsecs(6).fixed_offset()
 }
 
+/// An id and timestamps a write keeps rather than making new ones: an import's.
+#[derive(Debug, Clone, Copy)]
+pub struct Preserved {
+    pub id: Uuid,
+    pub created_at: DateTimeWithTimeZone,
+    pub updated_at: DateTimeWithTimeZone,
+}
+
 /// 412 when the client's `If-Match` names another version than the current one.
 pub fn check_if_match(if_match: Option<i32>, current: i32) -> Result<()> {
     match if_match {

@@ -97,6 +97,19 @@ pub async fn create(
     request: CreateWorldRequest,
 ) -> Result<WorldDto> {
     actor.require(Need::Write)?;
+    let txn = db.begin().await?;
+    let world = create_in(&txn, actor, request).await?;
+    txn.commit().await?;
+    Ok(WorldDto::new(world, Some(Role::Owner)))
+}
+
+/// Validates a create request and makes the world, owned by the caller, inside `txn`:
+/// what the endpoint and an import share.
+pub async fn create_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    request: CreateWorldRequest,
+) -> Result<worlds::Model> {
     let mut checks = Checks::default();
     let name = checks.check(Name::parse("name", request.name));
     let description = match request.description {
@@ -112,7 +125,6 @@ pub async fn create(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let txn = db.begin().await?;
     let world = worlds::ActiveModel {
         owner_id: Set(actor.user_id),
         name: Set(name.into_inner()),
@@ -127,7 +139,7 @@ pub async fn create(
         version: Set(1),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     world_members::ActiveModel {
         world_id: Set(world.id),
@@ -135,10 +147,9 @@ pub async fn create(
         role: Set(Role::Owner.as_str().to_owned()),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    txn.commit().await?;
-    Ok(WorldDto::new(world, Some(Role::Owner)))
+    Ok(world)
 }
 
 pub async fn get(

@@ -116,6 +116,9 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             "get",
             "/api/v1/worlds/{world_id}/webhooks/{webhook_id}/deliveries",
         ),
+        ("post", "/api/v1/worlds/{world_id}/batch"),
+        ("get", "/api/v1/worlds/{world_id}/export"),
+        ("post", "/api/v1/worlds/import"),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

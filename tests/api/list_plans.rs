@@ -303,7 +303,7 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
             sort,
             None,
             51,
-            service::elements::probe_rows(51, ROWS as i64),
+            service::elements::FIRST_PROBE_ROWS,
         )
         .expect("probe");
         let probe_plan = plan(&db, None, &probe).await;

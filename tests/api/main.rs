@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod autogenerate;
 mod binary;
+mod bulk;
 mod changes;
 mod elements;
 mod entities;

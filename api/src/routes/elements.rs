@@ -78,12 +78,13 @@ pub async fn list_elements(
 }
 
 /// Adds an element to the world (owner, editor).
-#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String))),
     (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 403, response = crate::openapi::Forbidden),
     (status = 404, response = crate::openapi::NotFound),
+    (status = 409, response = crate::openapi::Conflict),
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod bulk;
 pub mod changes;
 pub mod elements;
 pub mod health;

@@ -13,7 +13,7 @@ use crate::routes::worlds::PageParams;
 use crate::state::AppState;
 
 /// Relates two elements of the world (owner, editor).
-#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String))),
     (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),

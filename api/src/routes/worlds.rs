@@ -49,10 +49,11 @@ pub async fn list_worlds(
 }
 
 /// Creates a world owned by the caller.
-#[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = CreateWorldRequest, responses(
+#[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = CreateWorldRequest, params(crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String))),
     (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
+    (status = 409, response = crate::openapi::Conflict),
     (status = 413, response = crate::openapi::PayloadTooLarge),
     (status = 415, response = crate::openapi::UnsupportedMediaType),
     (status = 422, response = crate::openapi::ValidationFailed),

@@ -5,6 +5,7 @@ pub mod prelude;
 pub mod element_kinds;
 pub mod element_relations;
 pub mod element_trash;
+pub mod idempotency_keys;
 pub mod invitations;
 pub mod personal_tokens;
 pub mod rate_limit_events;

@@ -3,6 +3,7 @@
 pub use super::element_kinds::Entity as ElementKinds;
 pub use super::element_relations::Entity as ElementRelations;
 pub use super::element_trash::Entity as ElementTrash;
+pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::invitations::Entity as Invitations;
 pub use super::personal_tokens::Entity as PersonalTokens;
 pub use super::rate_limit_events::Entity as RateLimitEvents;

@@ -21,6 +21,8 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::idempotency_keys::Entity")]
+    IdempotencyKeys,
     #[sea_orm(has_many = "super::invitations::Entity")]
     Invitations,
     #[sea_orm(has_many = "super::personal_tokens::Entity")]
@@ -33,6 +35,12 @@ pub enum Relation {
     WorldMembers,
     #[sea_orm(has_many = "super::worlds::Entity")]
     Worlds,
+}
+
+impl Related<super::idempotency_keys::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::IdempotencyKeys.def()
+    }
 }
 
 impl Related<super::invitations::Entity> for Entity {

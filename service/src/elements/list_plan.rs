@@ -9,20 +9,22 @@
 //! so the same list could take 1 ms or 1.5 s. Here the choice is made from what the data
 //! says, in two bounded steps:
 //!
-//! 1. **Probe**: the next `probe` rows of the world in list order (the keyset index, no
-//!    sort), each tested against the filter. A filter that matches more than `need` of
-//!    them is answered here, having read at most `probe` rows.
-//! 2. **Fallback**: otherwise the filter is rare (under `need / probe` of the rows), and
-//!    the rest of the page is read through the filter's own index (GIN for `where` and
-//!    tags, btree for kind and parent), after the last probed row, with plain index scans
-//!    and sequential scans switched off for that one statement, so that the planner
-//!    cannot walk the world in order whatever it estimates.
+//! 1. **Probe**: the next rows of the world in list order (the keyset index, no sort),
+//!    each tested against the filter, under a `LIMIT`: the probe stops when the page is
+//!    full, so a common filter costs its page. The first probe reads at most 512 rows.
+//! 2. **Second probe**: from the first probe's hit rate, the rows still to walk are
+//!    `missing / rate` and the matches the filter's index would read `rate × world size`;
+//!    when walking on is the cheaper, the probe goes on (at most 20,000 rows).
+//! 3. **Fallback**: otherwise the filter is rare, and the rest of the page is read through
+//!    the filter's own index (GIN for `where` and tags, btree for kind and parent), after
+//!    the last probed row, with plain index scans and sequential scans switched off for
+//!    that one statement, so that the planner cannot walk the world in order whatever it
+//!    estimates.
 //!
-//! The probe's length is `sqrt(need × world size)`: reading that many rows in order costs
-//! about what reading the matches of a filter at the switching point costs, so the worst
-//! case is about twice the better plan's cost. `q` alone has no index to fall back on, so
-//! it stays the ordered walk, and so does every filtered list on SQLite, which has no
-//! index over JSON contents or tags.
+//! So a rare filter costs 512 rows walked plus its matches, a common one its page, and
+//! one in between the cheaper of the two plans as its own rate predicts it. `q` alone has
+//! no index to fall back on, so it stays the ordered walk, and so does every filtered list
+//! on SQLite, which has no index over JSON contents or tags.
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
@@ -35,11 +37,6 @@ use super::{ElementDto, ElementFilter, ElementText, SortOrder, in_order};
 use crate::error::Result;
 use crate::paging::Cursor;
 use entity::world_elements;
-
-/// The probe never reads fewer rows than this (small worlds end within it anyway)...
-const MIN_PROBE_ROWS: u64 = 500;
-/// ...nor more.
-pub const PROBE_ROWS: u64 = 20_000;
 
 /// Planner settings for the fallback's one statement: what is left are bitmap scans of
 /// the filters' indexes.
@@ -59,10 +56,30 @@ impl ElementFilter {
     }
 }
 
-/// How many rows the probe reads for `need` rows of a world of `world_size` elements.
-pub fn probe_rows(need: u64, world_size: i64) -> u64 {
-    let size = std::cmp::max(world_size, 0) as f64;
-    ((need as f64 * size).sqrt().ceil() as u64).clamp(MIN_PROBE_ROWS, PROBE_ROWS)
+/// Rows the first probe reads at most: it stops as soon as the page is full, so a common
+/// filter costs its page and a rare one at most this.
+pub const FIRST_PROBE_ROWS: u64 = 512;
+/// Rows a second probe reads at most.
+pub const PROBE_ROWS: u64 = 20_000;
+/// Reading a match through a filter's index costs about this many rows walked in order
+/// (`bench/stability.sh`: 5 to 7 µs a match through GIN against about 2 µs a row walked).
+const INDEX_MATCH_COST: f64 = 3.0;
+
+/// The next step after a first probe that read `probed` rows and found `found` of the
+/// `need` matches, in a world of `world_size` elements: how many more rows to walk in
+/// order, or `None` for the filter's index. The hit rate seen so far estimates both costs:
+/// walking on takes `(need - found) / rate` rows, the index reads `rate × world size`
+/// matches.
+pub fn second_probe_rows(found: u64, probed: u64, need: u64, world_size: i64) -> Option<u64> {
+    if found == 0 || probed == 0 {
+        return None;
+    }
+    let rate = found as f64 / probed as f64;
+    let walk = need.saturating_sub(found) as f64 / rate;
+    let index = INDEX_MATCH_COST * rate * std::cmp::max(world_size, 0) as f64;
+    // Twice the estimate, so an unlucky sample rarely ends the walk short of the page.
+    (walk <= index && walk <= PROBE_ROWS as f64)
+        .then(|| ((2.0 * walk).ceil() as u64).clamp(FIRST_PROBE_ROWS, PROBE_ROWS))
 }
 
 /// Up to `need` elements of the world after `cursor`, in `sort` order, that pass `filter`.
@@ -99,22 +116,35 @@ pub(super) async fn fetch(
         }
     };
 
-    let probe = probe_rows(need, world_size);
-    let statement = probe_statement(world_id, condition, sort, cursor, need, probe)?;
-    let mut rows = Vec::new();
-    let mut probe_end = None;
-    for probed in Probed::find_by_statement(statement).all(db).await? {
-        let element = ElementDto::try_from(probed.row)?;
-        if probed.position == probe as i64 {
-            probe_end = Some(sort.cursor_at(&element));
-        }
-        if probed.hit {
-            rows.push(element);
+    let (mut rows, mut end) = probe(
+        db,
+        world_id,
+        &condition,
+        sort,
+        cursor,
+        need,
+        FIRST_PROBE_ROWS,
+    )
+    .await?;
+    if let Some(after) = end.clone().filter(|_| (rows.len() as u64) < need) {
+        let found = rows.len() as u64;
+        if let Some(window) = second_probe_rows(found, FIRST_PROBE_ROWS, need, world_size) {
+            let (more, more_end) = probe(
+                db,
+                world_id,
+                &condition,
+                sort,
+                Some(&after),
+                need - found,
+                window,
+            )
+            .await?;
+            rows.extend(more);
+            end = more_end;
         }
     }
-    rows.truncate(need as usize);
-    let Some(probe_end) = probe_end.filter(|_| (rows.len() as u64) < need) else {
-        // Enough matches, or the world ended within the probe.
+    let Some(probe_end) = end.filter(|_| (rows.len() as u64) < need) else {
+        // Enough matches, or the world ended within the probes.
         return Ok(rows);
     };
 
@@ -128,6 +158,33 @@ pub(super) async fn fetch(
         rows.push(ElementDto::try_from(row)?);
     }
     Ok(rows)
+}
+
+/// Runs a probe ([`probe_statement`]): the first `need` matches among the next `window`
+/// rows after `cursor`, and where the window ended (`None` when the world ended first).
+async fn probe(
+    db: &DatabaseConnection,
+    world_id: Uuid,
+    condition: &Expr,
+    sort: SortOrder,
+    cursor: Option<&Cursor>,
+    need: u64,
+    window: u64,
+) -> Result<(Vec<ElementDto>, Option<Cursor>)> {
+    let statement = probe_statement(world_id, condition.clone(), sort, cursor, need, window)?;
+    let mut rows = Vec::new();
+    let mut end = None;
+    for probed in Probed::find_by_statement(statement).all(db).await? {
+        let element = ElementDto::try_from(probed.row)?;
+        if probed.position == window as i64 {
+            end = Some(sort.cursor_at(&element));
+        }
+        if probed.hit {
+            rows.push(element);
+        }
+    }
+    rows.truncate(need as usize);
+    Ok((rows, end))
 }
 
 /// The probe: the next `probe` rows of the world in order, numbered, each marked with
@@ -215,5 +272,24 @@ impl FromQueryResult for Probed {
             hit: row.try_get::<Option<bool>>(pre, HIT)?.unwrap_or(false),
             position: row.try_get(pre, POSITION)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_probe_walks_on_only_where_walking_is_cheaper() {
+        // Nothing found: the filter's index.
+        assert_eq!(second_probe_rows(0, 512, 51, 1_000_000), None);
+        // 2%: about 2,300 more rows against 60,000 index reads.
+        assert_eq!(second_probe_rows(10, 512, 51, 1_000_000), Some(4_199));
+        // 0.2%: 50,000 more rows against 6,000 index reads.
+        assert_eq!(second_probe_rows(1, 512, 51, 1_000_000), None);
+        // A small world: its index is the cheaper.
+        assert_eq!(second_probe_rows(10, 512, 51, 1_000), None);
+        // Never more than the cap.
+        assert_eq!(second_probe_rows(2, 512, 200, 100_000_000), None);
     }
 }

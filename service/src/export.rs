@@ -1,0 +1,437 @@
+//! A world's export: NDJSON, one JSON object per line, in the contract's order (the
+//! header, kinds, elements with every parent before its children, relations), streamed
+//! from the database a keyset page at a time, so memory does not grow with the world.
+//!
+//! The pages are read in one repeatable-read transaction (SQLite: one read transaction),
+//! so the export is one consistent snapshot however long it streams. Parents come before
+//! children by walking the hierarchy once, into a temporary table of `(depth, id)` with
+//! that as its key, and paging through it by `(depth, id)`; the table lives and dies
+//! with the transaction.
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use entity::{element_kinds, element_relations, worlds};
+use futures_util::Stream;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    FromQueryResult, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
+};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::access::world_access;
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::values::Visibility;
+
+/// The `format` of the header line.
+pub const FORMAT: &str = "lorebase.world";
+/// The `version` of the header line.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Rows per page (and per chunk of the stream).
+const PAGE_ROWS: u64 = 1000;
+
+/// A piece of the export: whole lines, and how many rows they hold.
+pub struct ExportChunk {
+    pub text: String,
+    pub rows: u64,
+}
+
+pub type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportChunk>> + Send>>;
+
+/// The world's export, for a caller who may read it.
+pub async fn export(
+    db: &DatabaseConnection,
+    caller: Option<&Caller>,
+    world_id: Uuid,
+) -> Result<ExportStream> {
+    world_access(db, caller, world_id).await?;
+    open(db, world_id).await
+}
+
+/// The world's export, without asking who wants it (the command line's `export`).
+/// `NotFound` when there is no such world.
+pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStream> {
+    let backend = db.get_database_backend();
+    let options = TransactionOptions {
+        isolation_level: (backend == DbBackend::Postgres).then_some(IsolationLevel::RepeatableRead),
+        ..Default::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    let world = worlds::Entity::find_by_id(world_id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound)?;
+    order_elements(&txn, world_id).await?;
+    let pages = Pages {
+        txn: Some(txn),
+        world,
+        phase: Phase::Header,
+    };
+    Ok(Box::pin(futures_util::stream::try_unfold(
+        pages,
+        |mut pages| async move {
+            let chunk = pages.next_chunk().await?;
+            Ok(chunk.map(|chunk| (chunk, pages)))
+        },
+    )))
+}
+
+/// Fills the temporary `export_order (depth, id)` with every element of the world and
+/// its distance from a root.
+async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let id_type = match backend {
+        DbBackend::Postgres => "uuid",
+        _ => "BLOB",
+    };
+    txn.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE export_order (depth INTEGER NOT NULL, id {id_type} NOT NULL, \
+         PRIMARY KEY (depth, id))"
+    ))
+    .await?;
+    let p = placeholder(backend);
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "WITH RECURSIVE tree (id, depth) AS ( \
+                 SELECT id, 0 FROM world_elements WHERE world_id = {p1} AND parent_id IS NULL \
+                 UNION ALL \
+                 SELECT e.id, t.depth + 1 FROM world_elements e JOIN tree t ON e.parent_id = t.id \
+             ) INSERT INTO export_order (depth, id) SELECT depth, id FROM tree",
+            p1 = p(1),
+        ),
+        [world_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
+    move |n| match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+enum Phase {
+    Header,
+    Kinds { after: Option<String> },
+    Elements { after: (i32, Option<Uuid>) },
+    Relations { after: Option<Uuid> },
+    Done,
+}
+
+struct Pages {
+    /// Rolled back (the temporary table with it) when the export ends.
+    txn: Option<DatabaseTransaction>,
+    world: worlds::Model,
+    phase: Phase,
+}
+
+impl Pages {
+    fn txn(&self) -> Result<&DatabaseTransaction> {
+        self.txn
+            .as_ref()
+            .ok_or_else(|| Error::Internal("export read after its end".into()))
+    }
+
+    /// The next page's lines, or `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<ExportChunk>> {
+        loop {
+            match &self.phase {
+                Phase::Header => {
+                    self.phase = Phase::Kinds { after: None };
+                    let mut text = line(&Header {
+                        format: FORMAT,
+                        version: FORMAT_VERSION,
+                        exported_at: Utc::now(),
+                        world: WorldLine {
+                            name: &self.world.name,
+                            description: self.world.description.as_deref(),
+                            settings: &self.world.settings,
+                            visibility: Visibility::from_db(&self.world.visibility),
+                        },
+                    })?;
+                    text.push('\n');
+                    return Ok(Some(ExportChunk { text, rows: 1 }));
+                }
+                Phase::Kinds { after } => {
+                    let rows = self.kinds_page(after.clone()).await?;
+                    match rows.last() {
+                        Some(last) => {
+                            self.phase = Phase::Kinds {
+                                after: Some(last.kind.clone()),
+                            };
+                            return lines(&rows, |k| {
+                                line(&KindLine {
+                                    kind: KindFields {
+                                        kind: &k.kind,
+                                        description: k.description.as_deref(),
+                                        schema: &k.schema,
+                                    },
+                                })
+                            })
+                            .map(Some);
+                        }
+                        None => self.phase = Phase::Elements { after: (-1, None) },
+                    }
+                }
+                Phase::Elements { after } => {
+                    let rows = self.elements_page(*after).await?;
+                    match rows.last() {
+                        Some(last) => {
+                            self.phase = Phase::Elements {
+                                after: (last.depth, Some(last.id)),
+                            };
+                            return lines(&rows, |e| line(&e.line()?)).map(Some);
+                        }
+                        None => self.phase = Phase::Relations { after: None },
+                    }
+                }
+                Phase::Relations { after } => {
+                    let rows = self.relations_page(*after).await?;
+                    match rows.last() {
+                        Some(last) => {
+                            self.phase = Phase::Relations {
+                                after: Some(last.id),
+                            };
+                            return lines(&rows, |r| line(&r.line()?)).map(Some);
+                        }
+                        None => self.phase = Phase::Done,
+                    }
+                }
+                Phase::Done => {
+                    if let Some(txn) = self.txn.take() {
+                        txn.rollback().await?;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    async fn kinds_page(&self, after: Option<String>) -> Result<Vec<element_kinds::Model>> {
+        let mut query =
+            element_kinds::Entity::find().filter(element_kinds::Column::WorldId.eq(self.world.id));
+        if let Some(after) = after {
+            query = query.filter(element_kinds::Column::Kind.gt(after));
+        }
+        Ok(query
+            .order_by_asc(element_kinds::Column::Kind)
+            .limit(PAGE_ROWS)
+            .all(self.txn()?)
+            .await?)
+    }
+
+    async fn elements_page(&self, (depth, id): (i32, Option<Uuid>)) -> Result<Vec<ElementRow>> {
+        let txn = self.txn()?;
+        let backend = txn.get_database_backend();
+        let p = placeholder(backend);
+        // The first page starts at depth -1 (before every root), with no id.
+        let nil = id.unwrap_or(Uuid::nil());
+        let sql = format!(
+            "SELECT o.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
+                    e.name AS name, e.summary AS summary, \
+                    CAST(e.attributes AS TEXT) AS attributes, CAST(e.tags AS TEXT) AS tags, \
+                    e.created_at AS created_at, e.updated_at AS updated_at \
+             FROM export_order o JOIN world_elements e ON e.id = o.id \
+             WHERE o.depth > {p1} OR (o.depth = {p2} AND o.id > {p3}) \
+             ORDER BY o.depth, o.id LIMIT {p4}",
+            p1 = p(1),
+            p2 = p(2),
+            p3 = p(3),
+            p4 = p(4),
+        );
+        Ok(
+            ElementRow::find_by_statement(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    depth.into(),
+                    depth.into(),
+                    nil.into(),
+                    (PAGE_ROWS as i64).into(),
+                ],
+            ))
+            .all(txn)
+            .await?,
+        )
+    }
+
+    async fn relations_page(&self, after: Option<Uuid>) -> Result<Vec<RelationRow>> {
+        let as_text = |column: element_relations::Column| {
+            Expr::col((element_relations::Entity, column)).cast_as("text")
+        };
+        let mut query = element_relations::Entity::find()
+            .select_only()
+            .columns([
+                element_relations::Column::Id,
+                element_relations::Column::SourceId,
+                element_relations::Column::TargetId,
+                element_relations::Column::Kind,
+                element_relations::Column::CreatedAt,
+                element_relations::Column::UpdatedAt,
+            ])
+            .column_as(as_text(element_relations::Column::Attributes), "attributes")
+            .filter(element_relations::Column::WorldId.eq(self.world.id));
+        if let Some(after) = after {
+            query = query.filter(element_relations::Column::Id.gt(after));
+        }
+        Ok(query
+            .order_by_asc(element_relations::Column::Id)
+            .limit(PAGE_ROWS)
+            .into_model::<RelationRow>()
+            .all(self.txn()?)
+            .await?)
+    }
+}
+
+fn line<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::internal("export line", e))
+}
+
+/// The rows as lines; `to_line` renders one (see [`line`]).
+fn lines<R>(rows: &[R], to_line: impl Fn(&R) -> Result<String>) -> Result<ExportChunk> {
+    let mut text = String::new();
+    for row in rows {
+        text.push_str(&to_line(row)?);
+        text.push('\n');
+    }
+    Ok(ExportChunk {
+        text,
+        rows: rows.len() as u64,
+    })
+}
+
+/// Stored JSON text, written out as it is (it was valid JSON when it was stored).
+fn raw(id: Uuid, what: &str, text: &str) -> Result<Box<RawValue>> {
+    RawValue::from_string(text.to_owned())
+        .map_err(|e| Error::Internal(format!("{id}: stored {what} is not JSON: {e}")))
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    format: &'static str,
+    version: u32,
+    exported_at: DateTime<Utc>,
+    world: WorldLine<'a>,
+}
+
+#[derive(Serialize)]
+struct WorldLine<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    settings: &'a Value,
+    visibility: Visibility,
+}
+
+#[derive(Serialize)]
+struct KindLine<'a> {
+    kind: KindFields<'a>,
+}
+
+#[derive(Serialize)]
+struct KindFields<'a> {
+    kind: &'a str,
+    description: Option<&'a str>,
+    schema: &'a Value,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ElementRow {
+    depth: i32,
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    kind: String,
+    name: String,
+    summary: Option<String>,
+    attributes: String,
+    tags: String,
+    created_at: DateTimeWithTimeZone,
+    updated_at: DateTimeWithTimeZone,
+}
+
+#[derive(Serialize)]
+struct ElementLine<'a> {
+    element: ElementFields<'a>,
+}
+
+#[derive(Serialize)]
+struct ElementFields<'a> {
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    kind: &'a str,
+    name: &'a str,
+    summary: Option<&'a str>,
+    attributes: Box<RawValue>,
+    tags: Box<RawValue>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ElementRow {
+    fn line(&self) -> Result<ElementLine<'_>> {
+        Ok(ElementLine {
+            element: ElementFields {
+                id: self.id,
+                parent_id: self.parent_id,
+                kind: &self.kind,
+                name: &self.name,
+                summary: self.summary.as_deref(),
+                attributes: raw(self.id, "attributes", &self.attributes)?,
+                tags: raw(self.id, "tags", &self.tags)?,
+                created_at: self.created_at.with_timezone(&Utc),
+                updated_at: self.updated_at.with_timezone(&Utc),
+            },
+        })
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct RelationRow {
+    id: Uuid,
+    source_id: Uuid,
+    target_id: Uuid,
+    kind: String,
+    attributes: String,
+    created_at: DateTimeWithTimeZone,
+    updated_at: DateTimeWithTimeZone,
+}
+
+#[derive(Serialize)]
+struct RelationLine<'a> {
+    relation: RelationFields<'a>,
+}
+
+#[derive(Serialize)]
+struct RelationFields<'a> {
+    id: Uuid,
+    source_id: Uuid,
+    target_id: Uuid,
+    kind: &'a str,
+    attributes: Box<RawValue>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl RelationRow {
+    fn line(&self) -> Result<RelationLine<'_>> {
+        Ok(RelationLine {
+            relation: RelationFields {
+                id: self.id,
+                source_id: self.source_id,
+                target_id: self.target_id,
+                kind: &self.kind,
+                attributes: raw(self.id, "attributes", &self.attributes)?,
+                created_at: self.created_at.with_timezone(&Utc),
+                updated_at: self.updated_at.with_timezone(&Utc),
+            },
+        })
+    }
+}
