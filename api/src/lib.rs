@@ -97,7 +97,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::webhooks::list_webhooks)
             .service(routes::webhooks::update_webhook)
             .service(routes::webhooks::delete_webhook)
-            .service(routes::webhooks::list_deliveries),
+            .service(routes::webhooks::list_deliveries)
+            .service(routes::search::search_elements)
+            .service(routes::search::element_graph)
+            .service(routes::search::find_path)
+            .service(routes::search::element_mentions),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

@@ -13,7 +13,8 @@ pub struct Problem {
     /// `https://lorebase.dev/problems/<slug>`, stable per kind of failure. Slugs:
     /// `bad-request`, `unauthorized`, `invalid-credentials`, `forbidden`,
     /// `insufficient-scope` (403: a personal access token's scope does not allow the
-    /// action, or the action needs a login), `not-found`, `method-not-allowed`, `conflict`,
+    /// action, or the action needs a login), `not-found`, `no-path` (404: no path joins
+    /// two elements within `max_depth`), `method-not-allowed`, `conflict`,
     /// `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
     /// `validation-failed`, `rate-limited`, `internal-error`, `service-unavailable`.
     #[serde(rename = "type")]
@@ -62,6 +63,7 @@ impl ApiError {
         match self {
             ApiError::Service(e) => match e {
                 Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
+                Error::NoPath => shape(StatusCode::NOT_FOUND, "no-path", "No path"),
                 Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
                 Error::InsufficientScope(_) => shape(
                     StatusCode::FORBIDDEN,
@@ -136,6 +138,9 @@ impl ApiError {
         match self {
             ApiError::Service(e) => match e {
                 Error::NotFound => "no such resource".into(),
+                Error::NoPath => {
+                    "no path joins these elements within max_depth relations".into()
+                }
                 Error::Forbidden(why) => format!("your role does not allow this: {why}"),
                 Error::InsufficientScope(why) => (*why).to_owned(),
                 Error::Unauthorized(why) => format!("authentication required: {why}"),

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_kinds, element_relations, element_trash, invitations, personal_tokens,
+    element_kinds, element_mentions, element_search, element_relations, element_trash, invitations, personal_tokens,
     rate_limit_events, refresh_tokens, relation_kinds, sessions, users, webhook_deliveries,
     webhook_outbox, webhooks, world_changes, world_elements, world_members, worlds,
 };
@@ -116,3 +116,5 @@ impl ActiveModelBehavior for element_trash::ActiveModel {}
 // times it decides (the write's, or the attempt's).
 impl ActiveModelBehavior for webhook_outbox::ActiveModel {}
 impl ActiveModelBehavior for webhook_deliveries::ActiveModel {}
+impl ActiveModelBehavior for element_search::ActiveModel {}
+impl ActiveModelBehavior for element_mentions::ActiveModel {}

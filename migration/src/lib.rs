@@ -19,6 +19,8 @@ mod m20261130_120002_create_element_trash;
 mod m20261130_130001_create_kinds;
 mod m20261130_130002_worlds_kinds_version;
 mod m20261130_140001_create_webhooks;
+mod m20261130_160001_create_element_search;
+mod m20261130_160002_create_element_mentions;
 mod schema_util;
 pub mod workflow;
 
@@ -46,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_130001_create_kinds::Migration),
             Box::new(m20261130_130002_worlds_kinds_version::Migration),
             Box::new(m20261130_140001_create_webhooks::Migration),
+            Box::new(m20261130_160001_create_element_search::Migration),
+            Box::new(m20261130_160002_create_element_mentions::Migration),
         ]
     }
 }

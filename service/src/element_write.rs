@@ -1,7 +1,8 @@
 //! The one write path of elements. Every entry point that creates, changes, deletes or
 //! restores an element (the endpoints, revert, restore, and later batch and import) calls
 //! these inside a [`WorldWrite`], so what reacts to an element write (the change log, the
-//! world's element count, the trash) is written once, here.
+//! world's element count, the trash, mentions) is written once, here. The search index
+//! is the database's own, written by triggers on `world_elements` in the same transaction.
 use entity::{element_relations, element_trash, world_elements};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -16,6 +17,7 @@ use crate::changes::{ChangeType, WorldWrite};
 use crate::elements::{ElementDto, check_parent, check_parent_in_world};
 use crate::error::{Error, Result};
 use crate::kinds;
+use crate::mentions;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
 use crate::versioning::{self, VersionedColumns, update_if_version};
@@ -86,6 +88,7 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     }
     .insert(w.txn())
     .await?;
+    mentions::sync(w.txn(), w.world_id(), element.id, None, element.summary.as_deref()).await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
@@ -166,6 +169,14 @@ pub async fn update(
     // Every writer of the world holds its lock: nobody can have changed the row since
     // `current` was read in this transaction.
     .ok_or_else(|| Error::Internal(format!("element {} changed under the lock", current.id)))?;
+    mentions::sync(
+        w.txn(),
+        w.world_id(),
+        updated.id,
+        current.summary.as_deref(),
+        updated.summary.as_deref(),
+    )
+    .await?;
     w.record(
         ChangeType::ElementUpdated,
         updated.id,
@@ -223,6 +234,7 @@ pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Resul
             None,
         );
     }
+    mentions::sync(w.txn(), world_id, current.id, current.summary.as_deref(), None).await?;
     world_elements::Entity::delete_by_id(current.id)
         .exec(w.txn())
         .await?;
@@ -341,6 +353,7 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
     element_trash::Entity::delete_by_id((world_id, element_id))
         .exec(w.txn())
         .await?;
+    mentions::sync(w.txn(), world_id, element.id, None, element.summary.as_deref()).await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementRestored,

@@ -14,6 +14,7 @@ mod invitations;
 mod kinds;
 mod migrations;
 mod relations;
+mod search;
 mod seed;
 mod tokens;
 mod users;
