@@ -138,9 +138,7 @@ impl ApiError {
         match self {
             ApiError::Service(e) => match e {
                 Error::NotFound => "no such resource".into(),
-                Error::NoPath => {
-                    "no path joins these elements within max_depth relations".into()
-                }
+                Error::NoPath => "no path joins these elements within max_depth relations".into(),
                 Error::Forbidden(why) => format!("your role does not allow this: {why}"),
                 Error::InsufficientScope(why) => (*why).to_owned(),
                 Error::Unauthorized(why) => format!("authentication required: {why}"),

@@ -88,7 +88,14 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     }
     .insert(w.txn())
     .await?;
-    mentions::sync(w.txn(), w.world_id(), element.id, None, element.summary.as_deref()).await?;
+    mentions::sync(
+        w.txn(),
+        w.world_id(),
+        element.id,
+        None,
+        element.summary.as_deref(),
+    )
+    .await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
@@ -234,7 +241,14 @@ pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Resul
             None,
         );
     }
-    mentions::sync(w.txn(), world_id, current.id, current.summary.as_deref(), None).await?;
+    mentions::sync(
+        w.txn(),
+        world_id,
+        current.id,
+        current.summary.as_deref(),
+        None,
+    )
+    .await?;
     world_elements::Entity::delete_by_id(current.id)
         .exec(w.txn())
         .await?;
@@ -353,7 +367,14 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
     element_trash::Entity::delete_by_id((world_id, element_id))
         .exec(w.txn())
         .await?;
-    mentions::sync(w.txn(), world_id, element.id, None, element.summary.as_deref()).await?;
+    mentions::sync(
+        w.txn(),
+        world_id,
+        element.id,
+        None,
+        element.summary.as_deref(),
+    )
+    .await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementRestored,

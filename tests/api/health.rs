@@ -117,7 +117,10 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             "/api/v1/worlds/{world_id}/webhooks/{webhook_id}/deliveries",
         ),
         ("get", "/api/v1/worlds/{world_id}/search"),
-        ("get", "/api/v1/worlds/{world_id}/elements/{element_id}/graph"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/graph",
+        ),
         ("get", "/api/v1/worlds/{world_id}/path"),
         (
             "get",

@@ -265,7 +265,10 @@ async fn kind_limit_and_bounds(app: TestApp) {
     };
     let reply = get(vec![("q", "ranger".into()), ("kind", "place".into())]).await;
     reply.assert_status(200);
-    assert_eq!(hit_ids(reply.json()["items"].as_array().unwrap()), vec![place]);
+    assert_eq!(
+        hit_ids(reply.json()["items"].as_array().unwrap()),
+        vec![place]
+    );
     let reply = get(vec![("q", "ranger".into()), ("kind", "character".into())]).await;
     let mut found = hit_ids(reply.json()["items"].as_array().unwrap());
     found.sort();
@@ -275,15 +278,38 @@ async fn kind_limit_and_bounds(app: TestApp) {
     assert_eq!(reply.json()["items"].as_array().unwrap().len(), 2);
     let reply = get(vec![("q", "ranger".into()), ("limit", "50".into())]).await;
     assert_eq!(reply.json()["items"].as_array().unwrap().len(), 4);
+    // The default limit is 20.
+    for i in 3..25 {
+        element(
+            &app,
+            token,
+            &world,
+            json!({"kind": "character", "name": format!("Ranger {i}")}),
+        )
+        .await;
+    }
+    let reply = get(vec![("q", "ranger".into())]).await;
+    assert_eq!(reply.json()["items"].as_array().unwrap().len(), 20);
+    let reply = get(vec![("q", "ranger".into()), ("limit", "50".into())]).await;
+    assert_eq!(reply.json()["items"].as_array().unwrap().len(), 26);
 
     for (params, field) in [
-        (vec![("q", "ranger".to_owned()), ("limit", "0".into())], "limit"),
-        (vec![("q", "ranger".into()), ("limit", "51".into())], "limit"),
+        (
+            vec![("q", "ranger".to_owned()), ("limit", "0".into())],
+            "limit",
+        ),
+        (
+            vec![("q", "ranger".into()), ("limit", "51".into())],
+            "limit",
+        ),
         (vec![], "q"),
         (vec![("q", "".into())], "q"),
         (vec![("q", "   ".into())], "q"),
         (vec![("q", "x".repeat(201))], "q"),
-        (vec![("q", "ranger".into()), ("kind", "Not A Kind".into())], "kind"),
+        (
+            vec![("q", "ranger".into()), ("kind", "Not A Kind".into())],
+            "kind",
+        ),
     ] {
         let body = get(params).await.assert_problem(422, "validation-failed");
         assert_eq!(body["errors"][0]["field"], field, "{body}");
@@ -379,7 +405,14 @@ fn graph_url(world: &str, element: &str, params: &[(&str, &str)]) -> String {
     format!("{}/graph{}", element_path(world, element), query(params))
 }
 
-async fn relate(app: &TestApp, token: &str, world: &str, source: &str, target: &str, kind: &str) -> String {
+async fn relate(
+    app: &TestApp,
+    token: &str,
+    world: &str,
+    source: &str,
+    target: &str,
+    kind: &str,
+) -> String {
     let reply = app
         .post(
             &format!("/api/v1/worlds/{world}/relations"),
@@ -421,7 +454,15 @@ async fn graph_by_depth_direction_and_kind(app: TestApp) {
     let world = new_world(&app, token, "Arda").await;
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "f", "g"] {
-        e.push(element(&app, token, &world, json!({"kind": "character", "name": name})).await);
+        e.push(
+            element(
+                &app,
+                token,
+                &world,
+                json!({"kind": "character", "name": name}),
+            )
+            .await,
+        );
     }
     let (a, b, c, d, ee, f, g) = (&e[0], &e[1], &e[2], &e[3], &e[4], &e[5], &e[6]);
     // a -knows-> b -knows-> c -knows-> d; a -enemy_of-> e; f -knows-> a; g elsewhere.
@@ -450,7 +491,10 @@ async fn graph_by_depth_direction_and_kind(app: TestApp) {
     assert_eq!(edge_ids(&graph), expected);
     assert_eq!(graph["truncated"], false);
     let start = &graph["nodes"][0];
-    assert_eq!(start, &json!({"id": a, "kind": "character", "name": "a", "depth": 0}));
+    assert_eq!(
+        start,
+        &json!({"id": a, "kind": "character", "name": "a", "depth": 0})
+    );
     let edge = graph["edges"]
         .as_array()
         .unwrap()
@@ -481,11 +525,20 @@ async fn graph_by_depth_direction_and_kind(app: TestApp) {
     );
     assert!(!edge_ids(&graph).contains(&ae));
     assert!(edge_ids(&graph).contains(&cd));
-    let graph = get(vec![("kind", "knows"), ("kind", "enemy_of"), ("direction", "out")]).await;
+    let graph = get(vec![
+        ("kind", "knows"),
+        ("kind", "enemy_of"),
+        ("direction", "out"),
+    ])
+    .await;
     assert_eq!(node_depths(&graph), sorted([(a, 0), (b, 1), (ee, 1)]));
     let graph = get(vec![("kind", "allied_with")]).await;
     assert_eq!(node_depths(&graph), sorted([(a, 0)]));
-    assert!(node_depths(&get(vec![("depth", "4")]).await).iter().all(|(id, _)| id != g));
+    assert!(
+        node_depths(&get(vec![("depth", "4")]).await)
+            .iter()
+            .all(|(id, _)| id != g)
+    );
 
     // A shortcut: each node's depth is its shortest distance.
     relate(&app, token, &world, a, c, "knows").await;
@@ -527,9 +580,12 @@ async fn graph_by_depth_direction_and_kind(app: TestApp) {
             .assert_problem(422, "validation-failed");
         assert_eq!(body["errors"][0]["field"], field);
     }
-    app.get(&graph_url(&world, a, &[("direction", "sideways")]), Some(token))
-        .await
-        .assert_problem(400, "bad-request");
+    app.get(
+        &graph_url(&world, a, &[("direction", "sideways")]),
+        Some(token),
+    )
+    .await
+    .assert_problem(400, "bad-request");
     app.get(
         &graph_url(&world, &Uuid::now_v7().to_string(), &[]),
         Some(token),
@@ -548,7 +604,15 @@ async fn shortest_paths(app: TestApp) {
     let world = new_world(&app, token, "Arda").await;
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "x", "y", "z"] {
-        e.push(element(&app, token, &world, json!({"kind": "character", "name": name})).await);
+        e.push(
+            element(
+                &app,
+                token,
+                &world,
+                json!({"kind": "character", "name": name}),
+            )
+            .await,
+        );
     }
     let (a, b, c, d, ee) = (&e[0], &e[1], &e[2], &e[3], &e[4]);
     let (x, y, z) = (&e[5], &e[6], &e[7]);
@@ -582,7 +646,12 @@ async fn shortest_paths(app: TestApp) {
         json!({"elements": [d, c, b, a], "relations": [dc, bc, ab]})
     );
     // Kinds: without `serves` only the long way round is left (5 relations).
-    let reply = get(vec![("from", a.clone()), ("to", d.clone()), ("kind", "knows".into())]).await;
+    let reply = get(vec![
+        ("from", a.clone()),
+        ("to", d.clone()),
+        ("kind", "knows".into()),
+    ])
+    .await;
     reply.assert_status(200);
     assert_eq!(reply.json()["elements"], json!([a, x, y, z, d]));
     assert_eq!(reply.json()["relations"].as_array().unwrap().len(), 4);
@@ -594,12 +663,20 @@ async fn shortest_paths(app: TestApp) {
     ])
     .await
     .assert_problem(404, "no-path");
-    get(vec![("from", a.clone()), ("to", d.clone()), ("max_depth", "3".into())])
-        .await
-        .assert_status(200);
-    get(vec![("from", a.clone()), ("to", d.clone()), ("max_depth", "2".into())])
-        .await
-        .assert_problem(404, "no-path");
+    get(vec![
+        ("from", a.clone()),
+        ("to", d.clone()),
+        ("max_depth", "3".into()),
+    ])
+    .await
+    .assert_status(200);
+    get(vec![
+        ("from", a.clone()),
+        ("to", d.clone()),
+        ("max_depth", "2".into()),
+    ])
+    .await
+    .assert_problem(404, "no-path");
     get(vec![("from", a.clone()), ("to", ee.clone())])
         .await
         .assert_problem(404, "no-path");
@@ -610,18 +687,70 @@ async fn shortest_paths(app: TestApp) {
     let reply = get(vec![("from", a.clone()), ("to", d.clone())]).await;
     assert_eq!(reply.json(), json!({"elements": [a, d], "relations": [ad]}));
 
-    get(vec![("from", a.clone()), ("to", Uuid::now_v7().to_string())])
+    // max_depth defaults to 6: a chain of 7 relations needs it raised.
+    let mut chain = vec![a.clone()];
+    for i in 0..7 {
+        let next = element(
+            &app,
+            token,
+            &world,
+            json!({"kind": "lore", "name": format!("link {i}")}),
+        )
+        .await;
+        relate(
+            &app,
+            token,
+            &world,
+            chain.last().expect("link"),
+            &next,
+            "leads_to",
+        )
+        .await;
+        chain.push(next);
+    }
+    let end = chain.last().expect("end").clone();
+    get(vec![("from", a.clone()), ("to", end.clone())])
         .await
-        .assert_problem(404, "not-found");
+        .assert_problem(404, "no-path");
+    let reply = get(vec![
+        ("from", a.clone()),
+        ("to", end.clone()),
+        ("max_depth", "7".into()),
+    ])
+    .await;
+    reply.assert_status(200);
+    assert_eq!(reply.json()["elements"], json!(chain));
+    let reply = get(vec![
+        ("from", chain[1].clone()),
+        ("to", end),
+        ("max_depth", "6".into()),
+    ])
+    .await;
+    assert_eq!(reply.json()["elements"], json!(chain[1..]));
+
+    get(vec![
+        ("from", a.clone()),
+        ("to", Uuid::now_v7().to_string()),
+    ])
+    .await
+    .assert_problem(404, "not-found");
     for (params, field) in [
         (vec![("to", a.clone())], "from"),
         (vec![("from", a.clone())], "to"),
         (
-            vec![("from", a.clone()), ("to", d.clone()), ("max_depth", "0".into())],
+            vec![
+                ("from", a.clone()),
+                ("to", d.clone()),
+                ("max_depth", "0".into()),
+            ],
             "max_depth",
         ),
         (
-            vec![("from", a.clone()), ("to", d.clone()), ("max_depth", "9".into())],
+            vec![
+                ("from", a.clone()),
+                ("to", d.clone()),
+                ("max_depth", "9".into()),
+            ],
             "max_depth",
         ),
     ] {
@@ -643,8 +772,20 @@ async fn mentions_follow_summaries(app: TestApp) {
     let token = ada.access_token.as_str();
     let world = new_world(&app, token, "Arda").await;
     let other_world = new_world(&app, token, "Elsewhere").await;
-    let a = element(&app, token, &world, json!({"kind": "character", "name": "a"})).await;
-    let b = element(&app, token, &world, json!({"kind": "character", "name": "b"})).await;
+    let a = element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "character", "name": "a"}),
+    )
+    .await;
+    let b = element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "character", "name": "b"}),
+    )
+    .await;
     let stranger = element(
         &app,
         token,
@@ -663,19 +804,31 @@ async fn mentions_follow_summaries(app: TestApp) {
         json!({"kind": "character", "name": "c", "summary": summary}),
     )
     .await;
-    assert_eq!(c["summary"], summary.as_str(), "the summary is kept as written");
+    assert_eq!(
+        c["summary"],
+        summary.as_str(),
+        "the summary is kept as written"
+    );
     let c = id_of(&c);
     assert_eq!(mentions(&app, token, &world, &a).await, vec![c.clone()]);
     assert_eq!(mentions(&app, token, &world, &b).await, vec![c.clone()]);
-    assert!(mentions(&app, token, &other_world, &stranger).await.is_empty());
+    assert!(
+        mentions(&app, token, &other_world, &stranger)
+            .await
+            .is_empty()
+    );
     let page = app.get(&mentions_url(&world, &a), Some(token)).await.json();
     assert_eq!(page["items"][0]["name"], "c");
     assert_eq!(page["items"][0]["summary"], summary.as_str());
 
     let c_path = element_path(&world, &c);
-    app.patch(&c_path, Some(token), json!({"summary": format!("Only [[{b}]]")}))
-        .await
-        .assert_status(200);
+    app.patch(
+        &c_path,
+        Some(token),
+        json!({"summary": format!("Only [[{b}]]")}),
+    )
+    .await
+    .assert_status(200);
     assert!(mentions(&app, token, &world, &a).await.is_empty());
     assert_eq!(mentions(&app, token, &world, &b).await, vec![c.clone()]);
     app.patch(&c_path, Some(token), json!({"name": "c2"}))
@@ -693,9 +846,13 @@ async fn mentions_follow_summaries(app: TestApp) {
     .await
     .assert_status(200);
     assert_eq!(mentions(&app, token, &world, &b).await, vec![c.clone()]);
-    app.post(&format!("{c_path}/revert"), Some(token), json!({"version": 1}))
-        .await
-        .assert_status(200);
+    app.post(
+        &format!("{c_path}/revert"),
+        Some(token),
+        json!({"version": 1}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(mentions(&app, token, &world, &a).await, vec![c.clone()]);
     app.patch(&c_path, Some(token), json!({"summary": null}))
         .await
@@ -743,8 +900,20 @@ async fn private_worlds_stay_hidden(app: TestApp) {
     let eve = app.register("eve").await;
     let token = ada.access_token.as_str();
     let world = new_world(&app, token, "Secret").await;
-    let a = element(&app, token, &world, json!({"kind": "character", "name": "Hidden dragon"})).await;
-    let b = element(&app, token, &world, json!({"kind": "character", "name": "b"})).await;
+    let a = element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "character", "name": "Hidden dragon"}),
+    )
+    .await;
+    let b = element(
+        &app,
+        token,
+        &world,
+        json!({"kind": "character", "name": "b"}),
+    )
+    .await;
     relate(&app, token, &world, &a, &b, "knows").await;
     let urls = [
         search_url(&world, &[("q", "dragon")]),
@@ -769,13 +938,19 @@ async fn private_worlds_stay_hidden(app: TestApp) {
     )
     .await
     .assert_status(200);
-    assert_eq!(hit_ids(&search(&app, None, &world, "dragon").await), vec![a.clone()]);
+    assert_eq!(
+        hit_ids(&search(&app, None, &world, "dragon").await),
+        vec![a.clone()]
+    );
     app.get(&graph_url(&world, &a, &[]), None)
         .await
         .assert_status(200);
-    app.get(&path_url(&world, &[("from", a.as_str()), ("to", b.as_str())]), Some(&eve.access_token))
-        .await
-        .assert_status(200);
+    app.get(
+        &path_url(&world, &[("from", a.as_str()), ("to", b.as_str())]),
+        Some(&eve.access_token),
+    )
+    .await
+    .assert_status(200);
     app.get(&mentions_url(&world, &a), None)
         .await
         .assert_status(200);

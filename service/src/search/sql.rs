@@ -91,9 +91,8 @@ fn postgres(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
          JOIN world_elements e ON e.id = r.element_id \
          ORDER BY r.score DESC, e.id",
         hl_name = headline("e.name"),
-        hl_tags = headline(
-            "(SELECT string_agg(t, ', ') FROM jsonb_array_elements_text(e.tags) AS t)"
-        ),
+        hl_tags =
+            headline("(SELECT string_agg(t, ', ') FROM jsonb_array_elements_text(e.tags) AS t)"),
         hl_summary = headline("e.summary"),
         hl_attributes = headline("lorebase_json_strings(e.attributes)"),
     )
@@ -111,7 +110,9 @@ fn sqlite(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
     };
     let limit = binds.bind((search.limit as i64).into());
     let snippet = |column: u32| {
-        format!("snippet(element_search_fts, {column}, char(57344), char(57345), '…', {SNIPPET_TOKENS})")
+        format!(
+            "snippet(element_search_fts, {column}, char(57344), char(57345), '…', {SNIPPET_TOKENS})"
+        )
     };
     format!(
         "SELECT e.id, e.kind, e.name, e.summary, CAST(e.tags AS text) AS tags, r.score, \
