@@ -221,8 +221,12 @@ fn ends(edge: &GraphEdge, direction: Direction) -> Vec<(Uuid, Uuid)> {
     }
 }
 
+/// Frontier elements per query: each is bound once or twice, and both backends limit the
+/// number of bound values in a statement (PostgreSQL to 65,535).
+const IDS_PER_QUERY: usize = 5_000;
+
 /// The relations of the world that touch `nodes` on the side `direction` says, of the
-/// given kinds (all when none), at most `limit + 1` of them, sorted by id.
+/// given kinds (all when none), at most `limit + 1` of them, each once, sorted by id.
 async fn relations_of<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
@@ -232,29 +236,41 @@ async fn relations_of<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<GraphEdge>> {
     use element_relations::Column;
-    let ids = || nodes.iter().copied();
-    let touching = match direction {
-        Direction::Out => Condition::all().add(Column::SourceId.is_in(ids())),
-        Direction::In => Condition::all().add(Column::TargetId.is_in(ids())),
-        Direction::Both => Condition::any()
-            .add(Column::SourceId.is_in(ids()))
-            .add(Column::TargetId.is_in(ids())),
-    };
-    let mut query = element_relations::Entity::find()
-        .select_only()
-        .columns([Column::Id, Column::SourceId, Column::TargetId, Column::Kind])
-        .filter(Column::WorldId.eq(world_id))
-        .filter(touching);
-    if !kinds.is_empty() {
-        query = query.filter(Column::Kind.is_in(kinds.iter().cloned()));
+    let mut found: Vec<GraphEdge> = Vec::new();
+    for chunk in nodes.chunks(IDS_PER_QUERY) {
+        let wanted = (limit + 1).saturating_sub(found.len() as u64);
+        if wanted == 0 {
+            break;
+        }
+        let ids = || chunk.iter().copied();
+        let touching = match direction {
+            Direction::Out => Condition::all().add(Column::SourceId.is_in(ids())),
+            Direction::In => Condition::all().add(Column::TargetId.is_in(ids())),
+            Direction::Both => Condition::any()
+                .add(Column::SourceId.is_in(ids()))
+                .add(Column::TargetId.is_in(ids())),
+        };
+        let mut query = element_relations::Entity::find()
+            .select_only()
+            .columns([Column::Id, Column::SourceId, Column::TargetId, Column::Kind])
+            .filter(Column::WorldId.eq(world_id))
+            .filter(touching);
+        if !kinds.is_empty() {
+            query = query.filter(Column::Kind.is_in(kinds.iter().cloned()));
+        }
+        // No ORDER BY: the limit then stops the scan, where a sort would read every row
+        // first.
+        found.extend(
+            query
+                .limit(wanted)
+                .into_model::<GraphEdge>()
+                .all(db)
+                .await?,
+        );
     }
-    // No ORDER BY: the limit then stops the scan, where a sort would read every row first.
-    let mut found = query
-        .limit(limit + 1)
-        .into_model::<GraphEdge>()
-        .all(db)
-        .await?;
+    // A relation between elements of two chunks comes twice.
     found.sort_by_key(|e| e.id);
+    found.dedup_by_key(|e| e.id);
     Ok(found)
 }
 
