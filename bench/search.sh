@@ -5,7 +5,8 @@
 # triggers), plus:
 #   - a hub: one element related to 1,000 others (kind `bench_hub`);
 #   - a chain: seven elements joined by six relations (kind `bench_chain`), so its ends
-#     are at most 6 relations apart (the script prints the length found).
+#     are at most 6 relations apart (the script prints the length found; the path search
+#     leaves the hub's relations out).
 # Then, at BENCH_CLIENTS connections (default 4) for BENCH_DURATION s, BENCH_ROUNDS rounds:
 #   - search for a rare name and for a common word, each against pgbench running the very
 #     SQL the server ran for it (captured from PostgreSQL's statement log);
@@ -35,8 +36,11 @@ SERVER_PID=
 scripts/ensure-postgres.sh >/dev/null
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 [ -n "$PG_LOG" ] || { echo "bench: no PostgreSQL log under /var/log/postgresql to capture SQL from" >&2; exit 1; }
-cargo build -q --release --bin lorebase
-LOREBASE=$TARGET_DIR/release/lorebase
+# BENCH_PROFILE=debug checks the script with the debug binary as it was last built (by
+# `cargo test`, say), without a release build; its figures mean little.
+PROFILE=${BENCH_PROFILE:-release}
+[ "$PROFILE" = release ] && cargo build -q --release --bin lorebase
+LOREBASE=$TARGET_DIR/$PROFILE/lorebase
 
 stop_server() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -81,14 +85,17 @@ psql "$DB_URL" -qc "VACUUM ANALYZE"
 RARE_NAME=$(q "SELECT name FROM world_elements WHERE world_id = '$WORLD' AND kind = 'character' ORDER BY id LIMIT 1")
 RARE_Q=$RARE_NAME
 COMMON_Q=$(echo "$RARE_NAME" | awk '{print $NF}')
+# The path follows every relation kind but the hub's, which would put most elements two
+# relations apart.
+PATH_KINDS=$(q "SELECT string_agg('&kind=' || kind, '' ORDER BY kind) FROM (SELECT DISTINCT kind FROM element_relations WHERE kind <> 'bench_hub') k")
 enc() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 BASE=http://127.0.0.1:$PORT
 WORLD_URL="$BASE/api/v1/worlds/$WORLD"
 declare -A URL=(
     [search_rare]="$WORLD_URL/search?q=$(enc "$RARE_Q")"
     [search_common]="$WORLD_URL/search?q=$(enc "$COMMON_Q")"
-    [graph_hub_depth2]="$WORLD_URL/elements/$HUB/graph?depth=2&max_nodes=1000"
-    [path_6_hops]="$WORLD_URL/path?from=$FROM_ID&to=$TO_ID&max_depth=8"
+    [graph_hub_depth_two]="$WORLD_URL/elements/$HUB/graph?depth=2&max_nodes=1000"
+    [path_six_hops]="$WORLD_URL/path?from=$FROM_ID&to=$TO_ID&max_depth=8$PATH_KINDS"
 )
 echo
 echo "rare search: \"$RARE_Q\" ($(q "SELECT count(*) FROM element_search WHERE world_id = '$WORLD' AND document @@ plainto_tsquery('lorebase_search', '$RARE_Q')") matches);" \
@@ -111,12 +118,12 @@ login() {
 psql "$DB_URL" -qc "ALTER DATABASE $DB SET log_statement = 'all'"
 start_server
 TOKEN=$(login)
-echo "path: $(curl -sf -H "Authorization: Bearer $TOKEN" "${URL[path_6_hops]}" |
+echo "path: $(curl -sf -H "Authorization: Bearer $TOKEN" "${URL[path_six_hops]}" |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["relations"]), "relations")')"
-echo "graph: $(curl -sf -H "Authorization: Bearer $TOKEN" "${URL[graph_hub_depth2]}" |
+echo "graph: $(curl -sf -H "Authorization: Bearer $TOKEN" "${URL[graph_hub_depth_two]}" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["nodes"]), "nodes,", len(d["edges"]), "edges, truncated:", d["truncated"])')"
 FIRST_LINE=$(( $(wc -l <"$PG_LOG") + 1 ))
-for name in search_rare search_common graph_hub_depth2 path_6_hops; do
+for name in search_rare search_common graph_hub_depth_two path_six_hops; do
     q "SELECT 'bench-marker-$name'" >/dev/null
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "${URL[$name]}"
 done
@@ -129,7 +136,7 @@ python3 bench/captured_sql.py "$PG_LOG" "$FIRST_LINE" "$WORK" | sed 's/^/capture
 # prepared statement with the captured values (warm: run once before).
 echo
 echo "## Plans"
-for name in search_rare search_common graph_hub_depth2 path_6_hops; do
+for name in search_rare search_common graph_hub_depth_two path_six_hops; do
     python3 - "$WORK/$name.sql" "$WORK/$name.defs" >"$WORK/$name.explain.sql" <<'PY'
 import re, sys
 statements = open(sys.argv[1]).read().rstrip("\n").split(";\n")
@@ -147,8 +154,13 @@ PY
     echo
     echo "### $name"
     echo '```'
+    # Only the plans (not the rows of the warming runs), with long id lists shortened.
     psql "$DB_URL" -q -f "$WORK/$name.explain.sql" 2>&1 |
-        grep -E '^\s*(->|[A-Z][A-Za-z ]+ (Scan|Join|Loop|Sort|Limit|Aggregate|Append|Unique|Result)|Limit|Sort|Nested|Hash|Planning|Execution|Index|Bitmap|Recheck|Filter|Buffers|Rows Removed|Heap)' || true
+        grep -E '^\s*(->|[A-Z][A-Za-z ]+ (Scan|Join|Loop|Sort|Limit|Aggregate|Append|Unique|Result)|Limit|Sort|Nested|Hash|Planning|Execution|Index|Bitmap|Recheck|Filter|Buffers|Rows Removed|Heap)' |
+        python3 -c '
+import re, sys
+for line in sys.stdin:
+    print(re.sub(r"\{([0-9a-f-]{36},){3,}[0-9a-f-]{36}\}", lambda m: "{" + str(m.group(0).count(",") + 1) + " ids}", line.rstrip()))' || true
     echo '```'
 done
 
@@ -190,7 +202,7 @@ for round in $(seq 1 "$ROUNDS"); do
         run_pgbench "$name"
         run_wrk "$name" -H "Authorization: Bearer $TOKEN" "${URL[$name]}"
     done
-    for name in graph_hub_depth2 path_6_hops; do
+    for name in graph_hub_depth_two path_six_hops; do
         run_wrk "$name" -H "Authorization: Bearer $TOKEN" "${URL[$name]}"
     done
 done
@@ -213,7 +225,7 @@ med = statistics.median
 print(f"\n## {elements} elements, {relations} relations, {clients} connections (medians of {len(rounds)} rounds)\n")
 print("| request | req/s | p50 ms | p99 ms | non-2xx | pgbench tps (same SQL) | pgbench p99 ms | HTTP/pgbench |")
 print("|---|---|---|---|---|---|---|---|")
-for key in ["search_rare", "search_common", "graph_hub_depth2", "path_6_hops"]:
+for key in ["search_rare", "search_common", "graph_hub_depth_two", "path_six_hops"]:
     runs = [r[key] for r in rounds]
     rps, p50, p99 = (med(r[i] for r in runs) for i in range(3))
     bad = int(sum(r[3] for r in runs))

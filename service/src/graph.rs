@@ -9,9 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::{element_relations, world_elements};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
+    IdenStatic, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -186,7 +187,11 @@ pub async fn neighbourhood(
             world_elements::Column::Name,
         ])
         .filter(world_elements::Column::WorldId.eq(world_id))
-        .filter(world_elements::Column::Id.is_in(depths.keys().copied()))
+        .filter(one_of(
+            db.get_database_backend(),
+            world_elements::Column::Id,
+            &depths.keys().copied().collect::<Vec<_>>(),
+        ))
         .into_tuple()
         .all(db)
         .await?;
@@ -221,6 +226,34 @@ fn ends(edge: &GraphEdge, direction: Direction) -> Vec<(Uuid, Uuid)> {
     }
 }
 
+/// `column IN (ids)`. PostgreSQL takes the ids as one array value (`= ANY`): a thousand
+/// bound values took longer to plan (13 ms) than to run.
+fn one_of<C>(backend: DatabaseBackend, column: C, ids: &[Uuid]) -> SimpleExpr
+where
+    C: ColumnTrait + IdenStatic,
+{
+    match backend {
+        DatabaseBackend::Postgres => {
+            let array = format!(
+                "{{{}}}",
+                ids.iter()
+                    .map(Uuid::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            Expr::cust_with_values(
+                format!(
+                    "\"{}\".\"{}\" = ANY(CAST($1 AS uuid[]))",
+                    column.entity_name(),
+                    column.as_str()
+                ),
+                [array],
+            )
+        }
+        _ => column.is_in(ids.iter().copied()),
+    }
+}
+
 /// Frontier elements per query: each is bound once or twice, and both backends limit the
 /// number of bound values in a statement (PostgreSQL to 65,535).
 const IDS_PER_QUERY: usize = 5_000;
@@ -242,13 +275,13 @@ async fn relations_of<C: ConnectionTrait>(
         if wanted == 0 {
             break;
         }
-        let ids = || chunk.iter().copied();
+        let backend = db.get_database_backend();
         let touching = match direction {
-            Direction::Out => Condition::all().add(Column::SourceId.is_in(ids())),
-            Direction::In => Condition::all().add(Column::TargetId.is_in(ids())),
+            Direction::Out => Condition::all().add(one_of(backend, Column::SourceId, chunk)),
+            Direction::In => Condition::all().add(one_of(backend, Column::TargetId, chunk)),
             Direction::Both => Condition::any()
-                .add(Column::SourceId.is_in(ids()))
-                .add(Column::TargetId.is_in(ids())),
+                .add(one_of(backend, Column::SourceId, chunk))
+                .add(one_of(backend, Column::TargetId, chunk)),
         };
         let mut query = element_relations::Entity::find()
             .select_only()
