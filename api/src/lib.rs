@@ -103,7 +103,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(routes::webhooks::delete_webhook)
             .service(routes::webhooks::list_deliveries)
             .service(routes::bulk::apply_batch)
-            .service(routes::bulk::export_world),
+            .service(routes::bulk::export_world)
+            .service(routes::search::search_elements)
+            .service(routes::search::element_graph)
+            .service(routes::search::find_path)
+            .service(routes::search::element_mentions),
     )
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
     .route("/docs", web::get().to(docs_redirect));

@@ -25,6 +25,8 @@ problem_responses! {
         or the credential does not (`insufficient-scope`: a `read` personal access token \
         writing, or any personal access token doing what needs a login)";
     NotFound => "No such resource, or the caller may not see it";
+    NoPath => "`not-found`: no such world or element, or the caller may not see it; `no-path`: both elements exist but no path joins them within `max_depth` relations";
+
     Conflict => "Conflicts with an existing resource, or a request with the same `Idempotency-Key` is still running";
     PreconditionFailed => "If-Match does not match the current version";
     PayloadTooLarge => "Request body larger than 1 MiB";
@@ -133,12 +135,17 @@ impl Modify for BearerSecurity {
         routes::bulk::apply_batch,
         routes::bulk::export_world,
         routes::bulk::import_world,
+        routes::search::search_elements,
+        routes::search::element_graph,
+        routes::search::find_path,
+        routes::search::element_mentions,
     ),
     components(responses(
         BadRequest,
         Unauthorized,
         Forbidden,
         NotFound,
+        NoPath,
         Conflict,
         PreconditionFailed,
         PayloadTooLarge,
@@ -170,6 +177,7 @@ struct ApiV1;
         (name = "history", description = "The change feed, revisions, revert and the trash"),
         (name = "webhooks", description = "Signed deliveries of a world's changes to a URL"),
         (name = "bulk", description = "Batches of writes applied all or nothing, and a world's export and import"),
+        (name = "search", description = "Full-text search, the neighbourhood of an element, paths between elements, and mentions"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

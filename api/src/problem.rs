@@ -13,7 +13,8 @@ pub struct Problem {
     /// `https://lorebase.dev/problems/<slug>`, stable per kind of failure. Slugs:
     /// `bad-request`, `unauthorized`, `invalid-credentials`, `forbidden`,
     /// `insufficient-scope` (403: a personal access token's scope does not allow the
-    /// action, or the action needs a login), `not-found`, `method-not-allowed`, `conflict`,
+    /// action, or the action needs a login), `not-found`, `no-path` (404: no path joins
+    /// two elements within `max_depth`), `method-not-allowed`, `conflict`,
     /// `precondition-failed`, `payload-too-large`, `idempotency-key-reused` (422: an
     /// `Idempotency-Key` sent again with a different request), `unsupported-media-type`,
     /// `validation-failed`, `rate-limited`, `internal-error`, `service-unavailable`.
@@ -98,6 +99,7 @@ impl ApiError {
 fn service_shape(e: &Error) -> Shape {
     match e {
         Error::NotFound => shape(StatusCode::NOT_FOUND, "not-found", "Not found"),
+        Error::NoPath => shape(StatusCode::NOT_FOUND, "no-path", "No path"),
         Error::Forbidden(_) => shape(StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
         Error::InsufficientScope(_) => shape(
             StatusCode::FORBIDDEN,
@@ -155,6 +157,7 @@ fn service_shape(e: &Error) -> Shape {
 fn service_detail(e: &Error) -> String {
     match e {
                 Error::NotFound => "no such resource".into(),
+                Error::NoPath => "no path joins these elements within max_depth relations".into(),
                 Error::Forbidden(why) => format!("your role does not allow this: {why}"),
                 Error::InsufficientScope(why) => (*why).to_owned(),
                 Error::Unauthorized(why) => format!("authentication required: {why}"),

@@ -5,10 +5,10 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, ConnectionTrait};
 
 use crate::generated::{
-    element_kinds, element_relations, element_trash, idempotency_keys, invitations,
-    personal_tokens, rate_limit_events, refresh_tokens, relation_kinds, sessions, users,
-    webhook_deliveries, webhook_outbox, webhooks, world_changes, world_elements, world_members,
-    worlds,
+    element_kinds, element_mentions, element_relations, element_search, element_trash,
+    idempotency_keys, invitations, personal_tokens, rate_limit_events, refresh_tokens,
+    relation_kinds, sessions, users, webhook_deliveries, webhook_outbox, webhooks, world_changes,
+    world_elements, world_members, worlds,
 };
 
 /// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
@@ -120,3 +120,5 @@ impl ActiveModelBehavior for webhook_deliveries::ActiveModel {}
 
 // A stored answer is written whole by the idempotency service.
 impl ActiveModelBehavior for idempotency_keys::ActiveModel {}
+impl ActiveModelBehavior for element_search::ActiveModel {}
+impl ActiveModelBehavior for element_mentions::ActiveModel {}

@@ -44,6 +44,8 @@ pub fn model_tables(backend: DbBackend) -> Vec<ModelTable> {
         table(&schema, webhook_outbox::Entity),
         table(&schema, webhook_deliveries::Entity),
         table(&schema, idempotency_keys::Entity),
+        table(&schema, element_search::Entity),
+        table(&schema, element_mentions::Entity),
     ]
 }
 
@@ -78,6 +80,20 @@ pub struct DeclaredCheck {
 
 /// CHECK constraints of the schema (compared by `migrate check`); none so far.
 pub const DECLARED_CHECKS: &[DeclaredCheck] = &[];
+/// A column the models cannot express: sea-orm-cli leaves a column of a type it does not
+/// know (`tsvector`) out of the model (`#[sea_orm(ignore)]`); it is declared here instead.
+pub struct DeclaredColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    /// The column's type and constraints, as `ALTER TABLE ... ADD COLUMN` takes them.
+    pub definition: &'static str,
+}
+
+pub const DECLARED_COLUMNS: &[DeclaredColumn] = &[DeclaredColumn {
+    table: "element_search",
+    column: "document",
+    definition: "tsvector NOT NULL",
+}];
 
 const fn default(table: &'static str, column: &'static str, sql: &'static str) -> ServerDefault {
     ServerDefault { table, column, sql }
@@ -213,6 +229,16 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         &["attributes jsonb_path_ops"],
     ),
     gin("world_elements", "world_elements_tags_idx", &["tags"]),
+    gin(
+        "element_search",
+        "element_search_document_idx",
+        &["document"],
+    ),
+    btree(
+        "element_mentions",
+        "element_mentions_target_idx",
+        &["target_id", "source_id"],
+    ),
     btree(
         "element_relations",
         "element_relations_source_created_idx",

@@ -21,6 +21,8 @@ mod m20261130_130002_worlds_kinds_version;
 mod m20261130_140001_create_webhooks;
 mod m20261130_150001_create_idempotency_keys;
 mod m20261130_150002_relations_world_id_keyset;
+mod m20261130_160001_create_element_search;
+mod m20261130_160002_create_element_mentions;
 mod m20261130_180001_relations_by_kind_indexes;
 mod schema_util;
 pub mod workflow;
@@ -57,6 +59,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_140001_create_webhooks::Migration),
             Box::new(m20261130_150001_create_idempotency_keys::Migration),
             Box::new(m20261130_150002_relations_world_id_keyset::Migration),
+            Box::new(m20261130_160001_create_element_search::Migration),
+            Box::new(m20261130_160002_create_element_mentions::Migration),
             Box::new(m20261130_180001_relations_by_kind_indexes::Migration),
         ]
     }

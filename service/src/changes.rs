@@ -256,8 +256,8 @@ impl WorldWrite {
         Ok(())
     }
 
-    /// Sends the statements waiting for the commit now.
-    async fn send_pending(&mut self) -> Result<()> {
+    /// Sends the statements waiting for the commit now, for a step that must see them.
+    pub async fn send_pending(&mut self) -> Result<()> {
         for statement in std::mem::take(&mut self.pending) {
             self.txn.execute_raw(statement).await?;
         }

@@ -1,7 +1,8 @@
 //! The one write path of elements. Every entry point that creates, changes, deletes or
 //! restores an element (the endpoints, revert, restore, and later batch and import) calls
 //! these inside a [`WorldWrite`], so what reacts to an element write (the change log, the
-//! world's element count, the trash) is written once, here.
+//! world's element count, the trash, mentions) is written once, here. The search index
+//! is the database's own, written by triggers on `world_elements` in the same transaction.
 use entity::{element_relations, element_trash, world_elements};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -17,6 +18,7 @@ use crate::elements::{ElementDto, check_parent, check_parent_in_world};
 use crate::error::is_unique_violation;
 use crate::error::{Error, Result};
 use crate::kinds;
+use crate::mentions;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
 use crate::versioning::{self, Preserved};
@@ -109,6 +111,7 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
             e.into()
         }
     })?;
+    sync_mentions(w, element.id, None, element.summary.as_deref()).await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
@@ -193,6 +196,13 @@ pub async fn update(
         .filter(world_elements::Column::Version.eq(current.version))
         .build(w.backend());
     w.execute_with_commit(statement).await?;
+    sync_mentions(
+        w,
+        updated.id,
+        current.summary.as_deref(),
+        updated.summary.as_deref(),
+    )
+    .await?;
     w.record(
         ChangeType::ElementUpdated,
         updated.id,
@@ -250,6 +260,14 @@ pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Resul
             None,
         );
     }
+    mentions::sync(
+        w.txn(),
+        world_id,
+        current.id,
+        current.summary.as_deref(),
+        None,
+    )
+    .await?;
     world_elements::Entity::delete_by_id(current.id)
         .exec(w.txn())
         .await?;
@@ -368,6 +386,14 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
     element_trash::Entity::delete_by_id((world_id, element_id))
         .exec(w.txn())
         .await?;
+    mentions::sync(
+        w.txn(),
+        world_id,
+        element.id,
+        None,
+        element.summary.as_deref(),
+    )
+    .await?;
     w.count_elements(1);
     w.record(
         ChangeType::ElementRestored,
@@ -416,4 +442,20 @@ async fn exists<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) ->
         .count(db)
         .await?
         > 0)
+}
+
+/// Brings the element's mentions in line with its summary ([`mentions::sync`]). Only when
+/// the mentioned ids change, which most writes do not: the element's own statement is
+/// sent first then, since the mentions refer to its row.
+async fn sync_mentions(
+    w: &mut WorldWrite,
+    element_id: Uuid,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<()> {
+    if !mentions::differ(before, after) {
+        return Ok(());
+    }
+    w.send_pending().await?;
+    mentions::sync(w.txn(), w.world_id(), element_id, before, after).await
 }

@@ -25,6 +25,9 @@ pub enum Error {
     /// No such resource, or the caller may not know it exists.
     #[error("not found")]
     NotFound,
+    /// The elements exist, but no path joins them within the asked depth.
+    #[error("no path")]
+    NoPath,
     /// The caller can see the resource but their role does not allow the action.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),

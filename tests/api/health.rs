@@ -119,6 +119,16 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
         ("post", "/api/v1/worlds/{world_id}/batch"),
         ("get", "/api/v1/worlds/{world_id}/export"),
         ("post", "/api/v1/worlds/import"),
+        ("get", "/api/v1/worlds/{world_id}/search"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/graph",
+        ),
+        ("get", "/api/v1/worlds/{world_id}/path"),
+        (
+            "get",
+            "/api/v1/worlds/{world_id}/elements/{element_id}/mentions",
+        ),
     ];
     let mut documented = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

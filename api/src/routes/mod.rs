@@ -6,6 +6,7 @@ pub mod health;
 pub mod invitations;
 pub mod kinds;
 pub mod relations;
+pub mod search;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

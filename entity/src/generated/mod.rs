@@ -3,7 +3,9 @@
 pub mod prelude;
 
 pub mod element_kinds;
+pub mod element_mentions;
 pub mod element_relations;
+pub mod element_search;
 pub mod element_trash;
 pub mod idempotency_keys;
 pub mod invitations;

@@ -25,6 +25,10 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::element_mentions::Entity")]
+    ElementMentions,
+    #[sea_orm(has_one = "super::element_search::Entity")]
+    ElementSearch,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::CreatedBy",
@@ -49,6 +53,18 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Worlds,
+}
+
+impl Related<super::element_mentions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ElementMentions.def()
+    }
+}
+
+impl Related<super::element_search::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ElementSearch.def()
+    }
 }
 
 impl Related<super::users::Entity> for Entity {

@@ -1,8 +1,11 @@
 //! The schema the entity crate describes, in the same form as the live one: the models'
-//! `CREATE TABLE`s, their declared defaults, CHECK constraints and indexes are run in a scratch schema inside
-//! a transaction that is rolled back, and PostgreSQL's catalog is read from there. Nothing
-//! is left behind; the role needs the right to create a schema in the database.
-use entity::schema::{DECLARED_CHECKS, DECLARED_INDEXES, SERVER_DEFAULTS, model_tables};
+//! `CREATE TABLE`s, their declared columns, defaults, CHECK constraints and indexes are run
+//! in a scratch schema inside a transaction that is rolled back, and PostgreSQL's catalog is
+//! read from there. Nothing is left behind; the role needs the right to create a schema in
+//! the database.
+use entity::schema::{
+    DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, SERVER_DEFAULTS, model_tables,
+};
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
 };
@@ -46,6 +49,21 @@ pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, Workfl
             for index in &table.indexes {
                 txn.execute(index).await?;
             }
+        }
+        for column in DECLARED_COLUMNS {
+            txn.execute_unprepared(&format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                quote(column.table),
+                quote(column.column),
+                column.definition
+            ))
+            .await
+            .map_err(|e| {
+                WorkflowError::from(e).context(&format!(
+                    "declared column {}.{}",
+                    column.table, column.column
+                ))
+            })?;
         }
         for default in SERVER_DEFAULTS {
             txn.execute_unprepared(&format!(
