@@ -43,8 +43,12 @@ else
     cargo build -q --release --bin lorebase --manifest-path "$WORK/base/Cargo.toml"
     cp "$TARGET_DIR/release/lorebase" "$WORK/lorebase-base"
 fi
-cargo build -q --release --bin lorebase
-cp "$TARGET_DIR/release/lorebase" "$WORK/lorebase-head"
+if [ -n "${BENCH_HEAD_BIN:-}" ]; then
+    cp "$BENCH_HEAD_BIN" "$WORK/lorebase-head"   # a release build of this checkout made before
+else
+    cargo build -q --release --bin lorebase
+    cp "$TARGET_DIR/release/lorebase" "$WORK/lorebase-head"
+fi
 
 # start NAME PORT: a fresh database and a server on it; prints nothing.
 start() {

@@ -23,16 +23,19 @@ pub struct Migration;
 
 const POSTGRES_UP: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS unaccent",
+    // `migrate fresh` drops tables, not functions or search configurations: a database
+    // that was migrated before may still hold them.
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS lorebase_search",
     "CREATE TEXT SEARCH CONFIGURATION lorebase_search (COPY = english)",
     "ALTER TEXT SEARCH CONFIGURATION lorebase_search \
          ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem",
     // The string values inside a JSON document, for headlines.
-    "CREATE FUNCTION lorebase_json_strings(document jsonb) RETURNS text \
+    "CREATE OR REPLACE FUNCTION lorebase_json_strings(document jsonb) RETURNS text \
          LANGUAGE sql STABLE PARALLEL SAFE AS $$ \
          SELECT coalesce(string_agg(value #>> '{}', ' '), '') \
          FROM jsonb_path_query(document, 'strict $.** ? (@.type() == \"string\")') AS value \
          $$",
-    "CREATE FUNCTION lorebase_search_document(name text, tags jsonb, summary text, attributes jsonb) \
+    "CREATE OR REPLACE FUNCTION lorebase_search_document(name text, tags jsonb, summary text, attributes jsonb) \
          RETURNS tsvector LANGUAGE sql STABLE PARALLEL SAFE AS $$ \
          SELECT setweight(to_tsvector('lorebase_search', coalesce(name, '')), 'A') \
              || setweight(jsonb_to_tsvector('lorebase_search', coalesce(tags, '[]'), '[\"string\"]'), 'B') \
@@ -48,7 +51,7 @@ const POSTGRES_UP: &[&str] = &[
              REFERENCES world_elements (id) ON DELETE CASCADE ON UPDATE NO ACTION)",
     "CREATE INDEX element_search_document_idx ON element_search USING gin (document) \
          WITH (fastupdate = off)",
-    "CREATE FUNCTION lorebase_index_element() RETURNS trigger LANGUAGE plpgsql AS $$ \
+    "CREATE OR REPLACE FUNCTION lorebase_index_element() RETURNS trigger LANGUAGE plpgsql AS $$ \
          BEGIN \
              INSERT INTO element_search (element_id, world_id, document) \
              VALUES (NEW.id, NEW.world_id, \
