@@ -75,9 +75,13 @@ export SCHEMATHESIS_SPARE_SESSION
 run_schemathesis() {
     # No --checks: schemathesis enables every check by default, and a check named on the
     # command line would override the per-operation setting in schemathesis.toml.
+    # The import takes an NDJSON body, which schemathesis cannot serialize ("no supported
+    # serializers for application/x-ndjson"); tests/api/bulk.rs covers it. Its path also
+    # matches /worlds/{world_id}, so other methods on it reach those handlers (404).
     "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/api-docs/openapi.json" \
         --max-examples "$MAX_EXAMPLES" --workers 2 \
-        --header "Authorization: Bearer $TOKEN" --seed 42 "$@"
+        --header "Authorization: Bearer $TOKEN" --seed 42 \
+        --exclude-path /api/v1/worlds/import "$@"
 }
 REPORT=$(mktemp)
 status=0
