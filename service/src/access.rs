@@ -261,6 +261,55 @@ pub async fn world_access_locked<C: ConnectionTrait, R: Requester>(
     })
 }
 
+/// [`world_access_locked`] for a write to one element: the same query also reads the
+/// element and locks its row with the world's (`FOR NO KEY UPDATE OF worlds,
+/// world_elements`). Locking both makes PostgreSQL re-read the element after waiting for
+/// the world, so the element is current, and a PATCH needs no second read. `None` when
+/// the query finds no row (no such world or element, or one the caller may not see): the
+/// caller then takes the plain path, whose answers tell those cases apart.
+pub async fn world_access_locked_with_element<C: ConnectionTrait, R: Requester>(
+    db: &C,
+    requester: Option<&R>,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<Option<(LockedWorld, world_elements::Model)>> {
+    let who = requester.map(Requester::requester);
+    // An inner join: PostgreSQL locks no row on the nullable side of an outer join.
+    let mut query = joined(worlds::Entity::find_by_id(world_id), who)
+        .inner_join(world_elements::Entity)
+        .filter(world_elements::Column::Id.eq(element_id))
+        .select_also(world_members::Entity)
+        .expr_as(crate::webhooks::outbox::has_active_webhooks(), HAS_WEBHOOKS);
+    for column in world_elements::Column::iter() {
+        let value = column.select_as(Expr::col((world_elements::Entity, column)).into());
+        query = query.expr_as(value, format!("{}{}", SelectC.as_str(), column.as_str()));
+    }
+    QueryTrait::query(&mut query).lock_with_tables(
+        sea_orm::sea_query::LockType::NoKeyUpdate,
+        [
+            sea_orm::EntityName::table_ref(&worlds::Entity),
+            sea_orm::EntityName::table_ref(&world_elements::Entity),
+        ],
+    );
+    let statement = with_credential(query, who).build(db.get_database_backend());
+    let Some(found) = LockedWorldElementRow::find_by_statement(statement)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let LockedWorldElementRow {
+        world: LockedWorldRow { row, has_webhooks },
+        element,
+    } = found;
+    let grant = resolve(db, who, row.credential).await?;
+    let locked = LockedWorld {
+        access: decide(row.world, row.member, grant.as_ref())?,
+        has_webhooks,
+    };
+    Ok(Some((locked, element)))
+}
+
 /// What [`world_access_locked`] tells a write.
 pub struct LockedWorld {
     pub access: Access,
@@ -447,6 +496,20 @@ impl FromQueryResult for LockedWorldRow {
         Ok(Self {
             row: WorldRow::from_query_result(row, pre)?,
             has_webhooks: row.try_get("", HAS_WEBHOOKS)?,
+        })
+    }
+}
+
+struct LockedWorldElementRow {
+    world: LockedWorldRow,
+    element: world_elements::Model,
+}
+
+impl FromQueryResult for LockedWorldElementRow {
+    fn from_query_result(row: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            world: LockedWorldRow::from_query_result(row, pre)?,
+            element: world_elements::Model::from_query_result(row, SelectC.as_str())?,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! On SQLite a write transaction holds the database's write lock from its first
 //! statement (`BEGIN IMMEDIATE`), which serializes the same way.
 use chrono::{DateTime, Utc};
-use entity::{world_changes, worlds};
+use entity::{world_changes, world_elements, worlds};
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -24,7 +24,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::access::{Access, world_access, world_access_locked};
+use crate::access::{
+    Access, LockedWorld, world_access, world_access_locked, world_access_locked_with_element,
+};
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::paging::{Page, PageRequest};
@@ -160,6 +162,35 @@ impl WorldWrite {
     ) -> Result<(Self, Access)> {
         let txn = begin_write(db).await?;
         let locked = world_access_locked(&txn, Some(actor), world_id).await?;
+        Ok(Self::locked(txn, actor, locked))
+    }
+
+    /// [`Self::begin_as`] for a write to one element, which the same query reads and locks
+    /// (the element is current: nobody can change it before this transaction ends). `None`
+    /// when the element is not there or the caller may not see the world: the world was
+    /// then locked and authorized as [`Self::begin_as`] does, and reading the element
+    /// again tells the caller which.
+    pub async fn begin_as_with_element(
+        db: &DatabaseConnection,
+        actor: &Actor,
+        world_id: Uuid,
+        element_id: Uuid,
+    ) -> Result<(Self, Access, Option<world_elements::Model>)> {
+        let txn = begin_write(db).await?;
+        let found =
+            world_access_locked_with_element(&txn, Some(actor), world_id, element_id).await?;
+        let (locked, element) = match found {
+            Some((locked, element)) => (locked, Some(element)),
+            None => (
+                world_access_locked(&txn, Some(actor), world_id).await?,
+                None,
+            ),
+        };
+        let (write, access) = Self::locked(txn, actor, locked);
+        Ok((write, access, element))
+    }
+
+    fn locked(txn: DatabaseTransaction, actor: &Actor, locked: LockedWorld) -> (Self, Access) {
         let access = locked.access;
         let write = Self {
             txn,
@@ -173,7 +204,7 @@ impl WorldWrite {
             defer: false,
             flushed: Flushed::default(),
         };
-        Ok((write, access))
+        (write, access)
     }
 
     /// Continues `txn` (begun with [`begin_write`]) as a write to `world_id`, locking its

@@ -682,10 +682,11 @@ pub async fn update(
     request: UpdateElementRequest,
 ) -> Result<ElementDto> {
     // Authorize before validating: a stranger learns nothing from 422s.
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
+    let (mut w, access, current) =
+        WorldWrite::begin_as_with_element(db, actor, world_id, element_id).await?;
     access.require(Role::Editor)?;
     w.defer_final_write();
-    let updated = update_in(&mut w, element_id, if_match, request).await?;
+    let updated = update_read(&mut w, element_id, current, if_match, request).await?;
     w.commit().await?;
     Ok(updated.into())
 }
@@ -695,6 +696,17 @@ pub async fn update(
 pub async fn update_in(
     w: &mut WorldWrite,
     element_id: Uuid,
+    if_match: Option<i32>,
+    request: UpdateElementRequest,
+) -> Result<world_elements::Model> {
+    update_read(w, element_id, None, if_match, request).await
+}
+
+/// [`update_in`] for an element that may have been read (and locked) already in `w`.
+async fn update_read(
+    w: &mut WorldWrite,
+    element_id: Uuid,
+    current: Option<world_elements::Model>,
     if_match: Option<i32>,
     request: UpdateElementRequest,
 ) -> Result<world_elements::Model> {
@@ -721,7 +733,10 @@ pub async fn update_in(
     };
     checks.finish()?;
 
-    let current = element_write::find(w.txn(), world_id, element_id).await?;
+    let current = match current {
+        Some(current) => current,
+        None => element_write::find(w.txn(), world_id, element_id).await?,
+    };
     check_if_match(if_match, current.version)?;
     let edit = ElementEdit {
         kind: parsed.kind.map(Kind::into_inner),

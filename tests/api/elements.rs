@@ -1587,6 +1587,52 @@ async fn eight_concurrent_writers_exactly_one_wins(app: TestApp) {
     app.assert_concurrent_merges_all_land(&path, token, 2).await;
 }
 
+/// A PATCH reads its element in the query that authorizes and locks the world; a missing
+/// element still answers as before: the role first, then the element, then the body.
+async fn patch_answers_role_before_element_before_body(app: TestApp) {
+    let ada = app.register("ada").await;
+    let bran = app.register("bran").await;
+    let cara = app.register("cara").await;
+    let world = new_world(&app, &ada.access_token, "Order").await;
+    let element = create_element(
+        &app,
+        &ada.access_token,
+        &world,
+        json!({"kind": "item", "name": "Lamp"}),
+    )
+    .await;
+    let element = element["id"].as_str().expect("element id").to_owned();
+    app.join(&ada, &world, &bran, "viewer").await;
+    let missing = element_path(&world, "0190a5c4-0000-7000-8000-000000000000");
+    let present = element_path(&world, &element);
+    let good = json!({"name": "Lantern"});
+    let bad = json!({"name": ""});
+
+    // A viewer is refused whether or not the element exists.
+    for path in [&present, &missing] {
+        app.patch(path, Some(&bran.access_token), good.clone())
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    // A stranger learns nothing about the private world.
+    for path in [&present, &missing] {
+        app.patch(path, Some(&cara.access_token), good.clone())
+            .await
+            .assert_problem(404, "not-found");
+    }
+    // The owner: a bad body is 422 before a missing element is 404.
+    app.patch(&missing, Some(&ada.access_token), bad.clone())
+        .await
+        .assert_problem(422, "validation-failed");
+    app.patch(&missing, Some(&ada.access_token), good.clone())
+        .await
+        .assert_problem(404, "not-found");
+    let reply = app.patch(&present, Some(&ada.access_token), good).await;
+    reply.assert_status(200);
+    assert_eq!(reply.json()["name"], "Lantern");
+    assert_eq!(reply.json()["version"], 2);
+}
+
 async fn concurrent_deletes_and_updates_stay_consistent(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
@@ -1738,5 +1784,6 @@ on_both_backends!(
     if_match_guards_updates_and_deletes,
     eight_concurrent_writers_exactly_one_wins,
     concurrent_deletes_and_updates_stay_consistent,
+    patch_answers_role_before_element_before_body,
     concurrent_moves_cannot_close_a_cycle,
 );
