@@ -38,9 +38,14 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 [ -n "$PG_LOG" ] || { echo "bench: no PostgreSQL log under /var/log/postgresql to capture SQL from" >&2; exit 1; }
 # BENCH_PROFILE=debug checks the script with the debug binary as it was last built (by
 # `cargo test`, say), without a release build; its figures mean little.
+# LOREBASE_BIN: a lorebase binary built before (skips the build).
 PROFILE=${BENCH_PROFILE:-release}
-[ "$PROFILE" = release ] && cargo build -q --release --bin lorebase
-LOREBASE=$TARGET_DIR/$PROFILE/lorebase
+if [ -n "${LOREBASE_BIN:-}" ]; then
+    LOREBASE=$LOREBASE_BIN
+else
+    [ "$PROFILE" = release ] && cargo build -q --release --bin lorebase
+    LOREBASE=$TARGET_DIR/$PROFILE/lorebase
+fi
 
 stop_server() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
