@@ -286,13 +286,23 @@ async fn schema_dump(db: &DatabaseConnection) -> Vec<String> {
         .collect()
 }
 
+/// Runs a script one statement at a time, as `psql -f` does: a revision outside a
+/// transaction (`CREATE INDEX CONCURRENTLY`) cannot be sent as one multi-statement query.
+pub async fn run_script(db: &DatabaseConnection, script: &str) {
+    let statements = workflow::split_script(script);
+    assert!(!statements.is_empty(), "an empty script");
+    for statement in statements {
+        exec(db, &statement).await;
+    }
+}
+
 #[tokio::test]
 async fn sql_renders_what_up_and_down_execute() {
     let (_, by_up) = migrated().await;
     let (url, _) = fresh_database(Backend::Postgres).await;
     let by_script = single_connection(&url).await;
     let script = workflow::sql(None, None, false).await.expect("sql");
-    exec(&by_script, &script).await;
+    run_script(&by_script, &script).await;
     assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
     assert_eq!(
         workflow::check_report(&by_script).await.expect("check"),
@@ -304,7 +314,7 @@ async fn sql_renders_what_up_and_down_execute() {
     let rollback = workflow::sql(None, Some(&third), true)
         .await
         .expect("sql --down");
-    exec(&by_script, &rollback).await;
+    run_script(&by_script, &rollback).await;
     let remaining = Migrator::migrations().len() as u32 - 3;
     workflow::run(
         &by_up,

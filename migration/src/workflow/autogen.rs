@@ -6,13 +6,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::WorkflowError;
-use super::catalog::{Column, ForeignKey, Index, Table, Unique};
+use super::catalog::{Catalog, Column, ForeignKey, Index, Table, Unique};
 use super::diff::Difference;
 
 /// One change, with code for both directions. Steps run in `phase` order on the way up
 /// and in exactly the reverse order on the way down.
 struct Step {
     phase: u8,
+    /// The existing table the step alters, if any.
+    table: Option<String>,
     up: String,
     down: String,
     /// What `up` runs on PostgreSQL, for `lint`.
@@ -29,6 +31,8 @@ pub struct Revision {
     /// Steps that can lose data, marked in the file and printed.
     pub warnings: Vec<String>,
     uses_raw_sql: bool,
+    /// Branches on the backend (`DatabaseBackend`).
+    uses_backend: bool,
     /// Runs outside a transaction (`use_transaction() -> Some(false)`).
     outside_transaction: bool,
     /// The PostgreSQL statements `up` runs, as `lint` reads them.
@@ -299,6 +303,7 @@ fn dependency_order(tables: Vec<&Table>) -> Vec<&Table> {
 fn step(phase: u8, up: String, down: String, sql: String) -> Step {
     Step {
         phase,
+        table: None,
         up,
         down,
         sql: vec![sql],
@@ -470,13 +475,14 @@ pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
         todos: Vec::new(),
         warnings: Vec::new(),
         uses_raw_sql: true,
+        uses_backend: true,
         outside_transaction: true,
         postgres_sql: changes.iter().map(IndexChange::postgres_sql).collect(),
         lint: Vec::new(),
     })
 }
 
-pub fn plan(differences: &[Difference]) -> Revision {
+pub fn plan(differences: &[Difference], rebuilds: &[Rebuild]) -> Revision {
     let mut steps = Vec::new();
     let mut todos = Vec::new();
 
@@ -539,6 +545,68 @@ pub fn plan(differences: &[Difference]) -> Revision {
     }
 
     for difference in differences {
+        let first_step = steps.len();
+        plan_difference(difference, differences, &mut steps, &mut todos);
+        for step in &mut steps[first_step..] {
+            step.table = difference.table_name().map(str::to_owned);
+        }
+    }
+    let rebuilt = |step: &Step| {
+        step.table
+            .as_deref()
+            .is_some_and(|t| rebuilds.iter().any(|r| r.table == t))
+    };
+    let mut uses_backend = false;
+    for step in steps.iter_mut().filter(|s| rebuilt(s)) {
+        // SQLite gets the table rebuild instead.
+        step.up = only_off_sqlite(&step.up);
+        step.down = only_off_sqlite(&step.down);
+        uses_backend = true;
+    }
+    for rebuild in rebuilds {
+        uses_backend = true;
+        let (up, down) = match &rebuild.sqlite {
+            Some((up, down)) => (up.code(&rebuild.table), down.code(&rebuild.table)),
+            None => {
+                todos.push(format!(
+                    "table {}: SQLite cannot alter it in place; run `migrate autogenerate` \
+                     against a SQLite database to write its rebuild",
+                    rebuild.table
+                ));
+                let refuse = format!(
+                    "        if manager.get_database_backend() == DatabaseBackend::Sqlite {{\n            return Err(DbErr::Migration({}.to_owned()));\n        }}\n",
+                    lit(&format!(
+                        "table {} needs a rebuild on SQLite, which this revision does not have",
+                        rebuild.table
+                    ))
+                );
+                (refuse.clone(), refuse)
+            }
+        };
+        let mut step = step(2, up, down, String::new());
+        step.sql.clear(); // PostgreSQL alters in place; nothing for lint.
+        steps.push(step);
+    }
+    finish(steps, todos, uses_backend)
+}
+
+/// Wraps generated statements so they run on PostgreSQL only.
+fn only_off_sqlite(code: &str) -> String {
+    if code.is_empty() {
+        return String::new();
+    }
+    let indented: String = code.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "        if manager.get_database_backend() != DatabaseBackend::Sqlite {{\n{indented}        }}\n"
+    )
+}
+
+fn plan_difference(
+    difference: &Difference,
+    differences: &[Difference],
+    steps: &mut Vec<Step>,
+    todos: &mut Vec<String>,
+) {
         match difference {
             Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
             Difference::MissingColumn { table, column } => {
@@ -755,6 +823,7 @@ pub fn plan(differences: &[Difference]) -> Revision {
         }
     }
 
+fn finish(mut steps: Vec<Step>, todos: Vec<String>, uses_backend: bool) -> Revision {
     steps.sort_by_key(|s| s.phase); // stable: keeps table and column order within a phase
     let mut up = String::new();
     let mut warnings = Vec::new();
@@ -773,10 +842,160 @@ pub fn plan(differences: &[Difference]) -> Revision {
         todos,
         warnings,
         uses_raw_sql,
+        uses_backend,
         outside_transaction: false,
         postgres_sql: steps.into_iter().flat_map(|s| s.sql).collect(),
         lint: Vec::new(),
     }
+}
+
+/// A table SQLite cannot alter in place for some difference: it is rebuilt (created anew
+/// under another name, its rows copied, the old one dropped and the new one renamed, its
+/// indexes and triggers created again), as Alembic's batch mode does. `sqlite` holds the
+/// two directions; `None` when the database compared was not SQLite, which leaves the
+/// rebuild to a person.
+pub struct Rebuild {
+    table: String,
+    sqlite: Option<(RebuildSql, RebuildSql)>,
+}
+
+/// One direction of a rebuild: the new table's `CREATE TABLE` (under `_new_<table>`), the
+/// columns whose values are copied, and what is created after the rename.
+struct RebuildSql {
+    create: String,
+    columns: Vec<String>,
+    after: Vec<String>,
+}
+
+impl RebuildSql {
+    fn code(&self, table: &str) -> String {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| format!("                    {},\n", lit(i)))
+                .collect::<String>()
+        };
+        format!(
+            "        if manager.get_database_backend() == DatabaseBackend::Sqlite {{\n            crate::schema_util::rebuild_sqlite_table(\n                manager,\n                {},\n                {},\n                &[\n{}                ],\n                &[\n{}                ],\n            )\n            .await?;\n        }}\n",
+            lit(table),
+            lit(&self.create),
+            list(&self.columns),
+            list(&self.after),
+        )
+    }
+}
+
+/// Whether SQLite can make the change with `ALTER TABLE` (adding a column it can fill,
+/// and everything about whole tables and indexes); anything else takes a rebuild.
+fn sqlite_alters_in_place(difference: &Difference) -> bool {
+    match difference {
+        Difference::MissingColumn { column, .. } => {
+            // ADD COLUMN takes no NOT NULL without a default and no default that is not
+            // a constant.
+            let constant = column
+                .default
+                .as_deref()
+                .is_none_or(|d| !d.contains('(') && !d.to_lowercase().contains("current_"));
+            constant && (column.nullable || column.default.is_some())
+        }
+        Difference::MissingTable(_)
+        | Difference::ExtraTable(_)
+        | Difference::MissingIndex { .. }
+        | Difference::ExtraIndex { .. }
+        | Difference::ChangedIndex { .. }
+        | Difference::MissingUnique { .. } => true,
+        Difference::ExtraUnique { unique, .. } => !unique.is_constraint,
+        _ => false,
+    }
+}
+
+/// The tables to rebuild on SQLite, with both directions when `live` was read from SQLite.
+pub fn sqlite_rebuilds(differences: &[Difference], model: &Catalog, live: &Catalog) -> Vec<Rebuild> {
+    let mut tables: Vec<&str> = differences
+        .iter()
+        .filter(|d| !sqlite_alters_in_place(d))
+        .filter_map(Difference::table_name)
+        .collect();
+    let mut seen = BTreeSet::new();
+    tables.retain(|t| seen.insert(*t));
+    tables
+        .into_iter()
+        .map(|table| Rebuild {
+            table: table.to_owned(),
+            sqlite: model
+                .tables
+                .get(table)
+                .zip(live.tables.get(table))
+                .and_then(|(model, live)| rebuild_sql(model, live)),
+        })
+        .collect()
+}
+
+fn rebuild_sql(model: &Table, live: &Table) -> Option<(RebuildSql, RebuildSql)> {
+    let source = live.sqlite.as_ref()?;
+    let new_name = format!("_new_{}", live.name);
+    let columns: Vec<String> = model
+        .columns
+        .iter()
+        .filter(|c| live.column(&c.name).is_some())
+        .map(|c| c.name.clone())
+        .collect();
+    // Unique constraints the entities keep stay in the table; unique indexes and the
+    // other indexes are created again if their columns are all still there.
+    let kept_uniques: Vec<&Unique> = live
+        .uniques
+        .iter()
+        .filter(|u| u.is_constraint)
+        .filter(|u| model.uniques.iter().any(|m| m.sorted_columns() == u.sorted_columns()))
+        .collect();
+    let index_columns = |name: &str| -> Vec<String> {
+        live.indexes
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.keys.clone())
+            .or_else(|| {
+                live.uniques
+                    .iter()
+                    .find(|u| u.name == name)
+                    .map(|u| u.columns.clone())
+            })
+            .unwrap_or_default()
+    };
+    let survives = |name: &str| {
+        index_columns(name)
+            .iter()
+            .all(|c| model.column(c).is_some())
+    };
+    let mut after_up: Vec<String> = source
+        .indexes
+        .iter()
+        .filter(|(name, _)| survives(name))
+        .map(|(_, sql)| sql.clone())
+        .collect();
+    after_up.extend(source.triggers.iter().cloned());
+    let mut after_down: Vec<String> = source.indexes.iter().map(|(_, sql)| sql.clone()).collect();
+    after_down.extend(source.triggers.iter().cloned());
+    // Where the types agree (a `varchar` of the entities and a `varchar(64)`), the live
+    // spelling stays.
+    let mut shape = model.clone();
+    for column in &mut shape.columns {
+        if let Some(found) = live.column(&column.name)
+            && super::diff::same_type(&column.data_type, &found.data_type)
+        {
+            column.data_type = found.data_type.clone();
+        }
+    }
+    let up = RebuildSql {
+        create: super::sqlite::create_table_sql(&new_name, &shape, &kept_uniques),
+        columns: columns.clone(),
+        after: after_up,
+    };
+    let down = RebuildSql {
+        create: super::sqlite::renamed_create(&source.create, &new_name)?,
+        columns,
+        after: after_down,
+    };
+    Some((up, down))
 }
 
 /// `mYYYYMMDD_HHMMSS_name`, as sea-orm-cli names revisions (UTC).
@@ -818,10 +1037,13 @@ pub fn file_text(revision_name: &str, revision: &Revision) -> String {
         writeln!(text, "// lint: {finding}").ok();
     }
     text.push_str("use sea_orm_migration::prelude::*;\n");
-    if revision.outside_transaction {
-        text.push_str("use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};\n");
-    } else if revision.uses_raw_sql {
-        text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n");
+    match (revision.uses_raw_sql, revision.uses_backend) {
+        (true, true) => {
+            text.push_str("use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};\n")
+        }
+        (true, false) => text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n"),
+        (false, true) => text.push_str("use sea_orm_migration::sea_orm::DatabaseBackend;\n"),
+        (false, false) => {}
     }
     write!(
         text,
