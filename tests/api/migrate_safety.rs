@@ -414,12 +414,13 @@ async fn waiting_for_the_migration_lock_is_bounded() {
     exec(&holder, &format!("SELECT pg_advisory_lock({key})")).await;
     let db = single_connection(&url).await;
     let ran = std::sync::atomic::AtomicBool::new(false);
-    let refused = workflow::with_migration_lock_within(&db, Duration::from_millis(600), async || {
-        ran.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    })
-    .await
-    .expect_err("the lock is held");
+    let refused =
+        workflow::with_migration_lock_within(&db, Duration::from_millis(600), async || {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+        .expect_err("the lock is held");
     assert!(
         refused.to_string().contains(workflow::LOCK_WAIT_VARIABLE),
         "{refused}"

@@ -607,221 +607,221 @@ fn plan_difference(
     steps: &mut Vec<Step>,
     todos: &mut Vec<String>,
 ) {
-        match difference {
-            Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
-            Difference::MissingColumn { table, column } => {
-                if !column.nullable && column.default.is_none() {
-                    todos.push(format!(
-                        "{table}.{} is NOT NULL without a default: adding it fails on a table \
+    match difference {
+        Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
+        Difference::MissingColumn { table, column } => {
+            if !column.nullable && column.default.is_none() {
+                todos.push(format!(
+                    "{table}.{} is NOT NULL without a default: adding it fails on a table \
                          with rows; give it a default or backfill first",
-                        column.name
-                    ));
-                }
-                steps.push(step(
-                    2,
-                    alter(table, &format!(".add_column({})", column_def(column))),
-                    alter(table, &format!(".drop_column({})", lit(&column.name))),
-                    sql::alter(table, &format!("ADD COLUMN {}", sql::column(column))),
+                    column.name
                 ));
             }
-            Difference::ExtraColumn { table, column } => {
-                let mut drop = step(
-                    4,
-                    alter(table, &format!(".drop_column({})", lit(&column.name))),
-                    alter(table, &format!(".add_column({})", column_def(column))),
-                    sql::alter(table, &format!("DROP COLUMN {}", quote(&column.name))),
-                );
-                drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
-                steps.push(drop);
-                let added: Vec<&str> = differences
-                    .iter()
-                    .filter_map(|d| match d {
-                        Difference::MissingColumn {
-                            table: t,
-                            column: c,
-                        } if t == table => Some(c.name.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                if !added.is_empty() {
-                    todos.push(format!(
-                        "{table}.{} is gone and {} new: if it was renamed, replace the drop and \
+            steps.push(step(
+                2,
+                alter(table, &format!(".add_column({})", column_def(column))),
+                alter(table, &format!(".drop_column({})", lit(&column.name))),
+                sql::alter(table, &format!("ADD COLUMN {}", sql::column(column))),
+            ));
+        }
+        Difference::ExtraColumn { table, column } => {
+            let mut drop = step(
+                4,
+                alter(table, &format!(".drop_column({})", lit(&column.name))),
+                alter(table, &format!(".add_column({})", column_def(column))),
+                sql::alter(table, &format!("DROP COLUMN {}", quote(&column.name))),
+            );
+            drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
+            steps.push(drop);
+            let added: Vec<&str> = differences
+                .iter()
+                .filter_map(|d| match d {
+                    Difference::MissingColumn {
+                        table: t,
+                        column: c,
+                    } if t == table => Some(c.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !added.is_empty() {
+                todos.push(format!(
+                    "{table}.{} is gone and {} new: if it was renamed, replace the drop and \
                          add with `Table::alter().table(..).rename_column(old, new)`",
-                        column.name,
-                        added.join(", ")
-                    ));
-                }
-            }
-            Difference::ColumnType { table, model, live } => {
-                let retype = |c: &Column| {
-                    alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            type_call(&c.data_type)
-                        ),
-                    )
-                };
-                let mut change = step(
-                    2,
-                    retype(model),
-                    retype(live),
-                    sql::alter(
-                        table,
-                        &format!(
-                            "ALTER COLUMN {} TYPE {}",
-                            quote(&model.name),
-                            model.data_type
-                        ),
-                    ),
-                );
-                if difference.is_destructive() {
-                    change.warning = Some(format!(
-                        "changes {table}.{} from {} to {}, which can lose data or fail",
-                        model.name, live.data_type, model.data_type
-                    ));
-                }
-                steps.push(change);
-            }
-            Difference::Nullability { table, model, live } => {
-                let set = |c: &Column| {
-                    alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            if c.nullable { ".null()" } else { ".not_null()" }
-                        ),
-                    )
-                };
-                steps.push(step(
-                    2,
-                    set(model),
-                    set(live),
-                    sql::alter(
-                        table,
-                        &format!(
-                            "ALTER COLUMN {} {} NOT NULL",
-                            quote(&model.name),
-                            if model.nullable { "DROP" } else { "SET" }
-                        ),
-                    ),
+                    column.name,
+                    added.join(", ")
                 ));
             }
-            Difference::Default { table, model, live } => {
-                let set = |c: &Column| match &c.default {
-                    Some(default) => alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            default_call(default)
-                        ),
+        }
+        Difference::ColumnType { table, model, live } => {
+            let retype = |c: &Column| {
+                alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        type_call(&c.data_type)
                     ),
-                    None => raw(&format!(
-                        "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
-                        quote(table),
-                        quote(&c.name)
-                    )),
-                };
-                steps.push(step(
-                    2,
-                    set(model),
-                    set(live),
-                    sql::alter(
-                        table,
-                        &format!("ALTER COLUMN {} SET DEFAULT", quote(&model.name)),
-                    ),
-                ));
-            }
-            Difference::MissingCheck { table, check } => {
-                // NOT VALID takes the lock for a moment only; VALIDATE then scans without
-                // blocking writes.
-                let add = format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
-                    quote(table),
-                    quote(&check.name),
-                    check.definition
-                );
-                let validate = format!(
-                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                    quote(table),
-                    quote(&check.name)
-                );
-                let mut added = step(
-                    3,
-                    raw(&add) + &raw(&validate),
-                    alter(table, &format!(".drop_constraint({})", lit(&check.name))),
-                    add,
-                );
-                added.sql.push(validate);
-                steps.push(added);
-            }
-            Difference::ExtraCheck { table, check } => steps.push(step(
-                0,
-                alter(table, &format!(".drop_constraint({})", lit(&check.name))),
-                raw(&format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
-                    quote(table),
-                    quote(&check.name),
-                    check.definition
-                )),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
-            )),
-            Difference::PrimaryKey { table, model, live } => todos.push(format!(
-                "the primary key of {table} changes from ({}) to ({}): write this step by hand",
-                live.join(", "),
-                model.join(", ")
-            )),
-            // Indexes of existing tables go to a revision of their own (`plan_indexes`).
-            Difference::MissingUnique { .. }
-            | Difference::MissingIndex { .. }
-            | Difference::ExtraIndex { .. }
-            | Difference::ChangedIndex { .. } => {}
-            Difference::ExtraUnique { table, unique } if unique.is_constraint => steps.push(step(
-                0,
-                drop_unique(table, unique),
-                create_unique(table, unique),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&unique.name))),
-            )),
-            Difference::ExtraUnique { .. } => {}
-            Difference::MissingForeignKey { table, key } => steps.push(step(
-                3,
-                run(&format!(
-                    "create_foreign_key({}.to_owned())",
-                    foreign_key_builder(table, key)
-                )),
-                run(&format!(
-                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
-                    lit(&key.name),
-                    lit(table)
-                )),
+                )
+            };
+            let mut change = step(
+                2,
+                retype(model),
+                retype(live),
                 sql::alter(
                     table,
                     &format!(
-                        "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
-                        quote(&key.name),
-                        key.columns.join(", "),
-                        quote(&key.ref_table)
+                        "ALTER COLUMN {} TYPE {}",
+                        quote(&model.name),
+                        model.data_type
                     ),
                 ),
-            )),
-            Difference::ExtraForeignKey { table, key } => steps.push(step(
-                0,
-                run(&format!(
-                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
-                    lit(&key.name),
-                    lit(table)
-                )),
-                run(&format!(
-                    "create_foreign_key({}.to_owned())",
-                    foreign_key_builder(table, key)
-                )),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&key.name))),
-            )),
+            );
+            if difference.is_destructive() {
+                change.warning = Some(format!(
+                    "changes {table}.{} from {} to {}, which can lose data or fail",
+                    model.name, live.data_type, model.data_type
+                ));
+            }
+            steps.push(change);
         }
+        Difference::Nullability { table, model, live } => {
+            let set = |c: &Column| {
+                alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        if c.nullable { ".null()" } else { ".not_null()" }
+                    ),
+                )
+            };
+            steps.push(step(
+                2,
+                set(model),
+                set(live),
+                sql::alter(
+                    table,
+                    &format!(
+                        "ALTER COLUMN {} {} NOT NULL",
+                        quote(&model.name),
+                        if model.nullable { "DROP" } else { "SET" }
+                    ),
+                ),
+            ));
+        }
+        Difference::Default { table, model, live } => {
+            let set = |c: &Column| match &c.default {
+                Some(default) => alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        default_call(default)
+                    ),
+                ),
+                None => raw(&format!(
+                    "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                    quote(table),
+                    quote(&c.name)
+                )),
+            };
+            steps.push(step(
+                2,
+                set(model),
+                set(live),
+                sql::alter(
+                    table,
+                    &format!("ALTER COLUMN {} SET DEFAULT", quote(&model.name)),
+                ),
+            ));
+        }
+        Difference::MissingCheck { table, check } => {
+            // NOT VALID takes the lock for a moment only; VALIDATE then scans without
+            // blocking writes.
+            let add = format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
+                quote(table),
+                quote(&check.name),
+                check.definition
+            );
+            let validate = format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                quote(table),
+                quote(&check.name)
+            );
+            let mut added = step(
+                3,
+                raw(&add) + &raw(&validate),
+                alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+                add,
+            );
+            added.sql.push(validate);
+            steps.push(added);
+        }
+        Difference::ExtraCheck { table, check } => steps.push(step(
+            0,
+            alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+            raw(&format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                quote(table),
+                quote(&check.name),
+                check.definition
+            )),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
+        )),
+        Difference::PrimaryKey { table, model, live } => todos.push(format!(
+            "the primary key of {table} changes from ({}) to ({}): write this step by hand",
+            live.join(", "),
+            model.join(", ")
+        )),
+        // Indexes of existing tables go to a revision of their own (`plan_indexes`).
+        Difference::MissingUnique { .. }
+        | Difference::MissingIndex { .. }
+        | Difference::ExtraIndex { .. }
+        | Difference::ChangedIndex { .. } => {}
+        Difference::ExtraUnique { table, unique } if unique.is_constraint => steps.push(step(
+            0,
+            drop_unique(table, unique),
+            create_unique(table, unique),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&unique.name))),
+        )),
+        Difference::ExtraUnique { .. } => {}
+        Difference::MissingForeignKey { table, key } => steps.push(step(
+            3,
+            run(&format!(
+                "create_foreign_key({}.to_owned())",
+                foreign_key_builder(table, key)
+            )),
+            run(&format!(
+                "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                lit(&key.name),
+                lit(table)
+            )),
+            sql::alter(
+                table,
+                &format!(
+                    "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                    quote(&key.name),
+                    key.columns.join(", "),
+                    quote(&key.ref_table)
+                ),
+            ),
+        )),
+        Difference::ExtraForeignKey { table, key } => steps.push(step(
+            0,
+            run(&format!(
+                "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                lit(&key.name),
+                lit(table)
+            )),
+            run(&format!(
+                "create_foreign_key({}.to_owned())",
+                foreign_key_builder(table, key)
+            )),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&key.name))),
+        )),
     }
+}
 
 fn finish(mut steps: Vec<Step>, todos: Vec<String>, uses_backend: bool) -> Revision {
     steps.sort_by_key(|s| s.phase); // stable: keeps table and column order within a phase
@@ -910,7 +910,11 @@ fn sqlite_alters_in_place(difference: &Difference) -> bool {
 }
 
 /// The tables to rebuild on SQLite, with both directions when `live` was read from SQLite.
-pub fn sqlite_rebuilds(differences: &[Difference], model: &Catalog, live: &Catalog) -> Vec<Rebuild> {
+pub fn sqlite_rebuilds(
+    differences: &[Difference],
+    model: &Catalog,
+    live: &Catalog,
+) -> Vec<Rebuild> {
     let mut tables: Vec<&str> = differences
         .iter()
         .filter(|d| !sqlite_alters_in_place(d))
@@ -946,7 +950,12 @@ fn rebuild_sql(model: &Table, live: &Table) -> Option<(RebuildSql, RebuildSql)> 
         .uniques
         .iter()
         .filter(|u| u.is_constraint)
-        .filter(|u| model.uniques.iter().any(|m| m.sorted_columns() == u.sorted_columns()))
+        .filter(|u| {
+            model
+                .uniques
+                .iter()
+                .any(|m| m.sorted_columns() == u.sorted_columns())
+        })
         .collect();
     let index_columns = |name: &str| -> Vec<String> {
         live.indexes
@@ -1164,6 +1173,48 @@ mod tests {
         assert!(out.contains(
             "        Box::new(m20260101_000001_a::Migration),\n        Box::new(m20260102_000000_b::Migration),\n"
         ));
+    }
+
+    #[test]
+    fn generate_writes_an_empty_revision() {
+        let text = file_text("m20260102_000000_b", &plan(&[], &[]));
+        assert!(
+            text.starts_with("//! Written by `migrate generate`"),
+            "{text}"
+        );
+        assert!(text.contains("\"m20260102_000000_b\""), "{text}");
+        assert!(
+            text.contains(
+                "async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {\n        Ok(())"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("use_transaction"), "{text}");
+    }
+
+    #[test]
+    fn sqlite_rebuilds_only_what_alter_table_cannot_do() {
+        let column = |nullable: bool, default: Option<&str>| Column {
+            name: "c".into(),
+            data_type: "integer".into(),
+            nullable,
+            default: default.map(str::to_owned),
+        };
+        let missing = |c| Difference::MissingColumn {
+            table: "t".into(),
+            column: c,
+        };
+        assert!(sqlite_alters_in_place(&missing(column(true, None))));
+        assert!(sqlite_alters_in_place(&missing(column(false, Some("0")))));
+        assert!(!sqlite_alters_in_place(&missing(column(false, None))));
+        assert!(!sqlite_alters_in_place(&missing(column(
+            true,
+            Some("current_timestamp")
+        ))));
+        assert!(!sqlite_alters_in_place(&Difference::ExtraColumn {
+            table: "t".into(),
+            column: column(true, None),
+        }));
     }
 
     #[test]

@@ -250,7 +250,10 @@ async fn catalogs(
     db: &DatabaseConnection,
 ) -> Result<(catalog::Catalog, catalog::Catalog), WorkflowError> {
     match db.get_database_backend() {
-        DatabaseBackend::Sqlite => Ok((sqlite::entities_catalog().await?, sqlite::introspect(db).await?)),
+        DatabaseBackend::Sqlite => Ok((
+            sqlite::entities_catalog().await?,
+            sqlite::introspect(db).await?,
+        )),
         DatabaseBackend::Postgres => Ok((
             model::entities_catalog(db).await?,
             catalog::introspect(db, &current_schema(db).await?).await?,
@@ -294,7 +297,11 @@ pub async fn check_report(db: &DatabaseConnection) -> Result<Vec<String>, Workfl
         }
     }
     let (entities, live) = catalogs(db).await?;
-    lines.extend(diff::compare(&entities, &live).iter().map(ToString::to_string));
+    lines.extend(
+        diff::compare(&entities, &live)
+            .iter()
+            .map(ToString::to_string),
+    );
     Ok(lines)
 }
 

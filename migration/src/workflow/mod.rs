@@ -15,8 +15,8 @@ mod lock;
 mod model;
 mod render;
 mod revisions;
-mod squash;
 mod sqlite;
+mod squash;
 mod targets;
 
 pub use command::{

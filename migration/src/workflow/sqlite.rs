@@ -70,7 +70,11 @@ fn tokens(sql: &str) -> Vec<(Token, usize, usize)> {
             while j < bytes.len() && (bytes[j].1.is_alphanumeric() || bytes[j].1 == '_') {
                 j += 1;
             }
-            out.push((Token::Word(sql[start..end_of(j)].to_owned()), start, end_of(j)));
+            out.push((
+                Token::Word(sql[start..end_of(j)].to_owned()),
+                start,
+                end_of(j),
+            ));
             i = j;
         } else {
             out.push((Token::Punct(c), start, end_of(i + 1)));
@@ -178,8 +182,7 @@ fn checks_of(table: &str, create: &str) -> Vec<(String, String)> {
     let list = tokens(create);
     let mut found = Vec::new();
     for (i, (token, _, _)) in list.iter().enumerate() {
-        if !is_word(token, "check") || !matches!(list.get(i + 1), Some((Token::Punct('('), _, _)))
-        {
+        if !is_word(token, "check") || !matches!(list.get(i + 1), Some((Token::Punct('('), _, _))) {
             continue;
         }
         let open_end = list[i + 1].2;
@@ -199,10 +202,11 @@ fn checks_of(table: &str, create: &str) -> Vec<(String, String)> {
             }
         }
         let Some(close) = close_start else { continue };
-        let name = match (i.checked_sub(2).map(|j| &list[j].0), list.get(i.wrapping_sub(1))) {
-            (Some(t), Some((Token::Word(name), _, _))) if is_word(t, "constraint") => {
-                name.clone()
-            }
+        let name = match (
+            i.checked_sub(2).map(|j| &list[j].0),
+            list.get(i.wrapping_sub(1)),
+        ) {
+            (Some(t), Some((Token::Word(name), _, _))) if is_word(t, "constraint") => name.clone(),
             _ => format!("{table}_check{}", found.len() + 1),
         };
         found.push((name, create[open_end..close].trim().to_owned()));
@@ -245,7 +249,11 @@ async fn rows(
     values: Vec<sea_orm_migration::sea_orm::Value>,
 ) -> Result<Vec<QueryResult>, WorkflowError> {
     Ok(db
-        .query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values))
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
         .await?)
 }
 
@@ -434,7 +442,10 @@ fn declared_index_sql(index: &entity::schema::DeclaredIndex) -> String {
 pub async fn entities_catalog() -> Result<Catalog, WorkflowError> {
     let mut options = ConnectOptions::new("sqlite::memory:");
     // One connection: each in-memory database belongs to the connection that opened it.
-    options.max_connections(1).min_connections(1).sqlx_logging(false);
+    options
+        .max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
     let scratch = Database::connect(options).await?;
     let built = async {
         for table in model_tables(DbBackend::Sqlite) {
@@ -559,7 +570,11 @@ pub fn create_table_sql(as_name: &str, table: &Table, uniques: &[&Unique]) -> St
 /// A live `CREATE TABLE` with the table's name replaced by `as_name`.
 pub fn renamed_create(create: &str, as_name: &str) -> Option<String> {
     let open = create.find('(')?;
-    Some(format!("CREATE TABLE {} {}", quote(as_name), &create[open..]))
+    Some(format!(
+        "CREATE TABLE {} {}",
+        quote(as_name),
+        &create[open..]
+    ))
 }
 
 #[cfg(test)]
@@ -577,7 +592,10 @@ mod tests {
                 ("b_present".to_owned(), "length(\"b\") > (0)".to_owned()),
             ]
         );
-        assert_eq!(check("x", "length(\"b\") > (0)").definition, "CHECK (length(b) > (0))");
+        assert_eq!(
+            check("x", "length(\"b\") > (0)").definition,
+            "CHECK (length(b) > (0))"
+        );
         assert_eq!(
             check("x", "(LENGTH(b)>(0))").definition,
             check("x", "length( b ) > (0)").definition
