@@ -915,9 +915,17 @@ pub fn sqlite_rebuilds(
     model: &Catalog,
     live: &Catalog,
 ) -> Vec<Rebuild> {
+    // Read from PostgreSQL, a dropped column stays `ALTER TABLE .. DROP COLUMN` on SQLite
+    // too (3.35 and later take it), as it was before rebuilds: only what SQLite cannot
+    // do at all waits for a rebuild written against SQLite.
+    let live_is_sqlite = live.tables.values().any(|t| t.sqlite.is_some());
+    let in_place = |d: &Difference| {
+        sqlite_alters_in_place(d)
+            || (!live_is_sqlite && matches!(d, Difference::ExtraColumn { .. }))
+    };
     let mut tables: Vec<&str> = differences
         .iter()
-        .filter(|d| !sqlite_alters_in_place(d))
+        .filter(|d| !in_place(d))
         .filter_map(Difference::table_name)
         .collect();
     let mut seen = BTreeSet::new();
@@ -1163,6 +1171,7 @@ fn register(lib: &str, revision_name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::catalog::SqliteSource;
     use super::*;
 
     #[test]
@@ -1215,6 +1224,63 @@ mod tests {
             table: "t".into(),
             column: column(true, None),
         }));
+    }
+
+    #[test]
+    fn rebuilds_carry_sql_only_when_the_live_schema_is_sqlite() {
+        let column = Column {
+            name: "c".into(),
+            data_type: "integer".into(),
+            nullable: true,
+            default: None,
+        };
+        let table = |sqlite: Option<SqliteSource>| Table {
+            name: "t".into(),
+            columns: vec![column.clone()],
+            sqlite,
+            ..Table::default()
+        };
+        let catalog = |t: Table| Catalog {
+            tables: [("t".to_owned(), t)].into_iter().collect(),
+        };
+        let mut model = table(None);
+        model.columns[0].nullable = false;
+        let differences = [
+            Difference::Nullability {
+                table: "t".into(),
+                model: model.columns[0].clone(),
+                live: column.clone(),
+            },
+            Difference::ExtraColumn {
+                table: "u".into(),
+                column: column.clone(),
+            },
+        ];
+        let source = SqliteSource {
+            create: "CREATE TABLE \"t\" (\"c\" integer)".into(),
+            ..SqliteSource::default()
+        };
+        let from_sqlite = sqlite_rebuilds(
+            &differences,
+            &catalog(model.clone()),
+            &catalog(table(Some(source))),
+        );
+        let tables: Vec<&str> = from_sqlite.iter().map(|r| r.table.as_str()).collect();
+        assert_eq!(tables, ["t", "u"]);
+        let (up, down) = from_sqlite[0].sqlite.as_ref().expect("both directions");
+        assert_eq!(
+            up.create,
+            "CREATE TABLE \"_new_t\" ( \"c\" integer NOT NULL )"
+        );
+        assert_eq!(down.create, "CREATE TABLE \"_new_t\" (\"c\" integer)");
+        assert_eq!(up.columns, ["c"]);
+        // `u` is not in the catalogs: a rebuild without SQL, left to a person.
+        assert!(from_sqlite[1].sqlite.is_none());
+
+        let from_postgres = sqlite_rebuilds(&differences, &catalog(model), &catalog(table(None)));
+        let tables: Vec<&str> = from_postgres.iter().map(|r| r.table.as_str()).collect();
+        assert_eq!(tables, ["t"], "a dropped column stays in place");
+        assert!(from_postgres[0].sqlite.is_none());
     }
 
     #[test]
