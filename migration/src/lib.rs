@@ -24,7 +24,7 @@ mod m20261130_150002_relations_world_id_keyset;
 mod m20261130_160001_create_element_search;
 mod m20261130_160002_create_element_mentions;
 mod m20261130_180001_relations_by_kind_indexes;
-mod schema_util;
+pub mod schema_util;
 pub mod workflow;
 
 pub struct Migrator;

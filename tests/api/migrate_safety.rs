@@ -296,3 +296,143 @@ async fn readme_er_diagram_is_the_migrated_schema() {
         "the README's diagram is stale: run scripts/regen-erd.sh"
     );
 }
+
+/// A revision set of its own for the lock tests: a table with rows, then an index built
+/// `CONCURRENTLY` outside a transaction, recorded in a bookkeeping table of its own.
+mod concurrent_index {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::sea_orm::ConnectionTrait;
+
+    pub struct Migrator;
+
+    struct CreateTable;
+    struct BuildIndex;
+
+    impl MigrationName for CreateTable {
+        fn name(&self) -> &str {
+            "m20990101_000001_lock_probe"
+        }
+    }
+
+    impl MigrationName for BuildIndex {
+        fn name(&self) -> &str {
+            "m20990101_000002_lock_probe_name_idx"
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for CreateTable {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            let db = manager.get_connection();
+            db.execute_unprepared("CREATE TABLE lock_probe (id integer PRIMARY KEY, name text)")
+                .await?;
+            db.execute_unprepared(
+                "INSERT INTO lock_probe SELECT i, md5(i::text) FROM generate_series(1, 5000) i",
+            )
+            .await?;
+            // Holds the lock long enough for every other migrator to be waiting for it
+            // when the next revision builds its index.
+            db.execute_unprepared("SELECT pg_sleep(1)").await?;
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for BuildIndex {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "CREATE INDEX CONCURRENTLY lock_probe_name_idx ON lock_probe (name)",
+                )
+                .await?;
+            Ok(())
+        }
+
+        fn use_transaction(&self) -> Option<bool> {
+            Some(false)
+        }
+    }
+
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(CreateTable), Box::new(BuildIndex)]
+        }
+
+        fn migration_table_name() -> DynIden {
+            "lock_probe_migrations".into_iden()
+        }
+    }
+}
+
+async fn migrate_probe(url: String) -> Result<(), String> {
+    let db = single_connection(&url).await;
+    let outcome = workflow::with_migration_lock(&db, async || {
+        <concurrent_index::Migrator as MigratorTrait>::up(&db, None)
+            .await
+            .map_err(workflow::WorkflowError::from)
+    })
+    .await;
+    db.close().await.ok();
+    outcome.map_err(|e| e.to_string())
+}
+
+/// Servers starting at once while the pending revisions include `CREATE INDEX
+/// CONCURRENTLY`: the ones waiting for the migration lock hold no snapshot the index build
+/// must wait for, so nobody deadlocks and each revision is applied once.
+#[tokio::test]
+async fn migrators_waiting_for_the_lock_do_not_deadlock_a_concurrent_index_build() {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let migrators = (0..4).map(|_| migrate_probe(url.clone()));
+    for outcome in futures_util::future::join_all(migrators).await {
+        assert_eq!(outcome, Ok(()));
+    }
+    let db = single_connection(&url).await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT (SELECT count(*) FROM lock_probe_migrations) AS applied, \
+                    (SELECT count(DISTINCT version) FROM lock_probe_migrations) AS distinct_versions, \
+                    (SELECT bool_and(indisvalid) FROM pg_index \
+                      WHERE indexrelid = 'lock_probe_name_idx'::regclass) AS valid",
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    assert_eq!(row.try_get::<i64>("", "applied").ok(), Some(2));
+    assert_eq!(row.try_get::<i64>("", "distinct_versions").ok(), Some(2));
+    assert_eq!(row.try_get::<bool>("", "valid").ok(), Some(true));
+}
+
+/// A migrator gives up waiting for another one's lock after the longest wait, with an
+/// error that says what to do, and runs nothing.
+#[tokio::test]
+async fn waiting_for_the_migration_lock_is_bounded() {
+    let (url, _) = fresh_database(Backend::Postgres).await;
+    let holder = single_connection(&url).await;
+    let key = workflow::MIGRATION_LOCK_KEY;
+    exec(&holder, &format!("SELECT pg_advisory_lock({key})")).await;
+    let db = single_connection(&url).await;
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let refused =
+        workflow::with_migration_lock_within(&db, Duration::from_millis(600), async || {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+        .expect_err("the lock is held");
+    assert!(
+        refused.to_string().contains(workflow::LOCK_WAIT_VARIABLE),
+        "{refused}"
+    );
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    // And once it is free, the same call goes through.
+    exec(&holder, &format!("SELECT pg_advisory_unlock({key})")).await;
+    workflow::with_migration_lock_within(&db, Duration::from_millis(600), async || {
+        ran.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    })
+    .await
+    .expect("the lock is free");
+    assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+}

@@ -286,13 +286,23 @@ async fn schema_dump(db: &DatabaseConnection) -> Vec<String> {
         .collect()
 }
 
+/// Runs a script one statement at a time, as `psql -f` does: a revision outside a
+/// transaction (`CREATE INDEX CONCURRENTLY`) cannot be sent as one multi-statement query.
+pub async fn run_script(db: &DatabaseConnection, script: &str) {
+    let statements = workflow::split_script(script);
+    assert!(!statements.is_empty(), "an empty script");
+    for statement in statements {
+        exec(db, &statement).await;
+    }
+}
+
 #[tokio::test]
 async fn sql_renders_what_up_and_down_execute() {
     let (_, by_up) = migrated().await;
     let (url, _) = fresh_database(Backend::Postgres).await;
     let by_script = single_connection(&url).await;
     let script = workflow::sql(None, None, false).await.expect("sql");
-    exec(&by_script, &script).await;
+    run_script(&by_script, &script).await;
     assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
     assert_eq!(
         workflow::check_report(&by_script).await.expect("check"),
@@ -304,7 +314,7 @@ async fn sql_renders_what_up_and_down_execute() {
     let rollback = workflow::sql(None, Some(&third), true)
         .await
         .expect("sql --down");
-    exec(&by_script, &rollback).await;
+    run_script(&by_script, &rollback).await;
     let remaining = Migrator::migrations().len() as u32 - 3;
     workflow::run(
         &by_up,
@@ -316,4 +326,55 @@ async fn sql_renders_what_up_and_down_execute() {
     .await
     .expect("down");
     assert_eq!(schema_dump(&by_script).await, schema_dump(&by_up).await);
+}
+
+#[tokio::test]
+async fn check_is_clean_on_a_freshly_migrated_sqlite_database() {
+    let (_, _dir, db) = migrated_on(Backend::Sqlite).await;
+    assert_eq!(
+        workflow::check_report(&db).await.expect("check"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        workflow::run(&db, Command::Check).await.expect("check"),
+        Verdict::Done
+    );
+}
+
+/// SQLite keeps CHECK constraints, defaults and index predicates as written: `check`
+/// reads them from `sqlite_master` and compares them as normalized text.
+#[tokio::test]
+async fn check_on_sqlite_reports_columns_nullability_indexes_and_checks() {
+    let (_, _dir, db) = migrated_on(Backend::Sqlite).await;
+    exec(&db, "ALTER TABLE worlds ADD COLUMN motto text").await;
+    // `rate_limit_events` made again by hand: `subject` nullable, `created_at` left out,
+    // a CHECK the entities do not declare, and without its index.
+    exec(
+        &db,
+        "CREATE TABLE rate_limit_events_by_hand ( \
+             id uuid_text NOT NULL PRIMARY KEY, scope varchar(32) NOT NULL, \
+             subject varchar(320) NULL, \
+             CONSTRAINT scope_present CHECK (length(\"scope\") > 0))",
+    )
+    .await;
+    exec(&db, "DROP TABLE rate_limit_events").await;
+    exec(
+        &db,
+        "ALTER TABLE rate_limit_events_by_hand RENAME TO rate_limit_events",
+    )
+    .await;
+    assert_eq!(
+        workflow::check_report(&db).await.expect("check"),
+        vec![
+            "column rate_limit_events.subject: NULL in the database, NOT NULL in the entities",
+            "column rate_limit_events.created_at: in the entities (timestamp_with_timezone_text NOT NULL), missing from the database",
+            "scope_present CHECK (length(scope) > 0) on rate_limit_events: in the database, not in the entities",
+            "index rate_limit_events_scope_subject_created_idx on rate_limit_events USING btree (scope, subject, created_at): declared, missing from the database",
+            "column worlds.motto: in the database (text NULL), not in the entities",
+        ]
+    );
+    assert_eq!(
+        workflow::run(&db, Command::Check).await.expect("check"),
+        Verdict::Drift
+    );
 }

@@ -6,13 +6,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::WorkflowError;
-use super::catalog::{Column, ForeignKey, Index, Table, Unique};
+use super::catalog::{Catalog, Column, ForeignKey, Index, Table, Unique};
 use super::diff::Difference;
 
 /// One change, with code for both directions. Steps run in `phase` order on the way up
 /// and in exactly the reverse order on the way down.
 struct Step {
     phase: u8,
+    /// The existing table the step alters, if any.
+    table: Option<String>,
     up: String,
     down: String,
     /// What `up` runs on PostgreSQL, for `lint`.
@@ -29,6 +31,8 @@ pub struct Revision {
     /// Steps that can lose data, marked in the file and printed.
     pub warnings: Vec<String>,
     uses_raw_sql: bool,
+    /// Branches on the backend (`DatabaseBackend`).
+    uses_backend: bool,
     /// Runs outside a transaction (`use_transaction() -> Some(false)`).
     outside_transaction: bool,
     /// The PostgreSQL statements `up` runs, as `lint` reads them.
@@ -299,6 +303,7 @@ fn dependency_order(tables: Vec<&Table>) -> Vec<&Table> {
 fn step(phase: u8, up: String, down: String, sql: String) -> Step {
     Step {
         phase,
+        table: None,
         up,
         down,
         sql: vec![sql],
@@ -470,13 +475,14 @@ pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
         todos: Vec::new(),
         warnings: Vec::new(),
         uses_raw_sql: true,
+        uses_backend: true,
         outside_transaction: true,
         postgres_sql: changes.iter().map(IndexChange::postgres_sql).collect(),
         lint: Vec::new(),
     })
 }
 
-pub fn plan(differences: &[Difference]) -> Revision {
+pub fn plan(differences: &[Difference], rebuilds: &[Rebuild]) -> Revision {
     let mut steps = Vec::new();
     let mut todos = Vec::new();
 
@@ -539,222 +545,285 @@ pub fn plan(differences: &[Difference]) -> Revision {
     }
 
     for difference in differences {
-        match difference {
-            Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
-            Difference::MissingColumn { table, column } => {
-                if !column.nullable && column.default.is_none() {
-                    todos.push(format!(
-                        "{table}.{} is NOT NULL without a default: adding it fails on a table \
+        let first_step = steps.len();
+        plan_difference(difference, differences, &mut steps, &mut todos);
+        for step in &mut steps[first_step..] {
+            step.table = difference.table_name().map(str::to_owned);
+        }
+    }
+    let rebuilt = |step: &Step| {
+        step.table
+            .as_deref()
+            .is_some_and(|t| rebuilds.iter().any(|r| r.table == t))
+    };
+    let mut uses_backend = false;
+    for step in steps.iter_mut().filter(|s| rebuilt(s)) {
+        // SQLite gets the table rebuild instead.
+        step.up = only_off_sqlite(&step.up);
+        step.down = only_off_sqlite(&step.down);
+        uses_backend = true;
+    }
+    for rebuild in rebuilds {
+        uses_backend = true;
+        let (up, down) = match &rebuild.sqlite {
+            Some((up, down)) => (up.code(&rebuild.table), down.code(&rebuild.table)),
+            None => {
+                todos.push(format!(
+                    "table {}: SQLite cannot alter it in place; run `migrate autogenerate` \
+                     against a SQLite database to write its rebuild",
+                    rebuild.table
+                ));
+                let refuse = format!(
+                    "        if manager.get_database_backend() == DatabaseBackend::Sqlite {{\n            return Err(DbErr::Migration({}.to_owned()));\n        }}\n",
+                    lit(&format!(
+                        "table {} needs a rebuild on SQLite, which this revision does not have",
+                        rebuild.table
+                    ))
+                );
+                (refuse.clone(), refuse)
+            }
+        };
+        let mut step = step(2, up, down, String::new());
+        step.sql.clear(); // PostgreSQL alters in place; nothing for lint.
+        steps.push(step);
+    }
+    finish(steps, todos, uses_backend)
+}
+
+/// Wraps generated statements so they run on PostgreSQL only.
+fn only_off_sqlite(code: &str) -> String {
+    if code.is_empty() {
+        return String::new();
+    }
+    let indented: String = code.lines().map(|l| format!("    {l}\n")).collect();
+    format!(
+        "        if manager.get_database_backend() != DatabaseBackend::Sqlite {{\n{indented}        }}\n"
+    )
+}
+
+fn plan_difference(
+    difference: &Difference,
+    differences: &[Difference],
+    steps: &mut Vec<Step>,
+    todos: &mut Vec<String>,
+) {
+    match difference {
+        Difference::MissingTable(_) | Difference::ExtraTable(_) => {}
+        Difference::MissingColumn { table, column } => {
+            if !column.nullable && column.default.is_none() {
+                todos.push(format!(
+                    "{table}.{} is NOT NULL without a default: adding it fails on a table \
                          with rows; give it a default or backfill first",
-                        column.name
-                    ));
-                }
-                steps.push(step(
-                    2,
-                    alter(table, &format!(".add_column({})", column_def(column))),
-                    alter(table, &format!(".drop_column({})", lit(&column.name))),
-                    sql::alter(table, &format!("ADD COLUMN {}", sql::column(column))),
+                    column.name
                 ));
             }
-            Difference::ExtraColumn { table, column } => {
-                let mut drop = step(
-                    4,
-                    alter(table, &format!(".drop_column({})", lit(&column.name))),
-                    alter(table, &format!(".add_column({})", column_def(column))),
-                    sql::alter(table, &format!("DROP COLUMN {}", quote(&column.name))),
-                );
-                drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
-                steps.push(drop);
-                let added: Vec<&str> = differences
-                    .iter()
-                    .filter_map(|d| match d {
-                        Difference::MissingColumn {
-                            table: t,
-                            column: c,
-                        } if t == table => Some(c.name.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                if !added.is_empty() {
-                    todos.push(format!(
-                        "{table}.{} is gone and {} new: if it was renamed, replace the drop and \
+            steps.push(step(
+                2,
+                alter(table, &format!(".add_column({})", column_def(column))),
+                alter(table, &format!(".drop_column({})", lit(&column.name))),
+                sql::alter(table, &format!("ADD COLUMN {}", sql::column(column))),
+            ));
+        }
+        Difference::ExtraColumn { table, column } => {
+            let mut drop = step(
+                4,
+                alter(table, &format!(".drop_column({})", lit(&column.name))),
+                alter(table, &format!(".add_column({})", column_def(column))),
+                sql::alter(table, &format!("DROP COLUMN {}", quote(&column.name))),
+            );
+            drop.warning = Some(format!("drops column {table}.{} and its data", column.name));
+            steps.push(drop);
+            let added: Vec<&str> = differences
+                .iter()
+                .filter_map(|d| match d {
+                    Difference::MissingColumn {
+                        table: t,
+                        column: c,
+                    } if t == table => Some(c.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !added.is_empty() {
+                todos.push(format!(
+                    "{table}.{} is gone and {} new: if it was renamed, replace the drop and \
                          add with `Table::alter().table(..).rename_column(old, new)`",
-                        column.name,
-                        added.join(", ")
-                    ));
-                }
-            }
-            Difference::ColumnType { table, model, live } => {
-                let retype = |c: &Column| {
-                    alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            type_call(&c.data_type)
-                        ),
-                    )
-                };
-                let mut change = step(
-                    2,
-                    retype(model),
-                    retype(live),
-                    sql::alter(
-                        table,
-                        &format!(
-                            "ALTER COLUMN {} TYPE {}",
-                            quote(&model.name),
-                            model.data_type
-                        ),
-                    ),
-                );
-                if difference.is_destructive() {
-                    change.warning = Some(format!(
-                        "changes {table}.{} from {} to {}, which can lose data or fail",
-                        model.name, live.data_type, model.data_type
-                    ));
-                }
-                steps.push(change);
-            }
-            Difference::Nullability { table, model, live } => {
-                let set = |c: &Column| {
-                    alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            if c.nullable { ".null()" } else { ".not_null()" }
-                        ),
-                    )
-                };
-                steps.push(step(
-                    2,
-                    set(model),
-                    set(live),
-                    sql::alter(
-                        table,
-                        &format!(
-                            "ALTER COLUMN {} {} NOT NULL",
-                            quote(&model.name),
-                            if model.nullable { "DROP" } else { "SET" }
-                        ),
-                    ),
+                    column.name,
+                    added.join(", ")
                 ));
             }
-            Difference::Default { table, model, live } => {
-                let set = |c: &Column| match &c.default {
-                    Some(default) => alter(
-                        table,
-                        &format!(
-                            ".modify_column(ColumnDef::new({}){})",
-                            lit(&c.name),
-                            default_call(default)
-                        ),
+        }
+        Difference::ColumnType { table, model, live } => {
+            let retype = |c: &Column| {
+                alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        type_call(&c.data_type)
                     ),
-                    None => raw(&format!(
-                        "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
-                        quote(table),
-                        quote(&c.name)
-                    )),
-                };
-                steps.push(step(
-                    2,
-                    set(model),
-                    set(live),
-                    sql::alter(
-                        table,
-                        &format!("ALTER COLUMN {} SET DEFAULT", quote(&model.name)),
-                    ),
-                ));
-            }
-            Difference::MissingCheck { table, check } => {
-                // NOT VALID takes the lock for a moment only; VALIDATE then scans without
-                // blocking writes.
-                let add = format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
-                    quote(table),
-                    quote(&check.name),
-                    check.definition
-                );
-                let validate = format!(
-                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                    quote(table),
-                    quote(&check.name)
-                );
-                let mut added = step(
-                    3,
-                    raw(&add) + &raw(&validate),
-                    alter(table, &format!(".drop_constraint({})", lit(&check.name))),
-                    add,
-                );
-                added.sql.push(validate);
-                steps.push(added);
-            }
-            Difference::ExtraCheck { table, check } => steps.push(step(
-                0,
-                alter(table, &format!(".drop_constraint({})", lit(&check.name))),
-                raw(&format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} {}",
-                    quote(table),
-                    quote(&check.name),
-                    check.definition
-                )),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
-            )),
-            Difference::PrimaryKey { table, model, live } => todos.push(format!(
-                "the primary key of {table} changes from ({}) to ({}): write this step by hand",
-                live.join(", "),
-                model.join(", ")
-            )),
-            // Indexes of existing tables go to a revision of their own (`plan_indexes`).
-            Difference::MissingUnique { .. }
-            | Difference::MissingIndex { .. }
-            | Difference::ExtraIndex { .. }
-            | Difference::ChangedIndex { .. } => {}
-            Difference::ExtraUnique { table, unique } if unique.is_constraint => steps.push(step(
-                0,
-                drop_unique(table, unique),
-                create_unique(table, unique),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&unique.name))),
-            )),
-            Difference::ExtraUnique { .. } => {}
-            Difference::MissingForeignKey { table, key } => steps.push(step(
-                3,
-                run(&format!(
-                    "create_foreign_key({}.to_owned())",
-                    foreign_key_builder(table, key)
-                )),
-                run(&format!(
-                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
-                    lit(&key.name),
-                    lit(table)
-                )),
+                )
+            };
+            let mut change = step(
+                2,
+                retype(model),
+                retype(live),
                 sql::alter(
                     table,
                     &format!(
-                        "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
-                        quote(&key.name),
-                        key.columns.join(", "),
-                        quote(&key.ref_table)
+                        "ALTER COLUMN {} TYPE {}",
+                        quote(&model.name),
+                        model.data_type
                     ),
                 ),
-            )),
-            Difference::ExtraForeignKey { table, key } => steps.push(step(
-                0,
-                run(&format!(
-                    "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
-                    lit(&key.name),
-                    lit(table)
-                )),
-                run(&format!(
-                    "create_foreign_key({}.to_owned())",
-                    foreign_key_builder(table, key)
-                )),
-                sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&key.name))),
-            )),
+            );
+            if difference.is_destructive() {
+                change.warning = Some(format!(
+                    "changes {table}.{} from {} to {}, which can lose data or fail",
+                    model.name, live.data_type, model.data_type
+                ));
+            }
+            steps.push(change);
         }
+        Difference::Nullability { table, model, live } => {
+            let set = |c: &Column| {
+                alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        if c.nullable { ".null()" } else { ".not_null()" }
+                    ),
+                )
+            };
+            steps.push(step(
+                2,
+                set(model),
+                set(live),
+                sql::alter(
+                    table,
+                    &format!(
+                        "ALTER COLUMN {} {} NOT NULL",
+                        quote(&model.name),
+                        if model.nullable { "DROP" } else { "SET" }
+                    ),
+                ),
+            ));
+        }
+        Difference::Default { table, model, live } => {
+            let set = |c: &Column| match &c.default {
+                Some(default) => alter(
+                    table,
+                    &format!(
+                        ".modify_column(ColumnDef::new({}){})",
+                        lit(&c.name),
+                        default_call(default)
+                    ),
+                ),
+                None => raw(&format!(
+                    "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                    quote(table),
+                    quote(&c.name)
+                )),
+            };
+            steps.push(step(
+                2,
+                set(model),
+                set(live),
+                sql::alter(
+                    table,
+                    &format!("ALTER COLUMN {} SET DEFAULT", quote(&model.name)),
+                ),
+            ));
+        }
+        Difference::MissingCheck { table, check } => {
+            // NOT VALID takes the lock for a moment only; VALIDATE then scans without
+            // blocking writes.
+            let add = format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID",
+                quote(table),
+                quote(&check.name),
+                check.definition
+            );
+            let validate = format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                quote(table),
+                quote(&check.name)
+            );
+            let mut added = step(
+                3,
+                raw(&add) + &raw(&validate),
+                alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+                add,
+            );
+            added.sql.push(validate);
+            steps.push(added);
+        }
+        Difference::ExtraCheck { table, check } => steps.push(step(
+            0,
+            alter(table, &format!(".drop_constraint({})", lit(&check.name))),
+            raw(&format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                quote(table),
+                quote(&check.name),
+                check.definition
+            )),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
+        )),
+        Difference::PrimaryKey { table, model, live } => todos.push(format!(
+            "the primary key of {table} changes from ({}) to ({}): write this step by hand",
+            live.join(", "),
+            model.join(", ")
+        )),
+        // Indexes of existing tables go to a revision of their own (`plan_indexes`).
+        Difference::MissingUnique { .. }
+        | Difference::MissingIndex { .. }
+        | Difference::ExtraIndex { .. }
+        | Difference::ChangedIndex { .. } => {}
+        Difference::ExtraUnique { table, unique } if unique.is_constraint => steps.push(step(
+            0,
+            drop_unique(table, unique),
+            create_unique(table, unique),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&unique.name))),
+        )),
+        Difference::ExtraUnique { .. } => {}
+        Difference::MissingForeignKey { table, key } => steps.push(step(
+            3,
+            run(&format!(
+                "create_foreign_key({}.to_owned())",
+                foreign_key_builder(table, key)
+            )),
+            run(&format!(
+                "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                lit(&key.name),
+                lit(table)
+            )),
+            sql::alter(
+                table,
+                &format!(
+                    "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                    quote(&key.name),
+                    key.columns.join(", "),
+                    quote(&key.ref_table)
+                ),
+            ),
+        )),
+        Difference::ExtraForeignKey { table, key } => steps.push(step(
+            0,
+            run(&format!(
+                "drop_foreign_key(ForeignKey::drop().name({}).table({}).to_owned())",
+                lit(&key.name),
+                lit(table)
+            )),
+            run(&format!(
+                "create_foreign_key({}.to_owned())",
+                foreign_key_builder(table, key)
+            )),
+            sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&key.name))),
+        )),
     }
+}
 
+fn finish(mut steps: Vec<Step>, todos: Vec<String>, uses_backend: bool) -> Revision {
     steps.sort_by_key(|s| s.phase); // stable: keeps table and column order within a phase
     let mut up = String::new();
     let mut warnings = Vec::new();
@@ -773,10 +842,177 @@ pub fn plan(differences: &[Difference]) -> Revision {
         todos,
         warnings,
         uses_raw_sql,
+        uses_backend,
         outside_transaction: false,
         postgres_sql: steps.into_iter().flat_map(|s| s.sql).collect(),
         lint: Vec::new(),
     }
+}
+
+/// A table SQLite cannot alter in place for some difference: it is rebuilt (created anew
+/// under another name, its rows copied, the old one dropped and the new one renamed, its
+/// indexes and triggers created again), as Alembic's batch mode does. `sqlite` holds the
+/// two directions; `None` when the database compared was not SQLite, which leaves the
+/// rebuild to a person.
+pub struct Rebuild {
+    table: String,
+    sqlite: Option<(RebuildSql, RebuildSql)>,
+}
+
+/// One direction of a rebuild: the new table's `CREATE TABLE` (under `_new_<table>`), the
+/// columns whose values are copied, and what is created after the rename.
+struct RebuildSql {
+    create: String,
+    columns: Vec<String>,
+    after: Vec<String>,
+}
+
+impl RebuildSql {
+    fn code(&self, table: &str) -> String {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| format!("                    {},\n", lit(i)))
+                .collect::<String>()
+        };
+        format!(
+            "        if manager.get_database_backend() == DatabaseBackend::Sqlite {{\n            crate::schema_util::rebuild_sqlite_table(\n                manager,\n                {},\n                {},\n                &[\n{}                ],\n                &[\n{}                ],\n            )\n            .await?;\n        }}\n",
+            lit(table),
+            lit(&self.create),
+            list(&self.columns),
+            list(&self.after),
+        )
+    }
+}
+
+/// Whether SQLite can make the change with `ALTER TABLE` (adding a column it can fill,
+/// and everything about whole tables and indexes); anything else takes a rebuild.
+fn sqlite_alters_in_place(difference: &Difference) -> bool {
+    match difference {
+        Difference::MissingColumn { column, .. } => {
+            // ADD COLUMN takes no NOT NULL without a default and no default that is not
+            // a constant.
+            let constant = column
+                .default
+                .as_deref()
+                .is_none_or(|d| !d.contains('(') && !d.to_lowercase().contains("current_"));
+            constant && (column.nullable || column.default.is_some())
+        }
+        Difference::MissingTable(_)
+        | Difference::ExtraTable(_)
+        | Difference::MissingIndex { .. }
+        | Difference::ExtraIndex { .. }
+        | Difference::ChangedIndex { .. }
+        | Difference::MissingUnique { .. } => true,
+        Difference::ExtraUnique { unique, .. } => !unique.is_constraint,
+        _ => false,
+    }
+}
+
+/// The tables to rebuild on SQLite, with both directions when `live` was read from SQLite.
+pub fn sqlite_rebuilds(
+    differences: &[Difference],
+    model: &Catalog,
+    live: &Catalog,
+) -> Vec<Rebuild> {
+    // Read from PostgreSQL, a dropped column stays `ALTER TABLE .. DROP COLUMN` on SQLite
+    // too (3.35 and later take it), as it was before rebuilds: only what SQLite cannot
+    // do at all waits for a rebuild written against SQLite.
+    let live_is_sqlite = live.tables.values().any(|t| t.sqlite.is_some());
+    let in_place = |d: &Difference| {
+        sqlite_alters_in_place(d)
+            || (!live_is_sqlite && matches!(d, Difference::ExtraColumn { .. }))
+    };
+    let mut tables: Vec<&str> = differences
+        .iter()
+        .filter(|d| !in_place(d))
+        .filter_map(Difference::table_name)
+        .collect();
+    let mut seen = BTreeSet::new();
+    tables.retain(|t| seen.insert(*t));
+    tables
+        .into_iter()
+        .map(|table| Rebuild {
+            table: table.to_owned(),
+            sqlite: model
+                .tables
+                .get(table)
+                .zip(live.tables.get(table))
+                .and_then(|(model, live)| rebuild_sql(model, live)),
+        })
+        .collect()
+}
+
+fn rebuild_sql(model: &Table, live: &Table) -> Option<(RebuildSql, RebuildSql)> {
+    let source = live.sqlite.as_ref()?;
+    let new_name = format!("_new_{}", live.name);
+    let columns: Vec<String> = model
+        .columns
+        .iter()
+        .filter(|c| live.column(&c.name).is_some())
+        .map(|c| c.name.clone())
+        .collect();
+    // Unique constraints the entities keep stay in the table; unique indexes and the
+    // other indexes are created again if their columns are all still there.
+    let kept_uniques: Vec<&Unique> = live
+        .uniques
+        .iter()
+        .filter(|u| u.is_constraint)
+        .filter(|u| {
+            model
+                .uniques
+                .iter()
+                .any(|m| m.sorted_columns() == u.sorted_columns())
+        })
+        .collect();
+    let index_columns = |name: &str| -> Vec<String> {
+        live.indexes
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.keys.clone())
+            .or_else(|| {
+                live.uniques
+                    .iter()
+                    .find(|u| u.name == name)
+                    .map(|u| u.columns.clone())
+            })
+            .unwrap_or_default()
+    };
+    let survives = |name: &str| {
+        index_columns(name)
+            .iter()
+            .all(|c| model.column(c).is_some())
+    };
+    let mut after_up: Vec<String> = source
+        .indexes
+        .iter()
+        .filter(|(name, _)| survives(name))
+        .map(|(_, sql)| sql.clone())
+        .collect();
+    after_up.extend(source.triggers.iter().cloned());
+    let mut after_down: Vec<String> = source.indexes.iter().map(|(_, sql)| sql.clone()).collect();
+    after_down.extend(source.triggers.iter().cloned());
+    // Where the types agree (a `varchar` of the entities and a `varchar(64)`), the live
+    // spelling stays.
+    let mut shape = model.clone();
+    for column in &mut shape.columns {
+        if let Some(found) = live.column(&column.name)
+            && super::diff::same_type(&column.data_type, &found.data_type)
+        {
+            column.data_type = found.data_type.clone();
+        }
+    }
+    let up = RebuildSql {
+        create: super::sqlite::create_table_sql(&new_name, &shape, &kept_uniques),
+        columns: columns.clone(),
+        after: after_up,
+    };
+    let down = RebuildSql {
+        create: super::sqlite::renamed_create(&source.create, &new_name)?,
+        columns,
+        after: after_down,
+    };
+    Some((up, down))
 }
 
 /// `mYYYYMMDD_HHMMSS_name`, as sea-orm-cli names revisions (UTC).
@@ -818,10 +1054,13 @@ pub fn file_text(revision_name: &str, revision: &Revision) -> String {
         writeln!(text, "// lint: {finding}").ok();
     }
     text.push_str("use sea_orm_migration::prelude::*;\n");
-    if revision.outside_transaction {
-        text.push_str("use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};\n");
-    } else if revision.uses_raw_sql {
-        text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n");
+    match (revision.uses_raw_sql, revision.uses_backend) {
+        (true, true) => {
+            text.push_str("use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};\n")
+        }
+        (true, false) => text.push_str("use sea_orm_migration::sea_orm::ConnectionTrait;\n"),
+        (false, true) => text.push_str("use sea_orm_migration::sea_orm::DatabaseBackend;\n"),
+        (false, false) => {}
     }
     write!(
         text,
@@ -932,6 +1171,7 @@ fn register(lib: &str, revision_name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::catalog::SqliteSource;
     use super::*;
 
     #[test]
@@ -942,6 +1182,105 @@ mod tests {
         assert!(out.contains(
             "        Box::new(m20260101_000001_a::Migration),\n        Box::new(m20260102_000000_b::Migration),\n"
         ));
+    }
+
+    #[test]
+    fn generate_writes_an_empty_revision() {
+        let text = file_text("m20260102_000000_b", &plan(&[], &[]));
+        assert!(
+            text.starts_with("//! Written by `migrate generate`"),
+            "{text}"
+        );
+        assert!(text.contains("\"m20260102_000000_b\""), "{text}");
+        assert!(
+            text.contains(
+                "async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {\n        Ok(())"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("use_transaction"), "{text}");
+    }
+
+    #[test]
+    fn sqlite_rebuilds_only_what_alter_table_cannot_do() {
+        let column = |nullable: bool, default: Option<&str>| Column {
+            name: "c".into(),
+            data_type: "integer".into(),
+            nullable,
+            default: default.map(str::to_owned),
+        };
+        let missing = |c| Difference::MissingColumn {
+            table: "t".into(),
+            column: c,
+        };
+        assert!(sqlite_alters_in_place(&missing(column(true, None))));
+        assert!(sqlite_alters_in_place(&missing(column(false, Some("0")))));
+        assert!(!sqlite_alters_in_place(&missing(column(false, None))));
+        assert!(!sqlite_alters_in_place(&missing(column(
+            true,
+            Some("current_timestamp")
+        ))));
+        assert!(!sqlite_alters_in_place(&Difference::ExtraColumn {
+            table: "t".into(),
+            column: column(true, None),
+        }));
+    }
+
+    #[test]
+    fn rebuilds_carry_sql_only_when_the_live_schema_is_sqlite() {
+        let column = Column {
+            name: "c".into(),
+            data_type: "integer".into(),
+            nullable: true,
+            default: None,
+        };
+        let table = |sqlite: Option<SqliteSource>| Table {
+            name: "t".into(),
+            columns: vec![column.clone()],
+            sqlite,
+            ..Table::default()
+        };
+        let catalog = |t: Table| Catalog {
+            tables: [("t".to_owned(), t)].into_iter().collect(),
+        };
+        let mut model = table(None);
+        model.columns[0].nullable = false;
+        let differences = [
+            Difference::Nullability {
+                table: "t".into(),
+                model: model.columns[0].clone(),
+                live: column.clone(),
+            },
+            Difference::ExtraColumn {
+                table: "u".into(),
+                column: column.clone(),
+            },
+        ];
+        let source = SqliteSource {
+            create: "CREATE TABLE \"t\" (\"c\" integer)".into(),
+            ..SqliteSource::default()
+        };
+        let from_sqlite = sqlite_rebuilds(
+            &differences,
+            &catalog(model.clone()),
+            &catalog(table(Some(source))),
+        );
+        let tables: Vec<&str> = from_sqlite.iter().map(|r| r.table.as_str()).collect();
+        assert_eq!(tables, ["t", "u"]);
+        let (up, down) = from_sqlite[0].sqlite.as_ref().expect("both directions");
+        assert_eq!(
+            up.create,
+            "CREATE TABLE \"_new_t\" ( \"c\" integer NOT NULL )"
+        );
+        assert_eq!(down.create, "CREATE TABLE \"_new_t\" (\"c\" integer)");
+        assert_eq!(up.columns, ["c"]);
+        // `u` is not in the catalogs: a rebuild without SQL, left to a person.
+        assert!(from_sqlite[1].sqlite.is_none());
+
+        let from_postgres = sqlite_rebuilds(&differences, &catalog(model), &catalog(table(None)));
+        let tables: Vec<&str> = from_postgres.iter().map(|r| r.table.as_str()).collect();
+        assert_eq!(tables, ["t"], "a dropped column stays in place");
+        assert!(from_postgres[0].sqlite.is_none());
     }
 
     #[test]

@@ -65,6 +65,9 @@ impl Unique {
 pub struct Check {
     pub name: String,
     pub definition: String,
+    /// The expression as written, for SQLite's `CREATE TABLE` in a rebuild (on
+    /// PostgreSQL the definition itself).
+    pub expression: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +127,18 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
     pub checks: Vec<Check>,
     pub indexes: Vec<Index>,
+    /// On SQLite, what a table rebuild needs to put the table back as it was.
+    pub sqlite: Option<SqliteSource>,
+}
+
+/// A SQLite table as `sqlite_master` keeps it: its `CREATE TABLE`, its indexes' `CREATE
+/// INDEX` (name, statement) and its triggers' `CREATE TRIGGER`, which go with the table
+/// when it is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SqliteSource {
+    pub create: String,
+    pub indexes: Vec<(String, String)>,
+    pub triggers: Vec<String>,
 }
 
 impl Table {
@@ -262,10 +277,14 @@ pub async fn introspect(db: &impl ConnectionTrait, schema: &str) -> Result<Catal
                 columns,
                 is_constraint: true,
             }),
-            "c" => table.checks.push(Check {
-                name,
-                definition: text(&row, "definition")?,
-            }),
+            "c" => {
+                let definition = text(&row, "definition")?;
+                table.checks.push(Check {
+                    name,
+                    expression: definition.clone(),
+                    definition,
+                })
+            }
             _ => table.foreign_keys.push(ForeignKey {
                 name,
                 columns,

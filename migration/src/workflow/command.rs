@@ -12,7 +12,8 @@ use super::integrity;
 use super::lint::{self, Accepted, RevisionSql};
 use super::render::{self, Direction};
 use super::{
-    Verdict, WorkflowError, autogen, catalog, diff, erd, lock, model, revisions, squash, targets,
+    Verdict, WorkflowError, autogen, catalog, diff, erd, lock, model, revisions, sqlite, squash,
+    targets,
 };
 use crate::Migrator;
 
@@ -53,10 +54,11 @@ pub enum Command {
     Refresh,
     /// Roll back every revision.
     Reset,
-    /// Compare the entities with the database (PostgreSQL); exit 1 and print each
-    /// difference when they differ.
+    /// Compare the entities with the database (PostgreSQL or SQLite); exit 1 and print
+    /// each difference when they differ.
     Check,
-    /// Write the next revision from the difference between the database and the entities.
+    /// Write the next revision from the difference between the database and the entities
+    /// (on SQLite, with table rebuilds where SQLite cannot alter a table in place).
     Autogenerate {
         /// The revision's name, as for `generate` (letters, digits, underscores).
         name: String,
@@ -144,7 +146,7 @@ pub async fn run_offline(command: Command) -> Result<Result<Verdict, Command>, W
         }
         Command::Generate { name, dir } => {
             let name = autogen::revision_name(&name)?;
-            let revision = autogen::plan(&[]);
+            let revision = autogen::plan(&[], &[]);
             let file = autogen::write(
                 &autogen::source_dir(dir.as_deref())?,
                 &name,
@@ -243,10 +245,23 @@ fn require_postgres(db: &DatabaseConnection, what: &str) -> Result<(), WorkflowE
     }
 }
 
-async fn differences(db: &DatabaseConnection) -> Result<Vec<diff::Difference>, WorkflowError> {
-    let live = catalog::introspect(db, &current_schema(db).await?).await?;
-    let entities = model::entities_catalog(db).await?;
-    Ok(diff::compare(&entities, &live))
+/// The entities' schema and the live one, as `check` compares them.
+async fn catalogs(
+    db: &DatabaseConnection,
+) -> Result<(catalog::Catalog, catalog::Catalog), WorkflowError> {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => Ok((
+            sqlite::entities_catalog().await?,
+            sqlite::introspect(db).await?,
+        )),
+        DatabaseBackend::Postgres => Ok((
+            model::entities_catalog(db).await?,
+            catalog::introspect(db, &current_schema(db).await?).await?,
+        )),
+        other => Err(WorkflowError::new(format!(
+            "check and autogenerate read PostgreSQL or SQLite, not {other:?}"
+        ))),
+    }
 }
 
 pub(super) async fn current_schema(db: &DatabaseConnection) -> Result<String, WorkflowError> {
@@ -263,7 +278,6 @@ pub(super) async fn current_schema(db: &DatabaseConnection) -> Result<String, Wo
 /// Every way the database differs from the code, one line each: revisions first, then
 /// the schema. Empty when they match.
 pub async fn check_report(db: &DatabaseConnection) -> Result<Vec<String>, WorkflowError> {
-    require_postgres(db, "check")?;
     let mut lines = Vec::new();
     let applied = squash::effective_applied(revisions::applied(db).await?);
     let in_code = revisions::in_code();
@@ -282,7 +296,12 @@ pub async fn check_report(db: &DatabaseConnection) -> Result<Vec<String>, Workfl
             ));
         }
     }
-    lines.extend(differences(db).await?.iter().map(ToString::to_string));
+    let (entities, live) = catalogs(db).await?;
+    lines.extend(
+        diff::compare(&entities, &live)
+            .iter()
+            .map(ToString::to_string),
+    );
     Ok(lines)
 }
 
@@ -303,15 +322,16 @@ async fn autogenerate(
     name: &str,
     dir: Option<PathBuf>,
 ) -> Result<Verdict, WorkflowError> {
-    require_postgres(db, "autogenerate")?;
     let name = autogen::revision_name(name)?;
     let src = autogen::source_dir(dir.as_deref())?;
-    let differences = differences(db).await?;
+    let (entities, live) = catalogs(db).await?;
+    let differences = diff::compare(&entities, &live);
     if differences.is_empty() {
         println!("no differences between the database and the entities: nothing written");
         return Ok(Verdict::Done);
     }
-    let mut planned = vec![(name.clone(), autogen::plan(&differences))];
+    let rebuilds = autogen::sqlite_rebuilds(&differences, &entities, &live);
+    let mut planned = vec![(name.clone(), autogen::plan(&differences, &rebuilds))];
     if let Some(indexes) = autogen::plan_indexes(&differences) {
         let (main, _) = &planned[0];
         let main_is_empty = planned[0].1.up.is_empty() && planned[0].1.todos.is_empty();

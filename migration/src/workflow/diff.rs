@@ -78,7 +78,10 @@ pub enum Difference {
 /// The entities may leave a `varchar` length unsaid (the generator does not write it);
 /// then any length in the database matches.
 pub fn same_type(model: &str, live: &str) -> bool {
-    model == live || (model == "character varying" && live.starts_with("character varying("))
+    model == live
+        || (model == "character varying" && live.starts_with("character varying("))
+        // SQLite's spelling.
+        || (model == "varchar" && live.starts_with("varchar("))
 }
 
 /// Type changes that keep every value; anything else may lose data or fail.
@@ -98,6 +101,29 @@ pub fn widens(from: &str, to: &str) -> bool {
 }
 
 impl Difference {
+    /// The existing table the difference is about; `None` for a table missing or extra
+    /// as a whole.
+    pub fn table_name(&self) -> Option<&str> {
+        match self {
+            Difference::MissingTable(_) | Difference::ExtraTable(_) => None,
+            Difference::MissingColumn { table, .. }
+            | Difference::ExtraColumn { table, .. }
+            | Difference::ColumnType { table, .. }
+            | Difference::Nullability { table, .. }
+            | Difference::Default { table, .. }
+            | Difference::PrimaryKey { table, .. }
+            | Difference::MissingUnique { table, .. }
+            | Difference::ExtraUnique { table, .. }
+            | Difference::MissingForeignKey { table, .. }
+            | Difference::ExtraForeignKey { table, .. }
+            | Difference::MissingCheck { table, .. }
+            | Difference::ExtraCheck { table, .. }
+            | Difference::MissingIndex { table, .. }
+            | Difference::ExtraIndex { table, .. }
+            | Difference::ChangedIndex { table, .. } => Some(table),
+        }
+    }
+
     /// Whether applying the change can lose data.
     pub fn is_destructive(&self) -> bool {
         match self {
@@ -388,6 +414,7 @@ mod tests {
         assert!(same_type("character varying", "character varying(64)"));
         assert!(!same_type("character varying(64)", "character varying(32)"));
         assert!(!same_type("text", "character varying(64)"));
+        assert!(same_type("varchar", "varchar(64)"));
         assert!(!same_type("json", "jsonb"));
         assert!(!same_type(
             "timestamp without time zone",

@@ -1,6 +1,6 @@
 //! The commands around the revisions: sea-orm-cli's (`up`, `down`, `status`, `fresh`,
 //! `refresh`, `reset`, `generate`) plus `check`, `autogenerate`, `sql`, `lint`, `stamp`,
-//! `squash` and `erd`, guarded by a PostgreSQL advisory lock, a `lock_timeout`, revision
+//! `squash` and `erd`, guarded by a PostgreSQL advisory lock (polled, with a bounded wait), a `lock_timeout`, revision
 //! checksums and strict ordering. Both the `migration`
 //! binary (which `sea-orm-cli migrate` drives) and `lorebase migrate` run them from here.
 mod autogen;
@@ -15,6 +15,7 @@ mod lock;
 mod model;
 mod render;
 mod revisions;
+mod sqlite;
 mod squash;
 mod targets;
 
@@ -23,7 +24,11 @@ pub use command::{
 };
 pub use erd::mermaid_of_database;
 pub use error::WorkflowError;
-pub use lock::{LOCK_TIMEOUT_VARIABLE, MIGRATION_LOCK_KEY, with_migration_lock};
+pub use lock::{
+    LOCK_TIMEOUT_VARIABLE, LOCK_WAIT_VARIABLE, MIGRATION_LOCK_KEY, with_migration_lock,
+    with_migration_lock_within,
+};
+pub use render::split_script;
 
 /// How a command ended when it did not fail: `Drift` is `check` finding differences, or
 /// `lint` an error that is not accepted.
