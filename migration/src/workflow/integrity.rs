@@ -191,3 +191,57 @@ pub fn render(backend: DbBackend, statement: &impl StatementBuilder) -> String {
 fn log_line(message: &str) {
     println!("{message}");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use sea_orm_migration::MigratorTrait;
+    use sea_orm_migration::sea_orm::DbBackend;
+
+    use super::checksum;
+    use crate::Migrator;
+
+    /// The committed checksums of every revision, as databases recorded them when they
+    /// applied it.
+    const GOLDEN: &str = include_str!("../../checksums.txt");
+
+    /// Every revision still renders the SQL it had when databases applied it: tidying a
+    /// helper in `schema_util.rs` or upgrading sea-orm must not change it, or every database
+    /// that applied the revision refuses to start. A new revision adds its lines
+    /// (`LOREBASE_UPDATE_CHECKSUMS=1 cargo test -p migration golden` rewrites the file);
+    /// an existing line never changes.
+    #[tokio::test]
+    async fn golden_checksums_of_applied_revisions_do_not_change() {
+        let mut rendered = String::new();
+        for revision in Migrator::migrations() {
+            for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+                let sum = checksum(revision.as_ref(), backend)
+                    .await
+                    .expect("revision renders");
+                writeln!(rendered, "{} {backend:?} {sum}", revision.name()).expect("write");
+            }
+        }
+        if std::env::var_os("LOREBASE_UPDATE_CHECKSUMS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/checksums.txt");
+            std::fs::write(path, &rendered).expect("write checksums.txt");
+            return;
+        }
+        let golden: Vec<&str> = GOLDEN.lines().collect();
+        let now: Vec<&str> = rendered.lines().collect();
+        for line in &golden {
+            assert!(
+                now.contains(line),
+                "a revision's checksum changed (or a revision was removed): {line}\n\
+                 now:\n{rendered}"
+            );
+        }
+        for line in &now {
+            assert!(
+                golden.contains(line),
+                "a revision is missing from migration/checksums.txt: {line}\n\
+                 add it with LOREBASE_UPDATE_CHECKSUMS=1 cargo test -p migration golden"
+            );
+        }
+    }
+}
