@@ -1,5 +1,13 @@
 //! Column shapes shared by several revisions. Defaults are server-side so that rows
 //! written by any client (psql, another service) get them too.
+//!
+//! **What these helpers render never changes.** Every applied revision is checked by the
+//! checksum of the SQL it renders (`workflow::integrity`), and revisions call these
+//! helpers: a helper that renders differently makes every database that applied such a
+//! revision refuse to start. `migration/checksums.txt` pins the checksums, and the unit
+//! test `golden_checksums_of_applied_revisions_do_not_change` fails when one moves. To
+//! change a shape, add a new helper (and a new revision that uses it); never edit one that
+//! a revision already calls.
 use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
 
 /// A `NOT NULL` JSONB column defaulting to `{}`.
