@@ -6,7 +6,7 @@ use entity::{refresh_tokens, sessions, users};
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait, prelude::DateTimeWithTimeZone,
+    EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -138,10 +138,6 @@ pub struct AuthResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-}
-
-fn now() -> DateTimeWithTimeZone {
-    Utc::now().fixed_offset()
 }
 
 pub async fn register(
@@ -437,7 +433,7 @@ pub(crate) async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: Uuid)
     sessions::Entity::update_many()
         .col_expr(
             sessions::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now()),
+            sea_orm::sea_query::Expr::value(crate::versioning::now()),
         )
         .filter(sessions::Column::Id.eq(session_id))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -457,7 +453,7 @@ async fn revoke_all_sessions<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Resul
     sessions::Entity::update_many()
         .col_expr(
             sessions::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now()),
+            sea_orm::sea_query::Expr::value(crate::versioning::now()),
         )
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -484,7 +480,7 @@ pub async fn refresh(
     let claimed = refresh_tokens::Entity::update_many()
         .col_expr(
             refresh_tokens::Column::UsedAt,
-            sea_orm::sea_query::Expr::value(now()),
+            sea_orm::sea_query::Expr::value(crate::versioning::now()),
         )
         .filter(refresh_tokens::Column::TokenHash.eq(token_hash.as_str()))
         .filter(refresh_tokens::Column::UsedAt.is_null())

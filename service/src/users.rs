@@ -1,5 +1,5 @@
 //! The caller's own account: read it, change it, change its password, delete it.
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use entity::users;
 use sea_orm::{
     ActiveModelTrait,
@@ -107,7 +107,7 @@ pub async fn update_me(
     // the transaction takes the write lock at once (waiting out the busy timeout) instead
     // of failing to upgrade a read snapshot another writer has made stale. Always stamp, so
     // the response's updated_at moves even for an empty patch.
-    let updated_at = Utc::now().trunc_subsecs(6).fixed_offset();
+    let updated_at = crate::versioning::now();
     let stamped = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(updated_at))
         .filter(users::Column::Id.eq(actor.user_id))
@@ -159,7 +159,7 @@ pub async fn change_password(
         )
         .col_expr(
             users::Column::UpdatedAt,
-            Expr::value(Utc::now().fixed_offset()),
+            Expr::value(crate::versioning::now()),
         )
         .filter(users::Column::Id.eq(user.id))
         .exec(&txn)

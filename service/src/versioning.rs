@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-/// Now, to the microsecond (what PostgreSQL keeps).
+/// Now, to the microsecond (what PostgreSQL keeps): the one clock for every timestamp the
+/// server stores, so that a value read back equals the value written on both backends.
 pub fn now() -> DateTimeWithTimeZone {
     chrono::Utc::now().trunc_subsecs(6).fixed_offset()
 }
