@@ -109,7 +109,8 @@ async fn attributes_keep_a_finer_statistics_sample_on_postgres() {
         let row = db
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT attstattarget::int AS target FROM pg_attribute \
+                // PostgreSQL 17 and later keep the default target as NULL, not -1.
+                "SELECT COALESCE(attstattarget::int, -1) AS target FROM pg_attribute \
                  WHERE attrelid = 'world_elements'::regclass AND attname = 'attributes'",
             ))
             .await
