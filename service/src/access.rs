@@ -281,7 +281,7 @@ pub async fn world_access_locked_with_element<C: ConnectionTrait, R: Requester>(
         .select_also(world_members::Entity)
         .expr_as(crate::webhooks::outbox::has_active_webhooks(), HAS_WEBHOOKS);
     for column in world_elements::Column::iter() {
-        let value = column.select_as(Expr::col((world_elements::Entity, column)).into());
+        let value = column.select_as(Expr::col((world_elements::Entity, column)));
         query = query.expr_as(value, format!("{}{}", SelectC.as_str(), column.as_str()));
     }
     QueryTrait::query(&mut query).lock_with_tables(
