@@ -288,3 +288,9 @@ echo
 echo "## Stability of filtered lists (bench/stability.sh)"
 stop_server
 LOREBASE_BIN=$LOREBASE BENCH_ELEMENTS=$ELEMENTS bench/stability.sh
+
+# What the change log costs (issue 14): this build against the same code without the log
+# (bench/without-change-log.patch, built in a worktree), and the feed and history reads.
+echo
+echo "## The change log (bench/changes.sh)"
+BENCH_HEAD_BIN=$LOREBASE bench/changes.sh
