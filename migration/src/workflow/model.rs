@@ -4,7 +4,8 @@
 //! read from there. Nothing is left behind; the role needs the right to create a schema in
 //! the database.
 use entity::schema::{
-    DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, SERVER_DEFAULTS, model_tables,
+    DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, DeclaredColumn, SERVER_DEFAULTS,
+    model_tables,
 };
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
@@ -15,6 +16,28 @@ use super::catalog::{self, Catalog};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// Adds a column the entities declare beside their models (`entity::schema`) to the
+/// scratch copy of the schema, on either backend.
+pub async fn add_declared_column<C: ConnectionTrait>(
+    db: &C,
+    column: &DeclaredColumn,
+) -> Result<(), WorkflowError> {
+    db.execute_unprepared(&format!(
+        "ALTER TABLE {} ADD COLUMN {} {}",
+        quote(column.table),
+        quote(column.column),
+        column.definition
+    ))
+    .await
+    .map_err(|e| {
+        WorkflowError::from(e).context(&format!(
+            "declared column {}.{}",
+            column.table, column.column
+        ))
+    })?;
+    Ok(())
 }
 
 /// `CREATE INDEX` for a declared index, as PostgreSQL takes it.
@@ -51,19 +74,7 @@ pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, Workfl
             }
         }
         for column in DECLARED_COLUMNS {
-            txn.execute_unprepared(&format!(
-                "ALTER TABLE {} ADD COLUMN {} {}",
-                quote(column.table),
-                quote(column.column),
-                column.definition
-            ))
-            .await
-            .map_err(|e| {
-                WorkflowError::from(e).context(&format!(
-                    "declared column {}.{}",
-                    column.table, column.column
-                ))
-            })?;
+            add_declared_column(&txn, column).await?;
         }
         for default in SERVER_DEFAULTS {
             txn.execute_unprepared(&format!(

@@ -16,7 +16,7 @@ use super::WorkflowError;
 use super::catalog::{
     BOOKKEEPING, Catalog, Check, Column, ForeignKey, Index, SqliteSource, Table, Unique,
 };
-use super::model::quote;
+use super::model::{add_declared_column, quote};
 
 /// Tables whose SQLite form differs from the entities by design, compared on PostgreSQL
 /// only: `element_search` holds the texts an FTS5 table indexes as external content
@@ -458,20 +458,7 @@ pub async fn entities_catalog() -> Result<Catalog, WorkflowError> {
             if SQLITE_OWN_SHAPE.contains(&column.table) {
                 continue;
             }
-            scratch
-                .execute_unprepared(&format!(
-                    "ALTER TABLE {} ADD COLUMN {} {}",
-                    quote(column.table),
-                    quote(column.column),
-                    column.definition
-                ))
-                .await
-                .map_err(|e| {
-                    WorkflowError::from(e).context(&format!(
-                        "declared column {}.{}",
-                        column.table, column.column
-                    ))
-                })?;
+            add_declared_column(&scratch, column).await?;
         }
         for index in DECLARED_INDEXES {
             if index.method != "btree" || SQLITE_OWN_SHAPE.contains(&index.table) {
