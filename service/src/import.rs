@@ -316,17 +316,15 @@ impl Importer<'_> {
         if self.pending() == 0 {
             return Ok(());
         }
-        let (numbers, rows): (Vec<u64>, Vec<_>) = std::mem::take(&mut self.elements)
-            .into_iter()
-            .unzip();
+        let (numbers, rows): (Vec<u64>, Vec<_>) =
+            std::mem::take(&mut self.elements).into_iter().unzip();
         let w = self.write_mut()?;
         let written = element_write::create_many(w, rows)
             .await
             .map_err(|e| bulk_at_line(&numbers, e))?;
         self.counts.elements += written.len() as u64;
-        let (numbers, rows): (Vec<u64>, Vec<_>) = std::mem::take(&mut self.relations)
-            .into_iter()
-            .unzip();
+        let (numbers, rows): (Vec<u64>, Vec<_>) =
+            std::mem::take(&mut self.relations).into_iter().unzip();
         let w = self.write_mut()?;
         let written = relations::write::create_many(w, rows)
             .await

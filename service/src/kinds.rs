@@ -1009,8 +1009,16 @@ pub fn relation_ends_allowed(
     };
     let mut errors = Vec::new();
     for (field, allowed, actual) in [
-        ("source_id", kinds_list(rule.source_kinds.clone()), source_kind),
-        ("target_id", kinds_list(rule.target_kinds.clone()), target_kind),
+        (
+            "source_id",
+            kinds_list(rule.source_kinds.clone()),
+            source_kind,
+        ),
+        (
+            "target_id",
+            kinds_list(rule.target_kinds.clone()),
+            target_kind,
+        ),
     ] {
         if let Some(allowed) = allowed
             && !allowed.iter().any(|k| k == actual)

@@ -420,9 +420,7 @@ pub mod write {
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(per_statement).collect();
             let offset = made.len();
-            let models = create_chunk(w, chunk)
-                .await
-                .map_err(|e| e.after(offset))?;
+            let models = create_chunk(w, chunk).await.map_err(|e| e.after(offset))?;
             made.extend(models);
         }
         Ok(made)
