@@ -473,6 +473,10 @@ fn empty_object() -> Value {
 struct Lines<S> {
     body: S,
     buffer: Vec<u8>,
+    /// Where the next line starts in `buffer`: the lines before it are handed out, and
+    /// dropped from the buffer only when more of the body comes (one move per chunk of
+    /// the body, not one per line).
+    start: usize,
     /// Where the search for the next newline resumes in `buffer`.
     scanned: usize,
     number: u64,
@@ -488,6 +492,7 @@ where
         Self {
             body,
             buffer: Vec::new(),
+            start: 0,
             scanned: 0,
             number: 0,
             ended: false,
@@ -498,17 +503,17 @@ where
         loop {
             if let Some(at) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
                 let end = self.scanned + at;
-                let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
-                line.pop();
-                self.scanned = 0;
+                let line = &self.buffer[self.start..end];
+                self.start = end + 1;
+                self.scanned = self.start;
                 self.number += 1;
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return Ok(Some((self.number, line)));
+                return Ok(Some((self.number, line.to_vec())));
             }
             self.scanned = self.buffer.len();
-            if self.buffer.len() > MAX_LINE_BYTES {
+            if self.buffer.len() - self.start > MAX_LINE_BYTES {
                 return Err(at_line(
                     self.number + 1,
                     Error::validation(
@@ -518,15 +523,23 @@ where
                 ));
             }
             if self.ended {
-                if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                let rest = self.buffer.split_off(self.start);
+                self.start = 0;
+                self.scanned = 0;
+                self.buffer.clear();
+                if rest.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
                 self.number += 1;
-                self.scanned = 0;
-                return Ok(Some((self.number, std::mem::take(&mut self.buffer))));
+                return Ok(Some((self.number, rest)));
             }
             match self.body.next().await {
-                Some(chunk) => self.buffer.extend_from_slice(chunk?.as_ref()),
+                Some(chunk) => {
+                    self.buffer.drain(..self.start);
+                    self.scanned -= self.start;
+                    self.start = 0;
+                    self.buffer.extend_from_slice(chunk?.as_ref());
+                }
                 None => self.ended = true,
             }
         }

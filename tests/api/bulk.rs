@@ -1145,22 +1145,22 @@ fn chunked_element(i: usize) -> Value {
     }})
 }
 
-/// Relation `j`: from element `j` to element `7j + 1` (mod the count).
-fn chunked_relation(j: usize) -> Value {
+/// Relation `j` of `elements`: from element `j` to element `7j + 1` (mod the count).
+fn chunked_relation(j: usize, elements: usize) -> Value {
     json!({"relation": {
         "id": format!("0192b1c4-0000-7000-9000-{j:012x}"),
         "source_id": old_element_id(j),
-        "target_id": old_element_id((j * 7 + 1) % CHUNKED_ELEMENTS),
+        "target_id": old_element_id((j * 7 + 1) % elements),
         "kind": "near", "attributes": {},
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"
     }})
 }
 
-/// The import file's lines: the header, then elements, then relations.
-fn chunked_lines() -> Vec<String> {
+/// The import file's lines: the header, then `elements` elements, then relations.
+fn chunked_lines(elements: usize) -> Vec<String> {
     let mut lines = vec![HEADER.to_owned()];
-    lines.extend((0..CHUNKED_ELEMENTS).map(|i| chunked_element(i).to_string()));
-    lines.extend((0..CHUNKED_RELATIONS).map(|j| chunked_relation(j).to_string()));
+    lines.extend((0..elements).map(|i| chunked_element(i).to_string()));
+    lines.extend((0..CHUNKED_RELATIONS).map(|j| chunked_relation(j, elements).to_string()));
     lines
 }
 
@@ -1184,23 +1184,27 @@ async fn all_changes(app: &TestApp, token: &str, world: &str) -> Vec<Value> {
     }
 }
 
+/// Elements of the import that spans chunks: more roots and more elements with a parent
+/// than an export page (5,000), too.
+const MANY_ELEMENTS: usize = 16_000;
+
 async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let body = chunked_lines().join("\n");
+    let body = chunked_lines(MANY_ELEMENTS).join("\n");
     let dry = import_body(&app, token, "?dry_run=true", body.clone()).await;
     dry.assert_status(200);
     assert_eq!(
         dry.json(),
-        json!({"elements": CHUNKED_ELEMENTS, "relations": CHUNKED_RELATIONS, "kinds": 0})
+        json!({"elements": MANY_ELEMENTS, "relations": CHUNKED_RELATIONS, "kinds": 0})
     );
     let reply = import_body(&app, token, "", body).await;
     reply.assert_status(201);
     let world = id_of(&reply.json());
-    assert_eq!(reply.json()["element_count"], CHUNKED_ELEMENTS);
+    assert_eq!(reply.json()["element_count"], MANY_ELEMENTS);
     assert_eq!(
         element_count(&app, token, &world).await,
-        CHUNKED_ELEMENTS as i64
+        MANY_ELEMENTS as i64
     );
 
     // Every parent and every relation's ends are mapped to the new ids.
@@ -1216,7 +1220,7 @@ async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestA
             )
         })
         .collect();
-    assert_eq!(names.len(), CHUNKED_ELEMENTS);
+    assert_eq!(names.len(), MANY_ELEMENTS);
     let name_of = |id: &Value| id.as_str().map(|id| names[id].clone());
     let mut seen = 0;
     for element in lines.iter().filter_map(|l| l.get("element")) {
@@ -1227,7 +1231,7 @@ async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestA
         assert_eq!(element["created_at"], "2026-01-01T00:00:00Z");
         seen += 1;
     }
-    assert_eq!(seen, CHUNKED_ELEMENTS);
+    assert_eq!(seen, MANY_ELEMENTS);
     let mut ends: Vec<(String, String)> = lines
         .iter()
         .filter_map(|l| l.get("relation"))
@@ -1240,27 +1244,22 @@ async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestA
         .collect();
     ends.sort();
     let mut expected: Vec<(String, String)> = (0..CHUNKED_RELATIONS)
-        .map(|j| {
-            (
-                format!("E{j}"),
-                format!("E{}", (j * 7 + 1) % CHUNKED_ELEMENTS),
-            )
-        })
+        .map(|j| (format!("E{j}"), format!("E{}", (j * 7 + 1) % MANY_ELEMENTS)))
         .collect();
     expected.sort();
     assert_eq!(ends, expected);
 
     // One change per row, in the file's order, `seq` from 1 without a gap.
     let changes = all_changes(&app, token, &world).await;
-    assert_eq!(changes.len(), CHUNKED_ELEMENTS + CHUNKED_RELATIONS);
+    assert_eq!(changes.len(), MANY_ELEMENTS + CHUNKED_RELATIONS);
     for (n, change) in changes.iter().enumerate() {
         assert_eq!(change["seq"], n + 1);
-        if n < CHUNKED_ELEMENTS {
+        if n < MANY_ELEMENTS {
             assert_eq!(change["type"], "element.created");
             assert_eq!(change["data"]["name"], format!("E{n}"));
         } else {
             assert_eq!(change["type"], "relation.created");
-            let j = n - CHUNKED_ELEMENTS;
+            let j = n - MANY_ELEMENTS;
             assert_eq!(name_of(&change["data"]["source_id"]), Some(format!("E{j}")));
         }
     }
@@ -1285,7 +1284,7 @@ async fn a_bad_line_in_a_later_chunk_is_named(app: TestApp) {
         (i + 1, element.to_string())
     };
     let unknown_end = |j: usize| {
-        let mut relation = chunked_relation(j);
+        let mut relation = chunked_relation(j, CHUNKED_ELEMENTS);
         relation["relation"]["target_id"] = json!("0192b1c4-0000-7000-8000-ffffffffffff");
         (CHUNKED_ELEMENTS + j + 1, relation.to_string())
     };
@@ -1306,7 +1305,7 @@ async fn a_bad_line_in_a_later_chunk_is_named(app: TestApp) {
         ),
     ];
     for (changes, field) in cases {
-        let mut lines = chunked_lines();
+        let mut lines = chunked_lines(CHUNKED_ELEMENTS);
         for (index, line) in changes {
             lines[index] = line;
         }
