@@ -1137,7 +1137,7 @@ fn old_element_id(i: usize) -> String {
 /// under the one before, so parents sit in earlier chunks (2,000 and 4,000 have theirs
 /// in the chunk before).
 fn chunked_element(i: usize) -> Value {
-    let parent = (i % 3 != 0).then(|| old_element_id(i - 1));
+    let parent = (!i.is_multiple_of(3)).then(|| old_element_id(i - 1));
     json!({"element": {
         "id": old_element_id(i), "parent_id": parent, "kind": "place", "name": format!("E{i}"),
         "summary": null, "attributes": {"n": i}, "tags": [],
@@ -1225,7 +1225,7 @@ async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestA
     let mut seen = 0;
     for element in lines.iter().filter_map(|l| l.get("element")) {
         let i: usize = element["name"].as_str().unwrap()[1..].parse().unwrap();
-        let parent = (i % 3 != 0).then(|| format!("E{}", i - 1));
+        let parent = (!i.is_multiple_of(3)).then(|| format!("E{}", i - 1));
         assert_eq!(name_of(&element["parent_id"]), parent, "{element}");
         assert_eq!(element["attributes"], json!({"n": i}));
         assert_eq!(element["created_at"], "2026-01-01T00:00:00Z");
