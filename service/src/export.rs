@@ -7,7 +7,8 @@
 //! children by walking the hierarchy once, into a temporary table of `(depth, id)` with
 //! that as its key, and paging through it by `(depth, id)`; the table lives and dies
 //! with the transaction. On PostgreSQL the roots (most elements, in most worlds) skip the
-//! table: they come first, from a cursor over `world_elements` (see [`order_elements`]).
+//! table: they come first, from a cursor over `world_elements`, and every part is read
+//! through a cursor rather than keyset pages (see [`cursors`]).
 //! A task reads the pages ahead of the response, so the database and the rendering and
 //! sending of lines overlap.
 use std::pin::Pin;
@@ -111,9 +112,9 @@ const READ_AHEAD: usize = 2;
 
 /// Fills the temporary `export_order (depth, id)` with the elements to export in
 /// hierarchy order and their distance from a root. On PostgreSQL the roots are read
-/// straight from `world_elements` with a cursor ([`roots_cursor`]), so the table holds only
+/// straight from `world_elements` with a cursor ([`cursors`]), so the table holds only
 /// the elements that have a parent (walked from the roots' children); on SQLite it holds
-/// every element.
+/// every element, read a keyset page at a time.
 async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()> {
     let backend = txn.get_database_backend();
     let (id_type, start) = match backend {
@@ -145,25 +146,70 @@ async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()>
     ))
     .await?;
     if backend == DbBackend::Postgres {
-        // A cursor over the roots, in the order they are stored: one pass over the table,
-        // as cheap as `COPY`, where a keyset would read them through an index.
-        txn.execute_unprepared(&roots_cursor(world_id)).await?;
+        for declare in cursors(world_id) {
+            txn.execute_unprepared(&declare).await?;
+        }
     }
     Ok(())
 }
 
-/// `DECLARE export_roots` (PostgreSQL): the world's root elements, as [`ElementRow`]s.
-fn roots_cursor(world_id: Uuid) -> String {
+/// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
+/// the database plans for its whole result (`cursor_tuple_fraction` 1), where keyset
+/// pages each paid for an index descent and a lookup per row.
+fn cursors(world_id: Uuid) -> [String; 4] {
+    let elements = "e.id AS id, e.parent_id AS parent_id, e.kind AS kind, e.name AS name, \
+                    e.summary AS summary, CAST(e.attributes AS TEXT) AS attributes, \
+                    CAST(e.tags AS TEXT) AS tags, e.created_at AS created_at, \
+                    e.updated_at AS updated_at";
     // A UUID's text is hex digits and hyphens: safe to write into the statement, which
     // `DECLARE` over the simple protocol cannot bind.
-    format!(
-        "DECLARE export_roots NO SCROLL CURSOR FOR \
-         SELECT 0 AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
-                e.name AS name, e.summary AS summary, \
-                CAST(e.attributes AS TEXT) AS attributes, CAST(e.tags AS TEXT) AS tags, \
-                e.created_at AS created_at, e.updated_at AS updated_at \
-         FROM world_elements e WHERE e.world_id = '{world_id}' AND e.parent_id IS NULL"
-    )
+    [
+        "SET LOCAL cursor_tuple_fraction = 1".to_owned(),
+        // The roots, in the order they are stored: one pass over the table, like `COPY`.
+        format!(
+            "DECLARE export_roots NO SCROLL CURSOR FOR SELECT 0 AS depth, {elements} \
+             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.parent_id IS NULL"
+        ),
+        format!(
+            "DECLARE export_tree NO SCROLL CURSOR FOR SELECT o.depth AS depth, {elements} \
+             FROM export_order o JOIN world_elements e ON e.id = o.id ORDER BY o.depth, o.id"
+        ),
+        format!(
+            "DECLARE export_relations NO SCROLL CURSOR FOR SELECT id, source_id, target_id, \
+             kind, CAST(attributes AS TEXT) AS attributes, created_at, updated_at \
+             FROM element_relations WHERE world_id = '{world_id}'"
+        ),
+    ]
+}
+
+/// A PostgreSQL export's cursors, in the order they are read.
+#[derive(Clone, Copy)]
+enum Cursor {
+    Roots,
+    Tree,
+    Relations,
+}
+
+impl Cursor {
+    fn fetch(self) -> Statement {
+        let name = match self {
+            Cursor::Roots => "export_roots",
+            Cursor::Tree => "export_tree",
+            Cursor::Relations => "export_relations",
+        };
+        Statement::from_string(
+            DbBackend::Postgres,
+            format!("FETCH FORWARD {PAGE_ROWS} FROM {name}"),
+        )
+    }
+
+    fn next(self) -> Phase {
+        match self {
+            Cursor::Roots => Phase::Fetch(Cursor::Tree),
+            Cursor::Tree => Phase::Fetch(Cursor::Relations),
+            Cursor::Relations => Phase::Done,
+        }
+    }
 }
 
 fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
@@ -178,9 +224,9 @@ enum Phase {
     Kinds {
         after: Option<String>,
     },
-    /// PostgreSQL: the roots, from the cursor `export_roots`.
-    Roots,
-    /// The elements of `export_order`, after `(depth, id)`.
+    /// PostgreSQL: the next page of a cursor.
+    Fetch(Cursor),
+    /// SQLite: the elements of `export_order`, after `(depth, id)`.
     Elements {
         after: (i32, Option<Uuid>),
     },
@@ -244,24 +290,35 @@ impl Pages {
                         }
                         None => {
                             self.phase = match self.txn()?.get_database_backend() {
-                                DbBackend::Postgres => Phase::Roots,
+                                DbBackend::Postgres => Phase::Fetch(Cursor::Roots),
                                 _ => Phase::Elements { after: (-1, None) },
                             }
                         }
                     }
                 }
-                Phase::Roots => {
-                    let rows = ElementRow::find_by_statement(Statement::from_string(
-                        DbBackend::Postgres,
-                        format!("FETCH FORWARD {PAGE_ROWS} FROM export_roots"),
-                    ))
-                    .all(self.txn()?)
-                    .await?;
-                    if (rows.len() as u64) < PAGE_ROWS {
-                        self.phase = Phase::Elements { after: (-1, None) };
+                Phase::Fetch(cursor) => {
+                    let cursor = *cursor;
+                    let txn = self.txn()?;
+                    let chunk = match cursor {
+                        Cursor::Roots | Cursor::Tree => {
+                            let rows = ElementRow::find_by_statement(cursor.fetch())
+                                .all(txn)
+                                .await?;
+                            rendered(&rows, ElementRow::write)?
+                        }
+                        Cursor::Relations => {
+                            let rows = RelationRow::find_by_statement(cursor.fetch())
+                                .all(txn)
+                                .await?;
+                            rendered(&rows, RelationRow::write)?
+                        }
+                    };
+                    // A short page is the cursor's last.
+                    if chunk.rows < PAGE_ROWS {
+                        self.phase = cursor.next();
                     }
-                    if !rows.is_empty() {
-                        return rendered(&rows, ElementRow::write).map(Some);
+                    if chunk.rows > 0 {
+                        return Ok(Some(chunk));
                     }
                 }
                 Phase::Elements { after } => {
