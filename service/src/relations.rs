@@ -178,16 +178,21 @@ async fn element_kinds<C: ConnectionTrait>(
     world_id: Uuid,
     ids: Vec<Uuid>,
 ) -> Result<HashMap<Uuid, String>> {
+    // By id alone, the world compared here: with the world in the condition, PostgreSQL
+    // may read a world that is being imported (and has no statistics yet) through a
+    // world index, every row of it for every chunk of relations.
     Ok(world_elements::Entity::find()
         .select_only()
         .column(world_elements::Column::Id)
+        .column(world_elements::Column::WorldId)
         .column(world_elements::Column::Kind)
-        .filter(world_elements::Column::WorldId.eq(world_id))
         .filter(world_elements::Column::Id.is_in(ids))
-        .into_tuple::<(Uuid, String)>()
+        .into_tuple::<(Uuid, Uuid, String)>()
         .all(db)
         .await?
         .into_iter()
+        .filter(|(_, world, _)| *world == world_id)
+        .map(|(id, _, kind)| (id, kind))
         .collect())
 }
 
@@ -438,8 +443,7 @@ pub mod write {
         ends.sort_unstable();
         ends.dedup();
         let mut found = HashMap::with_capacity(ends.len());
-        // Bounded statements: one bind parameter is the world's id.
-        for part in ends.chunks(crate::seed::batch_rows(w.backend(), 1) - 1) {
+        for part in ends.chunks(crate::seed::batch_rows(w.backend(), 1)) {
             found.extend(element_kinds(w.txn(), world_id, part.to_vec()).await?);
         }
         let mut kind_names: Vec<String> = chunk

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{NewElement, created, id_taken, new_row};
 use crate::changes::WorldWrite;
 use crate::elements::parent_not_in_world;
-use crate::error::Error;
+use crate::error::{Error, is_unique_violation};
 use crate::mentions;
 use crate::seed::{ELEMENT_COLUMNS, batch_rows};
 
@@ -105,6 +105,9 @@ async fn create_chunk(
         None => before.contains(id),
     };
 
+    // Ids an import keeps may exist already; new ones (UUID v7) do not, and their rows go
+    // in without the cost of `ON CONFLICT` and `RETURNING`.
+    let kept_ids = chunk.iter().any(|(_, new)| new.preserved.is_some());
     let mut models = Vec::with_capacity(chunk.len());
     let mut failure = None;
     for (index, (id, new)) in chunk.into_iter().enumerate() {
@@ -126,11 +129,15 @@ async fn create_chunk(
             }
         }
     }
-    // The rows before a failing one are inserted too: one of them may have an id that
-    // exists already, which the single create would have refused first.
-    let inserted = insert_new(w, &models).await?;
-    if let Some(index) = models.iter().position(|m| !inserted.contains(&m.id)) {
-        return Err(BulkError::at(index, id_taken()));
+    if kept_ids {
+        // The rows before a failing one are inserted too: one of them may have an id that
+        // exists already, which the single create would have refused first.
+        let inserted = insert_new(w, &models).await?;
+        if let Some(index) = models.iter().position(|m| !inserted.contains(&m.id)) {
+            return Err(BulkError::at(index, id_taken()));
+        }
+    } else if failure.is_none() {
+        insert(w, &models).await?;
     }
     if let Some(failure) = failure {
         return Err(failure);
@@ -170,19 +177,48 @@ async fn create_chunk(
 /// Which of `ids` are elements of the write's world.
 async fn elements_among(w: &WorldWrite, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, BulkError> {
     let mut found = HashSet::with_capacity(ids.len());
-    // Bounded statements: one bind parameter is the world's id.
-    for part in ids.chunks(batch_rows(w.backend(), 1) - 1) {
-        let rows: Vec<Uuid> = world_elements::Entity::find()
+    for part in ids.chunks(batch_rows(w.backend(), 1)) {
+        // By id alone, the world compared here: with the world in the condition,
+        // PostgreSQL may read a world that is being imported (and has no statistics yet)
+        // through a world index, every row of it for every chunk.
+        let rows: Vec<(Uuid, Uuid)> = world_elements::Entity::find()
             .select_only()
             .column(world_elements::Column::Id)
-            .filter(world_elements::Column::WorldId.eq(w.world_id()))
+            .column(world_elements::Column::WorldId)
             .filter(world_elements::Column::Id.is_in(part.to_vec()))
             .into_tuple()
             .all(w.txn())
             .await?;
-        found.extend(rows);
+        found.extend(
+            rows.into_iter()
+                .filter(|(_, world_id)| *world_id == w.world_id())
+                .map(|(id, _)| id),
+        );
     }
     Ok(found)
+}
+
+/// Inserts `models` (whose ids are new) in one statement.
+async fn insert(w: &WorldWrite, models: &[world_elements::Model]) -> Result<(), BulkError> {
+    if models.is_empty() {
+        return Ok(());
+    }
+    world_elements::Entity::insert_many(
+        models
+            .iter()
+            .cloned()
+            .map(world_elements::ActiveModel::from),
+    )
+    .exec_without_returning(w.txn())
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            BulkError::at(0, id_taken())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
 }
 
 /// Inserts `models` in one statement, skipping any whose id exists; returns the ids
