@@ -1,7 +1,9 @@
 //! `POST .../batch`: up to 1,000 element and relation writes applied all or nothing, in
-//! one [`WorldWrite`]. Each operation is the single endpoint's use case (`*_in`), so it is
-//! validated and written exactly as a single request would be; only `$ref` resolution and
-//! naming the failing operation are batch's own.
+//! one [`WorldWrite`]. Each operation is validated and written exactly as a single request
+//! would be: updates and deletes by the single endpoint's use case (`*_in`); creates by
+//! its request parsing (`parse_create`) and the bulk form of the same write path
+//! (`create_many`), consecutive creates together. Only `$ref` resolution and naming the
+//! failing operation are batch's own.
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -11,10 +13,11 @@ use uuid::Uuid;
 use crate::access::Role;
 use crate::auth::Actor;
 use crate::changes::WorldWrite;
+use crate::element_write::{self, BulkError, NewElement};
 use crate::elements::{self, ElementDto};
 use crate::error::{Error, FieldError, Result};
 use crate::json_body;
-use crate::relations::{self, RelationDto};
+use crate::relations::{self, NewRelation, RelationDto};
 
 /// At most this many operations in one batch.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -117,28 +120,114 @@ pub async fn apply(
     }
     let mut refs: HashMap<String, Uuid> = HashMap::new();
     let mut results = Vec::with_capacity(count);
+    let mut pending = Pending::None;
     for (index, operation) in request.operations.into_iter().enumerate() {
-        let result = apply_one(&mut w, &refs, operation)
-            .await
-            .map_err(|e| e.in_operation(index))?;
-        if let (Some(reference), Some(id)) = (&result.reference, result.resource_id()) {
-            refs.insert(reference.clone(), id);
+        let step = match check(&mut refs, operation) {
+            Ok(step) => step,
+            Err(error) => {
+                // The creates waiting to be written come first: one of them may fail.
+                pending.write(&mut w, &mut results).await?;
+                return Err(error.in_operation(index));
+            }
+        };
+        match step {
+            Step::CreateElement(reference, row) => {
+                if !matches!(pending, Pending::Elements(_)) {
+                    pending.write(&mut w, &mut results).await?;
+                    pending = Pending::Elements(Vec::new());
+                }
+                if let Pending::Elements(creates) = &mut pending {
+                    creates.push((index, reference, row));
+                }
+            }
+            Step::CreateRelation(reference, row) => {
+                if !matches!(pending, Pending::Relations(_)) {
+                    pending.write(&mut w, &mut results).await?;
+                    pending = Pending::Relations(Vec::new());
+                }
+                if let Pending::Relations(creates) = &mut pending {
+                    creates.push((index, reference, row));
+                }
+            }
+            Step::Other(checked) => {
+                pending.write(&mut w, &mut results).await?;
+                let result = run(&mut w, checked)
+                    .await
+                    .map_err(|e| e.in_operation(index))?;
+                results.push(result);
+            }
         }
-        results.push(result);
     }
+    pending.write(&mut w, &mut results).await?;
     // Dropping `w` on an error above rolls the whole batch back.
     w.commit().await?;
     Ok(BatchResponse { results })
 }
 
-impl BatchResult {
-    fn resource_id(&self) -> Option<Uuid> {
-        match &self.resource {
-            Some(BatchResource::Element(e)) => Some(e.id),
-            Some(BatchResource::Relation(r)) => Some(r.id),
-            None => None,
+/// Creates read and checked on their own but not yet written: consecutive operations
+/// that create elements (or relations), written together with the bulk form of the
+/// write path, which checks and writes them as one by one, in order. Each with its
+/// operation's index and `ref`.
+enum Pending {
+    None,
+    Elements(Vec<(usize, Option<String>, (Uuid, NewElement))>),
+    Relations(Vec<(usize, Option<String>, (Uuid, NewRelation))>),
+}
+
+impl Pending {
+    /// Writes the waiting creates and adds their results; a failure names its operation.
+    async fn write(&mut self, w: &mut WorldWrite, results: &mut Vec<BatchResult>) -> Result<()> {
+        let failed = |indices: &[usize], e: BulkError| match e.index {
+            Some(i) => OpError::from(e.error).in_operation(indices.get(i).copied().unwrap_or(0)),
+            None => e.error,
+        };
+        match std::mem::replace(self, Pending::None) {
+            Pending::None => {}
+            Pending::Elements(creates) => {
+                let (indices, references, rows) = split(creates);
+                let made = element_write::create_many(w, rows)
+                    .await
+                    .map_err(|e| failed(&indices, e))?;
+                for (element, reference) in made.into_iter().zip(references) {
+                    results.push(BatchResult {
+                        status: 201,
+                        reference,
+                        resource: Some(BatchResource::Element(element.into())),
+                    });
+                }
+            }
+            Pending::Relations(creates) => {
+                let (indices, references, rows) = split(creates);
+                let made = relations::write::create_many(w, rows)
+                    .await
+                    .map_err(|e| failed(&indices, e))?;
+                for (relation, reference) in made.into_iter().zip(references) {
+                    results.push(BatchResult {
+                        status: 201,
+                        reference,
+                        resource: Some(BatchResource::Relation(relation.into())),
+                    });
+                }
+            }
         }
+        Ok(())
     }
+}
+
+type Split<T> = (Vec<usize>, Vec<Option<String>>, Vec<(Uuid, T)>);
+
+fn split<T>(creates: Vec<(usize, Option<String>, (Uuid, T))>) -> Split<T> {
+    let mut split = (
+        Vec::with_capacity(creates.len()),
+        Vec::with_capacity(creates.len()),
+        Vec::with_capacity(creates.len()),
+    );
+    for (index, reference, row) in creates {
+        split.0.push(index);
+        split.1.push(reference);
+        split.2.push(row);
+    }
+    split
 }
 
 /// Where in an operation a failure lies, before it is placed under `operations[i]`.
@@ -202,11 +291,26 @@ impl OpError {
     }
 }
 
-async fn apply_one(
-    w: &mut WorldWrite,
-    refs: &HashMap<String, Uuid>,
-    operation: BatchOperation,
-) -> Result<BatchResult, OpError> {
+/// An operation, checked on its own.
+enum Step {
+    /// A create, its id chosen (later operations may name its `ref`), to be written with
+    /// the creates next to it.
+    CreateElement(Option<String>, (Uuid, NewElement)),
+    CreateRelation(Option<String>, (Uuid, NewRelation)),
+    /// An update or delete, with its id and body resolved.
+    Other(Checked),
+}
+
+struct Checked {
+    op: BatchOp,
+    id: Option<Uuid>,
+    if_match: Option<i32>,
+    body: Option<Value>,
+}
+
+/// Checks an operation's shape, resolves its `$ref`s and, for a create, its body as the
+/// single endpoint does; a create's `ref` is known from here on.
+fn check(refs: &mut HashMap<String, Uuid>, operation: BatchOperation) -> Result<Step, OpError> {
     let op = operation.op;
     if operation.reference.is_some() && !op.creates() {
         return Err(OpError::validation("ref", "only a create may carry a ref"));
@@ -245,12 +349,43 @@ async fn apply_one(
         (false, Some(_)) => return Err(OpError::validation("body", "a delete takes no body")),
         (false, None) => None,
     };
-    let if_match = operation.if_match;
-    let (status, resource) = match (op, id, body) {
-        (BatchOp::CreateElement, _, Some(body)) => {
-            let element = elements::create_in(w, parse(body)?).await?;
-            (201, Some(BatchResource::Element(element.into())))
+    let reference = operation.reference;
+    let mut remember = |id: Uuid| {
+        if let Some(reference) = &reference {
+            refs.insert(reference.clone(), id);
         }
+    };
+    Ok(match (op, body) {
+        (BatchOp::CreateElement, Some(body)) => {
+            let new = elements::parse_create(parse(body)?)?;
+            let id = element_write::new_id(&new);
+            remember(id);
+            Step::CreateElement(reference, (id, new))
+        }
+        (BatchOp::CreateRelation, Some(body)) => {
+            let new = relations::parse_create(parse(body)?)?;
+            let id = relations::write::new_id(&new);
+            remember(id);
+            Step::CreateRelation(reference, (id, new))
+        }
+        (op, body) => Step::Other(Checked {
+            op,
+            id,
+            if_match: operation.if_match,
+            body,
+        }),
+    })
+}
+
+/// Applies an update or delete, as its single endpoint would.
+async fn run(w: &mut WorldWrite, checked: Checked) -> Result<BatchResult, OpError> {
+    let Checked {
+        op,
+        id,
+        if_match,
+        body,
+    } = checked;
+    let (status, resource) = match (op, id, body) {
         (BatchOp::UpdateElement, Some(id), Some(body)) => {
             let element = elements::update_in(w, id, if_match, parse(body)?).await?;
             (200, Some(BatchResource::Element(element.into())))
@@ -258,10 +393,6 @@ async fn apply_one(
         (BatchOp::DeleteElement, Some(id), None) => {
             elements::delete_in(w, id, if_match).await?;
             (204, None)
-        }
-        (BatchOp::CreateRelation, _, Some(body)) => {
-            let relation = relations::create_in(w, parse(body)?).await?;
-            (201, Some(BatchResource::Relation(relation.into())))
         }
         (BatchOp::UpdateRelation, Some(id), Some(body)) => {
             let relation = relations::update_in(w, id, if_match, parse(body)?).await?;
@@ -275,7 +406,7 @@ async fn apply_one(
     };
     Ok(BatchResult {
         status,
-        reference: operation.reference,
+        reference: None,
         resource,
     })
 }

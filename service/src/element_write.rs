@@ -23,6 +23,9 @@ use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
 use crate::versioning::{self, Preserved};
 
+mod bulk;
+pub use bulk::{BulkError, create_many};
+
 /// A new element's fields, validated.
 pub struct NewElement {
     pub kind: Kind,
@@ -69,6 +72,36 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
     if let Some(parent_id) = new.parent_id {
         check_parent_in_world(w.txn(), w.world_id(), parent_id).await?;
     }
+    let id = new_id(&new);
+    let element = new_row(w, id, new).await?;
+    // Every column is known here, so the insert needs no `RETURNING` and can ride with
+    // the commit's statement.
+    let row = element.clone().into_active_model().reset_all();
+    let insert = world_elements::Entity::insert(row).build(w.backend());
+    w.execute_with_commit(insert).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            id_taken()
+        } else {
+            e.into()
+        }
+    })?;
+    sync_mentions(w, element.id, None, element.summary.as_deref()).await?;
+    created(w, &element);
+    Ok(element)
+}
+
+/// The id a new element gets: the one an import keeps, or a new one.
+pub fn new_id(new: &NewElement) -> Uuid {
+    new.preserved.map_or_else(Uuid::now_v7, |p| p.id)
+}
+
+fn id_taken() -> Error {
+    Error::Conflict("an element with this id exists".into())
+}
+
+/// What every create of an element (one or many) checks and makes once its parent is
+/// known to be there: the kind's schema, then the row. An import keeps the times it maps.
+async fn new_row(w: &WorldWrite, id: Uuid, new: NewElement) -> Result<world_elements::Model> {
     kinds::check_attributes(
         w.txn(),
         w.world_id(),
@@ -77,18 +110,11 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         &new.attributes,
     )
     .await?;
-    // Every column is known here, so the insert needs no `RETURNING` and can ride with
-    // the commit's statement. An import keeps the ids and times it maps.
     let at = versioning::now();
-    let (id, created_at, updated_at) = match new.preserved {
-        Some(Preserved {
-            id,
-            created_at,
-            updated_at,
-        }) => (id, created_at, updated_at),
-        None => (Uuid::now_v7(), at, at),
-    };
-    let element = world_elements::Model {
+    let (created_at, updated_at) = new
+        .preserved
+        .map_or((at, at), |p| (p.created_at, p.updated_at));
+    Ok(world_elements::Model {
         id,
         world_id: w.world_id(),
         parent_id: new.parent_id,
@@ -101,25 +127,19 @@ pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_element
         created_by: Some(w.actor_id()),
         created_at,
         updated_at,
-    };
-    let row = element.clone().into_active_model().reset_all();
-    let insert = world_elements::Entity::insert(row).build(w.backend());
-    w.execute_with_commit(insert).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::Conflict("an element with this id exists".into())
-        } else {
-            e.into()
-        }
-    })?;
-    sync_mentions(w, element.id, None, element.summary.as_deref()).await?;
+    })
+}
+
+/// What reacts to a new element once its row (and its mentions) are written, for every
+/// create (one or many): the world's count and the change log.
+fn created(w: &mut WorldWrite, element: &world_elements::Model) {
     w.count_elements(1);
     w.record(
         ChangeType::ElementCreated,
         element.id,
         Some(element.version),
-        Some(element_json(&element)),
+        Some(element_json(element)),
     );
-    Ok(element)
 }
 
 /// Applies `edit` to `current` (read inside `w`) as one new version. Values equal to the

@@ -600,11 +600,13 @@ pub(crate) async fn check_parent_in_world<C: ConnectionTrait>(
         .await?;
     match found {
         Some(_) => Ok(()),
-        None => Err(Error::validation(
-            "parent_id",
-            "must name an element of the same world",
-        )),
+        None => Err(parent_not_in_world()),
     }
+}
+
+/// A create's parent is not an element of the world (yet).
+pub(crate) fn parent_not_in_world() -> Error {
+    Error::validation("parent_id", "must name an element of the same world")
 }
 
 /// Validated fields of a create or update request.

@@ -1,12 +1,16 @@
 //! A world's export: NDJSON, one JSON object per line, in the contract's order (the
 //! header, kinds, elements with every parent before its children, relations), streamed
-//! from the database a keyset page at a time, so memory does not grow with the world.
+//! from the database a page at a time, so memory does not grow with the world.
 //!
 //! The pages are read in one repeatable-read transaction (SQLite: one read transaction),
 //! so the export is one consistent snapshot however long it streams. Parents come before
 //! children by walking the hierarchy once, into a temporary table of `(depth, id)` with
 //! that as its key, and paging through it by `(depth, id)`; the table lives and dies
-//! with the transaction.
+//! with the transaction. On PostgreSQL the roots (most elements, in most worlds) skip the
+//! table: they come first, from a cursor over `world_elements`, and every part is read
+//! through a cursor rather than keyset pages (see [`cursors`]).
+//! A task reads the pages ahead of the response, so the database and the rendering and
+//! sending of lines overlap.
 use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +24,6 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::access::world_access;
@@ -33,8 +36,9 @@ pub const FORMAT: &str = "lorebase.world";
 /// The `version` of the header line.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Rows per page (and per chunk of the stream).
-const PAGE_ROWS: u64 = 1000;
+/// Rows per page (and per chunk of the stream): a round trip per 5,000 rows, a few MiB of
+/// lines in memory at a time.
+const PAGE_ROWS: u64 = 5000;
 
 /// A piece of the export: whole lines, and how many rows they hold.
 pub struct ExportChunk {
@@ -63,53 +67,149 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
         ..Default::default()
     };
     let txn = db.begin_with_options(options).await?;
+    if backend == DbBackend::Postgres {
+        // The hierarchy's walk is estimated dear enough to be compiled, which costs more
+        // than the walk itself.
+        txn.execute_unprepared("SET LOCAL jit = off").await?;
+    }
     let world = worlds::Entity::find_by_id(world_id)
         .one(&txn)
         .await?
         .ok_or(Error::NotFound)?;
     order_elements(&txn, world_id).await?;
-    let pages = Pages {
+    let mut pages = Pages {
         txn: Some(txn),
         world,
         phase: Phase::Header,
     };
-    Ok(Box::pin(futures_util::stream::try_unfold(
-        pages,
-        |mut pages| async move {
-            let chunk = pages.next_chunk().await?;
-            Ok(chunk.map(|chunk| (chunk, pages)))
-        },
+    // The pages are read (and rendered) by a task of their own, up to READ_AHEAD chunks
+    // ahead of the response: the database makes the next page while this one is sent.
+    // When the response goes away, the task's next send fails and it ends, dropping (and
+    // so rolling back) the transaction.
+    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        loop {
+            let next = pages.next_chunk().await;
+            let end = !matches!(next, Ok(Some(_)));
+            let next = match next {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => break,
+                Err(error) => Err(error),
+            };
+            if sender.send(next).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    Ok(Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
     )))
 }
 
-/// Fills the temporary `export_order (depth, id)` with every element of the world and
-/// its distance from a root.
+/// Chunks read ahead of the response (each at most [`PAGE_ROWS`] rows).
+const READ_AHEAD: usize = 2;
+
+/// Fills the temporary `export_order (depth, id)` with the elements to export in
+/// hierarchy order and their distance from a root. On PostgreSQL the roots are read
+/// straight from `world_elements` with a cursor ([`cursors`]), so the table holds only
+/// the elements that have a parent (walked from the roots' children); on SQLite it holds
+/// every element, read a keyset page at a time.
 async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()> {
     let backend = txn.get_database_backend();
-    let id_type = match backend {
-        DbBackend::Postgres => "uuid",
-        _ => "BLOB",
+    let (id_type, start) = match backend {
+        DbBackend::Postgres => (
+            "uuid",
+            "SELECT c.id, 1 FROM world_elements c JOIN world_elements r ON r.id = c.parent_id \
+             WHERE c.world_id = $1 AND r.parent_id IS NULL",
+        ),
+        _ => (
+            "BLOB",
+            "SELECT id, 0 FROM world_elements WHERE world_id = ? AND parent_id IS NULL",
+        ),
     };
     txn.execute_unprepared(&format!(
         "CREATE TEMPORARY TABLE export_order (depth INTEGER NOT NULL, id {id_type} NOT NULL, \
          PRIMARY KEY (depth, id))"
     ))
     .await?;
-    let p = placeholder(backend);
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
             "WITH RECURSIVE tree (id, depth) AS ( \
-                 SELECT id, 0 FROM world_elements WHERE world_id = {p1} AND parent_id IS NULL \
+                 {start} \
                  UNION ALL \
                  SELECT e.id, t.depth + 1 FROM world_elements e JOIN tree t ON e.parent_id = t.id \
-             ) INSERT INTO export_order (depth, id) SELECT depth, id FROM tree",
-            p1 = p(1),
+             ) INSERT INTO export_order (depth, id) SELECT depth, id FROM tree"
         ),
         [world_id.into()],
     ))
     .await?;
+    if backend == DbBackend::Postgres {
+        for declare in cursors(world_id) {
+            txn.execute_unprepared(&declare).await?;
+        }
+    }
     Ok(())
+}
+
+/// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
+/// the database plans for its whole result (`cursor_tuple_fraction` 1), where keyset
+/// pages each paid for an index descent and a lookup per row.
+fn cursors(world_id: Uuid) -> [String; 4] {
+    let elements = "e.id AS id, e.parent_id AS parent_id, e.kind AS kind, e.name AS name, \
+                    e.summary AS summary, CAST(e.attributes AS TEXT) AS attributes, \
+                    CAST(e.tags AS TEXT) AS tags, e.created_at AS created_at, \
+                    e.updated_at AS updated_at";
+    // A UUID's text is hex digits and hyphens: safe to write into the statement, which
+    // `DECLARE` over the simple protocol cannot bind.
+    [
+        "SET LOCAL cursor_tuple_fraction = 1".to_owned(),
+        // The roots, in the order they are stored: one pass over the table, like `COPY`.
+        format!(
+            "DECLARE export_roots NO SCROLL CURSOR FOR SELECT 0 AS depth, {elements} \
+             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.parent_id IS NULL"
+        ),
+        format!(
+            "DECLARE export_tree NO SCROLL CURSOR FOR SELECT o.depth AS depth, {elements} \
+             FROM export_order o JOIN world_elements e ON e.id = o.id ORDER BY o.depth, o.id"
+        ),
+        format!(
+            "DECLARE export_relations NO SCROLL CURSOR FOR SELECT id, source_id, target_id, \
+             kind, CAST(attributes AS TEXT) AS attributes, created_at, updated_at \
+             FROM element_relations WHERE world_id = '{world_id}'"
+        ),
+    ]
+}
+
+/// A PostgreSQL export's cursors, in the order they are read.
+#[derive(Clone, Copy)]
+enum Cursor {
+    Roots,
+    Tree,
+    Relations,
+}
+
+impl Cursor {
+    fn fetch(self) -> Statement {
+        let name = match self {
+            Cursor::Roots => "export_roots",
+            Cursor::Tree => "export_tree",
+            Cursor::Relations => "export_relations",
+        };
+        Statement::from_string(
+            DbBackend::Postgres,
+            format!("FETCH FORWARD {PAGE_ROWS} FROM {name}"),
+        )
+    }
+
+    fn next(self) -> Phase {
+        match self {
+            Cursor::Roots => Phase::Fetch(Cursor::Tree),
+            Cursor::Tree => Phase::Fetch(Cursor::Relations),
+            Cursor::Relations => Phase::Done,
+        }
+    }
 }
 
 fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
@@ -121,9 +221,18 @@ fn placeholder(backend: DbBackend) -> impl Fn(usize) -> String {
 
 enum Phase {
     Header,
-    Kinds { after: Option<String> },
-    Elements { after: (i32, Option<Uuid>) },
-    Relations { after: Option<Uuid> },
+    Kinds {
+        after: Option<String>,
+    },
+    /// PostgreSQL: the next page of a cursor.
+    Fetch(Cursor),
+    /// SQLite: the elements of `export_order`, after `(depth, id)`.
+    Elements {
+        after: (i32, Option<Uuid>),
+    },
+    Relations {
+        after: Option<Uuid>,
+    },
     Done,
 }
 
@@ -179,7 +288,37 @@ impl Pages {
                             })
                             .map(Some);
                         }
-                        None => self.phase = Phase::Elements { after: (-1, None) },
+                        None => {
+                            self.phase = match self.txn()?.get_database_backend() {
+                                DbBackend::Postgres => Phase::Fetch(Cursor::Roots),
+                                _ => Phase::Elements { after: (-1, None) },
+                            }
+                        }
+                    }
+                }
+                Phase::Fetch(cursor) => {
+                    let cursor = *cursor;
+                    let txn = self.txn()?;
+                    let chunk = match cursor {
+                        Cursor::Roots | Cursor::Tree => {
+                            let rows = ElementRow::find_by_statement(cursor.fetch())
+                                .all(txn)
+                                .await?;
+                            rendered(&rows, ElementRow::write)?
+                        }
+                        Cursor::Relations => {
+                            let rows = RelationRow::find_by_statement(cursor.fetch())
+                                .all(txn)
+                                .await?;
+                            rendered(&rows, RelationRow::write)?
+                        }
+                    };
+                    // A short page is the cursor's last.
+                    if chunk.rows < PAGE_ROWS {
+                        self.phase = cursor.next();
+                    }
+                    if chunk.rows > 0 {
+                        return Ok(Some(chunk));
                     }
                 }
                 Phase::Elements { after } => {
@@ -189,7 +328,7 @@ impl Pages {
                             self.phase = Phase::Elements {
                                 after: (last.depth, Some(last.id)),
                             };
-                            return lines(&rows, |e| line(&e.line()?)).map(Some);
+                            return rendered(&rows, ElementRow::write).map(Some);
                         }
                         None => self.phase = Phase::Relations { after: None },
                     }
@@ -201,7 +340,7 @@ impl Pages {
                             self.phase = Phase::Relations {
                                 after: Some(last.id),
                             };
-                            return lines(&rows, |r| line(&r.line()?)).map(Some);
+                            return rendered(&rows, RelationRow::write).map(Some);
                         }
                         None => self.phase = Phase::Done,
                     }
@@ -233,7 +372,9 @@ impl Pages {
         let txn = self.txn()?;
         let backend = txn.get_database_backend();
         let p = placeholder(backend);
-        // The first page starts at depth -1 (before every root), with no id.
+        // The first page starts at depth -1 (before every root), with no id. A row-value
+        // comparison, which both databases read from the key's index where it stops; the
+        // same condition spelt with OR made each page scan the key from its start.
         let nil = id.unwrap_or(Uuid::nil());
         let sql = format!(
             "SELECT o.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
@@ -241,23 +382,17 @@ impl Pages {
                     CAST(e.attributes AS TEXT) AS attributes, CAST(e.tags AS TEXT) AS tags, \
                     e.created_at AS created_at, e.updated_at AS updated_at \
              FROM export_order o JOIN world_elements e ON e.id = o.id \
-             WHERE o.depth > {p1} OR (o.depth = {p2} AND o.id > {p3}) \
-             ORDER BY o.depth, o.id LIMIT {p4}",
+             WHERE (o.depth, o.id) > ({p1}, {p2}) \
+             ORDER BY o.depth, o.id LIMIT {p3}",
             p1 = p(1),
             p2 = p(2),
             p3 = p(3),
-            p4 = p(4),
         );
         Ok(
             ElementRow::find_by_statement(Statement::from_sql_and_values(
                 backend,
                 sql,
-                [
-                    depth.into(),
-                    depth.into(),
-                    nil.into(),
-                    (PAGE_ROWS as i64).into(),
-                ],
+                [depth.into(), nil.into(), (PAGE_ROWS as i64).into()],
             ))
             .all(txn)
             .await?,
@@ -309,10 +444,43 @@ fn lines<R>(rows: &[R], to_line: impl Fn(&R) -> Result<String>) -> Result<Export
     })
 }
 
-/// Stored JSON text, written out as it is (it was valid JSON when it was stored).
-fn raw(id: Uuid, what: &str, text: &str) -> Result<Box<RawValue>> {
-    RawValue::from_string(text.to_owned())
-        .map_err(|e| Error::Internal(format!("{id}: stored {what} is not JSON: {e}")))
+/// The rows as lines, each written by `write` straight into the chunk's buffer.
+fn rendered<R>(
+    rows: &[R],
+    write: impl Fn(&R, &mut Vec<u8>) -> serde_json::Result<()>,
+) -> Result<ExportChunk> {
+    let mut out = Vec::with_capacity(rows.len() * 512);
+    for row in rows {
+        write(row, &mut out).map_err(|e| Error::internal("export line", e))?;
+        out.push(b'\n');
+    }
+    let text = String::from_utf8(out).map_err(|e| Error::internal("export line", e))?;
+    Ok(ExportChunk {
+        text,
+        rows: rows.len() as u64,
+    })
+}
+
+/// Writes `"name":` and the value as JSON.
+fn field<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    name: &str,
+    value: &T,
+) -> serde_json::Result<()> {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    serde_json::to_writer(&mut *out, value)
+}
+
+/// Writes `"name":` and a stored JSON document's text as it is: the database keeps only
+/// documents that were valid JSON when they were written (PostgreSQL's `jsonb` renders
+/// its own), so the text is not parsed again on the way out.
+fn raw_field(out: &mut Vec<u8>, name: &str, text: &str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(text.as_bytes());
 }
 
 #[derive(Serialize)]
@@ -357,39 +525,29 @@ struct ElementRow {
     updated_at: DateTimeWithTimeZone,
 }
 
-#[derive(Serialize)]
-struct ElementLine<'a> {
-    element: ElementFields<'a>,
-}
-
-#[derive(Serialize)]
-struct ElementFields<'a> {
-    id: Uuid,
-    parent_id: Option<Uuid>,
-    kind: &'a str,
-    name: &'a str,
-    summary: Option<&'a str>,
-    attributes: Box<RawValue>,
-    tags: Box<RawValue>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 impl ElementRow {
-    fn line(&self) -> Result<ElementLine<'_>> {
-        Ok(ElementLine {
-            element: ElementFields {
-                id: self.id,
-                parent_id: self.parent_id,
-                kind: &self.kind,
-                name: &self.name,
-                summary: self.summary.as_deref(),
-                attributes: raw(self.id, "attributes", &self.attributes)?,
-                tags: raw(self.id, "tags", &self.tags)?,
-                created_at: self.created_at.with_timezone(&Utc),
-                updated_at: self.updated_at.with_timezone(&Utc),
-            },
-        })
+    /// `{"element": {...}}`, its fields in the order of the contract.
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"element\":{");
+        field(out, "id", &self.id)?;
+        out.push(b',');
+        field(out, "parent_id", &self.parent_id)?;
+        out.push(b',');
+        field(out, "kind", &self.kind)?;
+        out.push(b',');
+        field(out, "name", &self.name)?;
+        out.push(b',');
+        field(out, "summary", &self.summary)?;
+        out.push(b',');
+        raw_field(out, "attributes", &self.attributes);
+        out.push(b',');
+        raw_field(out, "tags", &self.tags);
+        out.push(b',');
+        field(out, "created_at", &self.created_at.with_timezone(&Utc))?;
+        out.push(b',');
+        field(out, "updated_at", &self.updated_at.with_timezone(&Utc))?;
+        out.extend_from_slice(b"}}");
+        Ok(())
     }
 }
 
@@ -404,34 +562,24 @@ struct RelationRow {
     updated_at: DateTimeWithTimeZone,
 }
 
-#[derive(Serialize)]
-struct RelationLine<'a> {
-    relation: RelationFields<'a>,
-}
-
-#[derive(Serialize)]
-struct RelationFields<'a> {
-    id: Uuid,
-    source_id: Uuid,
-    target_id: Uuid,
-    kind: &'a str,
-    attributes: Box<RawValue>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 impl RelationRow {
-    fn line(&self) -> Result<RelationLine<'_>> {
-        Ok(RelationLine {
-            relation: RelationFields {
-                id: self.id,
-                source_id: self.source_id,
-                target_id: self.target_id,
-                kind: &self.kind,
-                attributes: raw(self.id, "attributes", &self.attributes)?,
-                created_at: self.created_at.with_timezone(&Utc),
-                updated_at: self.updated_at.with_timezone(&Utc),
-            },
-        })
+    /// `{"relation": {...}}`, its fields in the order of the contract.
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"relation\":{");
+        field(out, "id", &self.id)?;
+        out.push(b',');
+        field(out, "source_id", &self.source_id)?;
+        out.push(b',');
+        field(out, "target_id", &self.target_id)?;
+        out.push(b',');
+        field(out, "kind", &self.kind)?;
+        out.push(b',');
+        raw_field(out, "attributes", &self.attributes);
+        out.push(b',');
+        field(out, "created_at", &self.created_at.with_timezone(&Utc))?;
+        out.push(b',');
+        field(out, "updated_at", &self.updated_at.with_timezone(&Utc))?;
+        out.extend_from_slice(b"}}");
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
 //! Importing an export as a new world owned by the caller. The body is parsed a line at
-//! a time as it arrives, and written in ONE transaction as it is read: a bad line (or
+//! a time as it arrives, and written in ONE transaction as it is read, [`CHUNK_ROWS`]
+//! lines at a time (each line checked as it is read, the chunk with the bulk forms of
+//! the write functions, which check and write it as the lines one by one would): a bad line (or
 //! anything else failing) rolls everything back and is answered 422 with `errors[].field`
 //! = `line <n>`; nothing is written. A dry run does the same work and rolls back at the
 //! end, so it finds exactly what a real import would refuse.
@@ -23,22 +25,25 @@ use sea_orm::EntityTrait;
 use crate::access::{Need, Role};
 use crate::auth::Actor;
 use crate::changes::{WorldWrite, begin_write};
-use crate::element_write;
+use crate::element_write::{self, BulkError, NewElement};
 use crate::elements::{self, CreateElementRequest};
 use crate::error::{Error, FieldError, Result};
 use crate::export::{FORMAT, FORMAT_VERSION};
 use crate::json_body;
 use crate::json_limits::{MAX_JSON_DEPTH, depth_exceeds};
 use crate::kinds::{self, PutKindRequest};
-use crate::relations::{self, CreateRelationRequest};
+use crate::relations::{self, CreateRelationRequest, NewRelation};
 use crate::values::Kind;
 use crate::versioning::Preserved;
 use crate::worlds::{self, CreateWorldRequest, WorldDto};
 
 /// The longest line accepted (an element's documents are at most 256 KiB each).
 pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
-/// Changes recorded before they are written out (see [`WorldWrite::flush`]).
-const FLUSH_EVERY: u64 = 1000;
+/// Element and relation lines read before they are written together
+/// ([`element_write::create_many`], [`relations::write::create_many`]), and their changes
+/// with them ([`WorldWrite::flush`]): memory stays flat, and the rows go in multi-row
+/// statements.
+const CHUNK_ROWS: usize = 2000;
 /// Kind lines are held until the end: at most this many, of at most this size in all.
 const MAX_KINDS: usize = 10_000;
 const MAX_KINDS_BYTES: usize = 16 * 1024 * 1024;
@@ -63,7 +68,7 @@ pub enum ImportOutcome {
 }
 
 /// Imports the NDJSON export `body` as a new world owned by `actor`. `progress` is called
-/// with the counts so far now and then (every [`FLUSH_EVERY`] lines).
+/// with the counts so far now and then (every [`CHUNK_ROWS`] rows).
 pub async fn import<S, B>(
     db: &sea_orm::DatabaseConnection,
     actor: &Actor,
@@ -78,18 +83,27 @@ where
     actor.require(Need::Write)?;
     let mut importer = Importer::new(actor);
     let mut lines = Lines::new(body);
-    while let Some((number, line)) = lines.next().await? {
-        importer
-            .line(db, number, &line)
-            .await
-            .map_err(|e| at_line(number, e))?;
-        if number % FLUSH_EVERY == 0 {
-            if let Some(w) = importer.write.as_mut() {
-                w.flush().await?;
+    loop {
+        let (number, line) = match lines.next().await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(error) => {
+                // The lines read before would have failed first.
+                importer.write_pending().await?;
+                return Err(error);
             }
+        };
+        if let Err(error) = importer.line(db, number, &line).await {
+            // The lines read before this one would have failed first.
+            importer.write_pending().await?;
+            return Err(at_line(number, error));
+        }
+        if importer.pending() >= CHUNK_ROWS {
+            importer.write_pending().await?;
             progress(&importer.counts);
         }
     }
+    importer.write_pending().await?;
     let Some(mut w) = importer.write.take() else {
         return Err(at_line(1, Error::validation("body", "the file is empty")));
     };
@@ -171,6 +185,9 @@ struct Importer<'a> {
     ids: IdMap,
     kinds: Vec<(u64, KindFields)>,
     kinds_bytes: usize,
+    /// Lines read and checked on their own, not written yet, with their line numbers.
+    elements: Vec<(u64, (Uuid, NewElement))>,
+    relations: Vec<(u64, (Uuid, NewRelation))>,
     counts: ImportCounts,
 }
 
@@ -183,6 +200,8 @@ impl<'a> Importer<'a> {
             ids: IdMap::new(),
             kinds: Vec::new(),
             kinds_bytes: 0,
+            elements: Vec::new(),
+            relations: Vec::new(),
             counts: ImportCounts::default(),
         }
     }
@@ -255,8 +274,8 @@ impl<'a> Importer<'a> {
                     created_at: element.created_at,
                     updated_at: element.updated_at,
                 });
-                element_write::create(self.write_mut()?, new).await?;
-                self.counts.elements += 1;
+                self.elements
+                    .push((number, (element_write::new_id(&new), new)));
             }
             Line::Relation(relation) => {
                 let request = CreateRelationRequest {
@@ -271,8 +290,8 @@ impl<'a> Importer<'a> {
                     created_at: relation.created_at,
                     updated_at: relation.updated_at,
                 });
-                relations::write::create(self.write_mut()?, new).await?;
-                self.counts.relations += 1;
+                self.relations
+                    .push((number, (relations::write::new_id(&new), new)));
             }
         }
         Ok(())
@@ -284,6 +303,42 @@ impl Importer<'_> {
         self.write
             .as_mut()
             .ok_or_else(|| Error::Internal("import line before its header".into()))
+    }
+
+    /// Element and relation lines read and not yet written.
+    fn pending(&self) -> usize {
+        self.elements.len() + self.relations.len()
+    }
+
+    /// Writes the lines read so far (elements first: they come first in the file) and
+    /// their changes. A failure names the line of the first row that failed.
+    async fn write_pending(&mut self) -> Result<()> {
+        if self.pending() == 0 {
+            return Ok(());
+        }
+        let (numbers, rows): (Vec<u64>, Vec<_>) =
+            std::mem::take(&mut self.elements).into_iter().unzip();
+        let w = self.write_mut()?;
+        let written = element_write::create_many(w, rows)
+            .await
+            .map_err(|e| bulk_at_line(&numbers, e))?;
+        self.counts.elements += written.len() as u64;
+        let (numbers, rows): (Vec<u64>, Vec<_>) =
+            std::mem::take(&mut self.relations).into_iter().unzip();
+        let w = self.write_mut()?;
+        let written = relations::write::create_many(w, rows)
+            .await
+            .map_err(|e| bulk_at_line(&numbers, e))?;
+        self.counts.relations += written.len() as u64;
+        self.write_mut()?.flush().await
+    }
+}
+
+/// A bulk write's failure, at the line of the row that failed (`numbers[i]` is row i's).
+fn bulk_at_line(numbers: &[u64], failure: BulkError) -> Error {
+    match failure.index.and_then(|i| numbers.get(i)) {
+        Some(&number) => at_line(number, failure.error),
+        None => failure.error,
     }
 }
 
@@ -418,6 +473,10 @@ fn empty_object() -> Value {
 struct Lines<S> {
     body: S,
     buffer: Vec<u8>,
+    /// Where the next line starts in `buffer`: the lines before it are handed out, and
+    /// dropped from the buffer only when more of the body comes (one move per chunk of
+    /// the body, not one per line).
+    start: usize,
     /// Where the search for the next newline resumes in `buffer`.
     scanned: usize,
     number: u64,
@@ -433,6 +492,7 @@ where
         Self {
             body,
             buffer: Vec::new(),
+            start: 0,
             scanned: 0,
             number: 0,
             ended: false,
@@ -443,17 +503,17 @@ where
         loop {
             if let Some(at) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
                 let end = self.scanned + at;
-                let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
-                line.pop();
-                self.scanned = 0;
+                let line = &self.buffer[self.start..end];
+                self.start = end + 1;
+                self.scanned = self.start;
                 self.number += 1;
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return Ok(Some((self.number, line)));
+                return Ok(Some((self.number, line.to_vec())));
             }
             self.scanned = self.buffer.len();
-            if self.buffer.len() > MAX_LINE_BYTES {
+            if self.buffer.len() - self.start > MAX_LINE_BYTES {
                 return Err(at_line(
                     self.number + 1,
                     Error::validation(
@@ -463,15 +523,23 @@ where
                 ));
             }
             if self.ended {
-                if self.buffer.iter().all(u8::is_ascii_whitespace) {
+                let rest = self.buffer.split_off(self.start);
+                self.start = 0;
+                self.scanned = 0;
+                self.buffer.clear();
+                if rest.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
                 self.number += 1;
-                self.scanned = 0;
-                return Ok(Some((self.number, std::mem::take(&mut self.buffer))));
+                return Ok(Some((self.number, rest)));
             }
             match self.body.next().await {
-                Some(chunk) => self.buffer.extend_from_slice(chunk?.as_ref()),
+                Some(chunk) => {
+                    self.buffer.drain(..self.start);
+                    self.scanned -= self.start;
+                    self.start = 0;
+                    self.buffer.extend_from_slice(chunk?.as_ref());
+                }
                 None => self.ended = true,
             }
         }

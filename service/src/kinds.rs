@@ -971,13 +971,54 @@ pub async fn check_relation_ends<C: ConnectionTrait>(
     source_kind: &str,
     target_kind: &str,
 ) -> Result<()> {
-    let Some(rule) = find_relation_kind(db, world_id, kind).await? else {
+    let rule = find_relation_kind(db, world_id, kind).await?;
+    relation_ends_allowed(rule.as_ref(), kind, source_kind, target_kind)
+}
+
+/// The registered relation kinds among `kinds` in `world_id`, by kind: one query for the
+/// rules of many new relations (a bulk create), each checked with
+/// [`relation_ends_allowed`].
+pub async fn relation_kinds_among<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    kinds: Vec<String>,
+) -> Result<std::collections::HashMap<String, relation_kinds::Model>> {
+    if kinds.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(relation_kinds::Entity::find()
+        .filter(relation_kinds::Column::WorldId.eq(world_id))
+        .filter(relation_kinds::Column::Kind.is_in(kinds))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|rule| (rule.kind.clone(), rule))
+        .collect())
+}
+
+/// Fails with 422 when `rule` (the relation kind `kind`'s, if registered) does not allow
+/// a relation between elements of `source_kind` and `target_kind`.
+pub fn relation_ends_allowed(
+    rule: Option<&relation_kinds::Model>,
+    kind: &str,
+    source_kind: &str,
+    target_kind: &str,
+) -> Result<()> {
+    let Some(rule) = rule else {
         return Ok(());
     };
     let mut errors = Vec::new();
     for (field, allowed, actual) in [
-        ("source_id", kinds_list(rule.source_kinds), source_kind),
-        ("target_id", kinds_list(rule.target_kinds), target_kind),
+        (
+            "source_id",
+            kinds_list(rule.source_kinds.clone()),
+            source_kind,
+        ),
+        (
+            "target_id",
+            kinds_list(rule.target_kinds.clone()),
+            target_kind,
+        ),
     ] {
         if let Some(allowed) = allowed
             && !allowed.iter().any(|k| k == actual)

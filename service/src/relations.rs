@@ -168,17 +168,41 @@ async fn check_ends<C: ConnectionTrait>(
     source_id: Uuid,
     target_id: Uuid,
 ) -> Result<(String, String)> {
-    let found: HashMap<Uuid, String> = world_elements::Entity::find()
+    let found = element_kinds(db, world_id, vec![source_id, target_id]).await?;
+    ends_in(&found, source_id, target_id)
+}
+
+/// The kind of each of `ids` that is an element of `world_id`.
+async fn element_kinds<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, String>> {
+    // By id alone, the world compared here: with the world in the condition, PostgreSQL
+    // may read a world that is being imported (and has no statistics yet) through a
+    // world index, every row of it for every chunk of relations.
+    Ok(world_elements::Entity::find()
         .select_only()
         .column(world_elements::Column::Id)
+        .column(world_elements::Column::WorldId)
         .column(world_elements::Column::Kind)
-        .filter(world_elements::Column::WorldId.eq(world_id))
-        .filter(world_elements::Column::Id.is_in([source_id, target_id]))
-        .into_tuple::<(Uuid, String)>()
+        .filter(world_elements::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, Uuid, String)>()
         .all(db)
         .await?
         .into_iter()
-        .collect();
+        .filter(|(_, world, _)| *world == world_id)
+        .map(|(id, _, kind)| (id, kind))
+        .collect())
+}
+
+/// The kinds of a relation's ends among the elements `found` (by id), or a 422 naming
+/// each end that is not one of them.
+fn ends_in(
+    found: &HashMap<Uuid, String>,
+    source_id: Uuid,
+    target_id: Uuid,
+) -> Result<(String, String)> {
     if let (Some(source), Some(target)) = (found.get(&source_id), found.get(&target_id)) {
         return Ok((source.clone(), target.clone()));
     }
@@ -320,6 +344,10 @@ pub struct RelationEdit {
 pub mod write {
     use super::*;
 
+    use crate::element_write::BulkError;
+    use sea_orm::sea_query::OnConflict;
+    use sea_orm::{IntoActiveModel, QueryTrait};
+
     pub fn relation_json(relation: &element_relations::Model) -> Value {
         serde_json::to_value(RelationDto::from(relation.clone())).unwrap_or(Value::Null)
     }
@@ -335,34 +363,152 @@ pub mod write {
             &target_kind,
         )
         .await?;
-        let mut relation = element_relations::ActiveModel {
-            world_id: Set(w.world_id()),
-            source_id: Set(new.source_id),
-            target_id: Set(new.target_id),
-            kind: Set(new.kind.into_inner()),
-            attributes: Set(new.attributes),
-            version: Set(1),
-            ..Default::default()
-        };
-        if let Some(preserved) = new.preserved {
-            relation.id = Set(preserved.id);
-            relation.created_at = Set(preserved.created_at);
-            relation.updated_at = Set(preserved.updated_at);
-        }
-        let relation = relation.insert(w.txn()).await.map_err(|e| {
+        let row = new_row(w, new_id(&new), new);
+        let relation = row.into_active_model().insert(w.txn()).await.map_err(|e| {
             if is_unique_violation(&e) {
                 duplicate()
             } else {
                 e.into()
             }
         })?;
+        created(w, &relation);
+        Ok(relation)
+    }
+
+    /// The id a new relation gets: the one an import keeps, or a new one.
+    pub fn new_id(new: &NewRelation) -> Uuid {
+        new.preserved.map_or_else(Uuid::now_v7, |p| p.id)
+    }
+
+    /// A new relation's row, for every create (one or many), once its ends and kind are
+    /// checked. An import keeps the times it maps.
+    fn new_row(w: &WorldWrite, id: Uuid, new: NewRelation) -> element_relations::Model {
+        let at = crate::versioning::now();
+        let (created_at, updated_at) = new
+            .preserved
+            .map_or((at, at), |p| (p.created_at, p.updated_at));
+        element_relations::Model {
+            id,
+            world_id: w.world_id(),
+            source_id: new.source_id,
+            target_id: new.target_id,
+            kind: new.kind.into_inner(),
+            attributes: new.attributes,
+            version: 1,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// What reacts to a new relation once its row is written, for every create (one or
+    /// many): the change log.
+    fn created(w: &mut WorldWrite, relation: &element_relations::Model) {
         w.record(
             ChangeType::RelationCreated,
             relation.id,
             Some(relation.version),
-            Some(relation_json(&relation)),
+            Some(relation_json(relation)),
         );
-        Ok(relation)
+    }
+
+    /// Creates `rows` (each with the id [`new_id`] chose for it) as [`create`] would, one
+    /// after the other, but with one query for the ends, one for the relation kinds and
+    /// one multi-row `INSERT` per chunk of rows. On failure: the first row that fails,
+    /// with the error [`create`] would have answered for it. The caller rolls back.
+    pub async fn create_many(
+        w: &mut WorldWrite,
+        rows: Vec<(Uuid, NewRelation)>,
+    ) -> std::result::Result<Vec<element_relations::Model>, BulkError> {
+        let per_statement = crate::seed::batch_rows(w.backend(), crate::seed::RELATION_COLUMNS);
+        let mut made = Vec::with_capacity(rows.len());
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(per_statement).collect();
+            let offset = made.len();
+            let models = create_chunk(w, chunk).await.map_err(|e| e.after(offset))?;
+            made.extend(models);
+        }
+        Ok(made)
+    }
+
+    async fn create_chunk(
+        w: &mut WorldWrite,
+        chunk: Vec<(Uuid, NewRelation)>,
+    ) -> std::result::Result<Vec<element_relations::Model>, BulkError> {
+        let world_id = w.world_id();
+        let mut ends: Vec<Uuid> = chunk
+            .iter()
+            .flat_map(|(_, r)| [r.source_id, r.target_id])
+            .collect();
+        ends.sort_unstable();
+        ends.dedup();
+        let mut found = HashMap::with_capacity(ends.len());
+        for part in ends.chunks(crate::seed::batch_rows(w.backend(), 1)) {
+            found.extend(element_kinds(w.txn(), world_id, part.to_vec()).await?);
+        }
+        let mut kind_names: Vec<String> = chunk
+            .iter()
+            .map(|(_, r)| r.kind.as_str().to_owned())
+            .collect();
+        kind_names.sort_unstable();
+        kind_names.dedup();
+        let rules = kinds::relation_kinds_among(w.txn(), world_id, kind_names).await?;
+        let mut models = Vec::with_capacity(chunk.len());
+        let mut failure = None;
+        let mut ids = std::collections::HashSet::with_capacity(chunk.len());
+        for (index, (id, new)) in chunk.into_iter().enumerate() {
+            if !ids.insert(id) {
+                // The same id twice (an import's file can say so).
+                failure = Some(BulkError::at(index, duplicate()));
+                break;
+            }
+            let checked = ends_in(&found, new.source_id, new.target_id).and_then(|(s, t)| {
+                let kind = new.kind.as_str();
+                kinds::relation_ends_allowed(rules.get(kind), kind, &s, &t)
+            });
+            if let Err(error) = checked {
+                failure = Some(BulkError::at(index, error));
+                break;
+            }
+            models.push(new_row(w, id, new));
+        }
+        // The rows before a failing one are inserted too: one of them may be a duplicate,
+        // which the single create would have refused first.
+        let inserted = insert_new(w, &models).await?;
+        if let Some(index) = models.iter().position(|m| !inserted.contains(&m.id)) {
+            return Err(BulkError::at(index, duplicate()));
+        }
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        for relation in &models {
+            created(w, relation);
+        }
+        Ok(models)
+    }
+
+    /// Inserts `models` in one statement, skipping those that break a unique key (their id,
+    /// or their ends and kind); returns the ids inserted.
+    async fn insert_new(
+        w: &WorldWrite,
+        models: &[element_relations::Model],
+    ) -> Result<std::collections::HashSet<Uuid>> {
+        if models.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut insert = element_relations::Entity::insert_many(
+            models
+                .iter()
+                .cloned()
+                .map(element_relations::ActiveModel::from),
+        )
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .into_query();
+        insert.returning_col(Column::Id);
+        let rows = w.txn().query_all(&insert).await?;
+        rows.iter()
+            .map(|row| row.try_get::<Uuid>("", "id").map_err(Error::from))
+            .collect()
     }
 
     /// Applies `edit` as one new version; values equal to the current ones are no

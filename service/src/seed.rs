@@ -119,8 +119,8 @@ const TABLE_NAMES: [&str; 5] = [
 ];
 
 /// Columns per row of the two bulk tables, for the bind-parameter budget.
-const ELEMENT_COLUMNS: usize = 12;
-const RELATION_COLUMNS: usize = 9;
+pub(crate) const ELEMENT_COLUMNS: usize = 12;
+pub(crate) const RELATION_COLUMNS: usize = 9;
 /// Rows per `INSERT`, whatever the parameter budget allows: big enough to amortize the
 /// round trip, small enough that parsing and planning one statement stays cheap.
 const MAX_BATCH_ROWS: usize = 2_000;
@@ -135,7 +135,7 @@ fn parameter_budget(backend: DatabaseBackend) -> usize {
     }
 }
 
-fn batch_rows(backend: DatabaseBackend, columns: usize) -> usize {
+pub(crate) fn batch_rows(backend: DatabaseBackend, columns: usize) -> usize {
     (parameter_budget(backend) / columns).clamp(1, MAX_BATCH_ROWS)
 }
 

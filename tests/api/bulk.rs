@@ -1122,3 +1122,278 @@ async fn a_long_import_keeps_counts_and_the_change_log_right(app: TestApp) {
 }
 
 on_both_backends!(a_long_import_keeps_counts_and_the_change_log_right);
+
+// ---------------------------------------------------------------------------------------
+// Imports and batches larger than one bulk statement (2,000 rows)
+
+const CHUNKED_ELEMENTS: usize = 4500;
+const CHUNKED_RELATIONS: usize = 2500;
+
+fn old_element_id(i: usize) -> String {
+    format!("0192b1c4-0000-7000-8000-{i:012x}")
+}
+
+/// Element `i` of a chunked import: every one whose number is not a multiple of 3 hangs
+/// under the one before, so parents sit in earlier chunks (2,000 and 4,000 have theirs
+/// in the chunk before).
+fn chunked_element(i: usize) -> Value {
+    let parent = (!i.is_multiple_of(3)).then(|| old_element_id(i - 1));
+    json!({"element": {
+        "id": old_element_id(i), "parent_id": parent, "kind": "place", "name": format!("E{i}"),
+        "summary": null, "attributes": {"n": i}, "tags": [],
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"
+    }})
+}
+
+/// Relation `j` of `elements`: from element `j` to element `7j + 1` (mod the count).
+fn chunked_relation(j: usize, elements: usize) -> Value {
+    json!({"relation": {
+        "id": format!("0192b1c4-0000-7000-9000-{j:012x}"),
+        "source_id": old_element_id(j),
+        "target_id": old_element_id((j * 7 + 1) % elements),
+        "kind": "near", "attributes": {},
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"
+    }})
+}
+
+/// The import file's lines: the header, then `elements` elements, then relations.
+fn chunked_lines(elements: usize) -> Vec<String> {
+    let mut lines = vec![HEADER.to_owned()];
+    lines.extend((0..elements).map(|i| chunked_element(i).to_string()));
+    lines.extend((0..CHUNKED_RELATIONS).map(|j| chunked_relation(j, elements).to_string()));
+    lines
+}
+
+/// Every change of the world, in `seq` order.
+async fn all_changes(app: &TestApp, token: &str, world: &str) -> Vec<Value> {
+    let mut changes = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/worlds/{world}/changes?after={after}&limit=1000"),
+                Some(token),
+            )
+            .await
+            .json();
+        changes.extend(page["items"].as_array().expect("items").iter().cloned());
+        after = page["next_after"].as_i64().expect("next_after");
+        if page["has_more"] != true {
+            return changes;
+        }
+    }
+}
+
+/// Elements of the import that spans chunks: more roots and more elements with a parent
+/// than an export page (5,000), too.
+const MANY_ELEMENTS: usize = 16_000;
+
+async fn an_import_of_several_chunks_keeps_every_reference_and_change(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let body = chunked_lines(MANY_ELEMENTS).join("\n");
+    let dry = import_body(&app, token, "?dry_run=true", body.clone()).await;
+    dry.assert_status(200);
+    assert_eq!(
+        dry.json(),
+        json!({"elements": MANY_ELEMENTS, "relations": CHUNKED_RELATIONS, "kinds": 0})
+    );
+    let reply = import_body(&app, token, "", body).await;
+    reply.assert_status(201);
+    let world = id_of(&reply.json());
+    assert_eq!(reply.json()["element_count"], MANY_ELEMENTS);
+    assert_eq!(
+        element_count(&app, token, &world).await,
+        MANY_ELEMENTS as i64
+    );
+
+    // Every parent and every relation's ends are mapped to the new ids.
+    let export = app.get(&export_path(&world), Some(token)).await.text;
+    let lines = ndjson_lines(&export);
+    let names: HashMap<String, String> = lines
+        .iter()
+        .filter_map(|l| l.get("element"))
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().into(),
+                e["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), MANY_ELEMENTS);
+    let name_of = |id: &Value| id.as_str().map(|id| names[id].clone());
+    let mut seen = 0;
+    for element in lines.iter().filter_map(|l| l.get("element")) {
+        let i: usize = element["name"].as_str().unwrap()[1..].parse().unwrap();
+        let parent = (!i.is_multiple_of(3)).then(|| format!("E{}", i - 1));
+        assert_eq!(name_of(&element["parent_id"]), parent, "{element}");
+        assert_eq!(element["attributes"], json!({"n": i}));
+        assert_eq!(element["created_at"], "2026-01-01T00:00:00Z");
+        seen += 1;
+    }
+    assert_eq!(seen, MANY_ELEMENTS);
+    let mut ends: Vec<(String, String)> = lines
+        .iter()
+        .filter_map(|l| l.get("relation"))
+        .map(|r| {
+            (
+                name_of(&r["source_id"]).unwrap(),
+                name_of(&r["target_id"]).unwrap(),
+            )
+        })
+        .collect();
+    ends.sort();
+    let mut expected: Vec<(String, String)> = (0..CHUNKED_RELATIONS)
+        .map(|j| (format!("E{j}"), format!("E{}", (j * 7 + 1) % MANY_ELEMENTS)))
+        .collect();
+    expected.sort();
+    assert_eq!(ends, expected);
+
+    // One change per row, in the file's order, `seq` from 1 without a gap.
+    let changes = all_changes(&app, token, &world).await;
+    assert_eq!(changes.len(), MANY_ELEMENTS + CHUNKED_RELATIONS);
+    for (n, change) in changes.iter().enumerate() {
+        assert_eq!(change["seq"], n + 1);
+        if n < MANY_ELEMENTS {
+            assert_eq!(change["type"], "element.created");
+            assert_eq!(change["data"]["name"], format!("E{n}"));
+        } else {
+            assert_eq!(change["type"], "relation.created");
+            let j = n - MANY_ELEMENTS;
+            assert_eq!(name_of(&change["data"]["source_id"]), Some(format!("E{j}")));
+        }
+    }
+}
+
+on_both_backends!(an_import_of_several_chunks_keeps_every_reference_and_change);
+
+async fn a_bad_line_in_a_later_chunk_is_named(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let before = app.get("/api/v1/worlds", Some(token)).await.json();
+    // Element i is on line i + 2, relation j on line CHUNKED_ELEMENTS + j + 2.
+    let line_of_element = |i: usize| format!("line {}", i + 2);
+    let bad_parent = |i: usize, parent: usize| {
+        let mut element = chunked_element(i);
+        element["element"]["parent_id"] = json!(old_element_id(parent));
+        (i + 1, element.to_string())
+    };
+    let repeated_id = |i: usize, of: usize| {
+        let mut element = chunked_element(i);
+        element["element"]["id"] = json!(old_element_id(of));
+        (i + 1, element.to_string())
+    };
+    let unknown_end = |j: usize| {
+        let mut relation = chunked_relation(j, CHUNKED_ELEMENTS);
+        relation["relation"]["target_id"] = json!("0192b1c4-0000-7000-8000-ffffffffffff");
+        (CHUNKED_ELEMENTS + j + 1, relation.to_string())
+    };
+    let cases: Vec<(Vec<(usize, String)>, String)> = vec![
+        // A parent that comes later in the same chunk, and in a later chunk.
+        (vec![bad_parent(4100, 4200)], line_of_element(4100)),
+        (vec![bad_parent(2100, 4200)], line_of_element(2100)),
+        // An id that an earlier chunk holds, before a later error of the same chunk.
+        (
+            vec![repeated_id(2500, 10), bad_parent(2600, 4400)],
+            line_of_element(2500),
+        ),
+        // The same id twice in one chunk.
+        (vec![repeated_id(2500, 2400)], line_of_element(2500)),
+        (
+            vec![unknown_end(2100)],
+            format!("line {}", CHUNKED_ELEMENTS + 2100 + 2),
+        ),
+    ];
+    for (changes, field) in cases {
+        let mut lines = chunked_lines(CHUNKED_ELEMENTS);
+        for (index, line) in changes {
+            lines[index] = line;
+        }
+        let reply = import_body(&app, token, "", lines.join("\n")).await;
+        let problem = reply.assert_problem(422, "validation-failed");
+        assert_eq!(fields(&problem)[0], field, "{problem}");
+    }
+    assert_eq!(app.get("/api/v1/worlds", Some(token)).await.json(), before);
+}
+
+on_both_backends!(a_bad_line_in_a_later_chunk_is_named);
+
+async fn consecutive_creates_in_a_batch_link_parents_and_mentions(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let world = new_world(&app, token, "Eldoria").await;
+    let varn = id_of(
+        &create_element(
+            &app,
+            token,
+            &world,
+            json!({"kind": "place", "name": "Varn"}),
+        )
+        .await,
+    );
+    let nowhere = "0192b1c4-0000-7000-8000-000000000000";
+    let reply = batch(
+        &app,
+        token,
+        &world,
+        json!([
+            {"op": "create_element", "ref": "p", "body": {"kind": "place", "name": "P"}},
+            {"op": "create_element", "body": {"kind": "place", "name": "C", "parent_id": "$p",
+                "summary": format!("near [[{varn}]]")}},
+            {"op": "create_element", "body": {"kind": "place", "name": "D",
+                "summary": format!("[[{varn}|Varn]] and [[{nowhere}]]")}},
+            {"op": "update_element", "id": varn, "body": {"name": "Varn the Old"}},
+            {"op": "create_element", "body": {"kind": "place", "name": "E", "parent_id": "$p"}},
+            {"op": "create_relation", "body": {"source_id": "$p", "target_id": varn, "kind": "near"}}
+        ]),
+    )
+    .await;
+    reply.assert_status(200);
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    let statuses: Vec<i64> = results
+        .iter()
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 201, 201, 200, 201, 201]);
+    let p = results[0]["resource"]["id"].clone();
+    assert_eq!(results[1]["resource"]["parent_id"], p);
+    assert_eq!(results[4]["resource"]["parent_id"], p);
+    assert_eq!(results[5]["resource"]["source_id"], p);
+    assert_eq!(element_count(&app, token, &world).await, 5);
+    // C and D mention Varn; the id that names nothing stays text.
+    let mentions = app
+        .get(
+            &format!("{}/mentions", element_path(&world, &varn)),
+            Some(token),
+        )
+        .await
+        .json();
+    let mut names: Vec<&str> = mentions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["C", "D"]);
+    // The change log in the operations' order.
+    let types: Vec<String> = feed(&app, token, &world)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "element.created",
+            "element.created",
+            "element.created",
+            "element.created",
+            "element.updated",
+            "element.created",
+            "relation.created"
+        ]
+    );
+}
+
+on_both_backends!(consecutive_creates_in_a_batch_link_parents_and_mentions);

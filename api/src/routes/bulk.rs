@@ -97,10 +97,11 @@ pub struct ImportParams {
 
 /// Creates a new world owned by the caller from an export (the body, as
 /// `application/x-ndjson`, at most `IMPORT_MAX_BYTES`, 256 MiB by default). New ids are
-/// made and every reference mapped through them; timestamps are kept. The body is read
-/// and written a line at a time in ONE transaction: a bad line (an unknown type, lines
-/// out of order, a repeated id, a parent after its child, a field the single endpoint
-/// would refuse) is 422 with `errors[].field` = `line <n>` and nothing is written.
+/// made and every reference mapped through them; timestamps are kept. The body is read a
+/// line at a time and written as it is read, in ONE transaction: a bad line (an unknown
+/// type, lines out of order, a repeated id, a parent after its child, a field the single
+/// endpoint would refuse) is 422 with `errors[].field` = `line <n>` and nothing is
+/// written.
 /// Elements that break a kind schema carried in the same file are imported (the kinds
 /// are applied last; such elements show up in the kind's violations). With
 /// `?dry_run=true`: the same checks, 200 with the counts, nothing written. Accepts
