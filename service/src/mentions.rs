@@ -41,6 +41,7 @@ pub async fn sync<C: ConnectionTrait>(
     }
     if !previous.is_empty() {
         element_mentions::Entity::delete_many()
+            .filter(element_mentions::Column::WorldId.eq(world_id))
             .filter(element_mentions::Column::SourceId.eq(element_id))
             .exec(db)
             .await?;
@@ -50,6 +51,7 @@ pub async fn sync<C: ConnectionTrait>(
     }
     // Only elements of the same world are linked; the rest stays text.
     let targets = Query::select()
+        .expr(Expr::val(world_id))
         .expr(Expr::val(element_id))
         .column(world_elements::Column::Id)
         .from(world_elements::Entity)
@@ -59,6 +61,7 @@ pub async fn sync<C: ConnectionTrait>(
     let insert = Query::insert()
         .into_table(element_mentions::Entity)
         .columns([
+            element_mentions::Column::WorldId,
             element_mentions::Column::SourceId,
             element_mentions::Column::TargetId,
         ])

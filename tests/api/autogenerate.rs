@@ -439,8 +439,8 @@ async fn autogenerate_on_sqlite_rebuilds_the_tables_it_cannot_alter() {
         "INSERT INTO webhooks (id, world_id, url, events, description, secret, active, \
          created_at, updated_at) VALUES ('h1', 'w1', 'http://x', '[]', 'd', 's', 1, \
          '2026-01-01', '2026-01-01')",
-        "INSERT INTO webhook_deliveries (id, webhook_id, seq, attempt, duration_ms, at) \
-         VALUES ('d1', 'h1', 1, 1, 5, '2026-01-01')",
+        "INSERT INTO webhook_deliveries (id, world_id, webhook_id, seq, attempt, duration_ms, \
+         at) VALUES ('d1', 'w1', 'h1', 1, 1, 5, '2026-01-01')",
     ] {
         db.execute_unprepared(sql)
             .await

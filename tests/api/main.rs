@@ -23,4 +23,5 @@ mod tokens;
 mod users;
 mod webhooks;
 mod workflow;
+mod world_keys;
 mod worlds;

@@ -9,14 +9,16 @@ pub struct Model {
     pub source_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub target_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub world_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::world_elements::Entity",
-        from = "Column::SourceId",
-        to = "super::world_elements::Column::Id",
+        from = "(Column::WorldId, Column::SourceId)",
+        to = "(super::world_elements::Column::WorldId, super::world_elements::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

@@ -7,12 +7,13 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
     pub world_id: Uuid,
-    #[sea_orm(unique_key = "element_relations_source_target_kind_key")]
+    #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
     pub source_id: Uuid,
-    #[sea_orm(unique_key = "element_relations_source_target_kind_key")]
+    #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
     pub target_id: Uuid,
-    #[sea_orm(unique_key = "element_relations_source_target_kind_key")]
+    #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
     pub kind: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub attributes: Json,
@@ -25,16 +26,16 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::world_elements::Entity",
-        from = "Column::SourceId",
-        to = "super::world_elements::Column::Id",
+        from = "(Column::WorldId, Column::SourceId)",
+        to = "(super::world_elements::Column::WorldId, super::world_elements::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]
     WorldElements2,
     #[sea_orm(
         belongs_to = "super::world_elements::Entity",
-        from = "Column::TargetId",
-        to = "super::world_elements::Column::Id",
+        from = "(Column::WorldId, Column::TargetId)",
+        to = "(super::world_elements::Column::WorldId, super::world_elements::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

@@ -16,8 +16,8 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::world_elements::Entity",
-        from = "Column::ElementId",
-        to = "super::world_elements::Column::Id",
+        from = "(Column::WorldId, Column::ElementId)",
+        to = "(super::world_elements::Column::WorldId, super::world_elements::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

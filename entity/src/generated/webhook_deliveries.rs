@@ -15,14 +15,15 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     pub at: DateTimeWithTimeZone,
+    pub world_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::webhooks::Entity",
-        from = "Column::WebhookId",
-        to = "super::webhooks::Column::Id",
+        from = "(Column::WorldId, Column::WebhookId)",
+        to = "(super::webhooks::Column::WorldId, super::webhooks::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

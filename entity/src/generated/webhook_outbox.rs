@@ -13,14 +13,16 @@ pub struct Model {
     pub next_attempt_at: DateTimeWithTimeZone,
     pub first_attempt_at: Option<DateTimeWithTimeZone>,
     pub lease: Option<Uuid>,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub world_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::webhooks::Entity",
-        from = "Column::WebhookId",
-        to = "super::webhooks::Column::Id",
+        from = "(Column::WorldId, Column::WebhookId)",
+        to = "(super::webhooks::Column::WorldId, super::webhooks::Column::Id)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

@@ -5,8 +5,13 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhooks")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "webhooks_world_id_id_key"
+    )]
     pub id: Uuid,
+    #[sea_orm(unique_key = "webhooks_world_id_id_key")]
     pub world_id: Uuid,
     pub url: String,
     pub events: Json,

@@ -5,8 +5,13 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "world_elements")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "world_elements_world_id_id_key"
+    )]
     pub id: Uuid,
+    #[sea_orm(unique_key = "world_elements_world_id_id_key")]
     pub world_id: Uuid,
     pub parent_id: Option<Uuid>,
     pub kind: String,
@@ -27,7 +32,7 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::element_mentions::Entity")]
     ElementMentions,
-    #[sea_orm(has_one = "super::element_search::Entity")]
+    #[sea_orm(has_many = "super::element_search::Entity")]
     ElementSearch,
     #[sea_orm(
         belongs_to = "super::users::Entity",
@@ -39,10 +44,10 @@ pub enum Relation {
     Users,
     #[sea_orm(
         belongs_to = "Entity",
-        from = "Column::ParentId",
-        to = "Column::Id",
+        from = "(Column::WorldId, Column::ParentId)",
+        to = "(Column::WorldId, Column::Id)",
         on_update = "NoAction",
-        on_delete = "SetNull"
+        on_delete = "NoAction"
     )]
     SelfRef,
     #[sea_orm(

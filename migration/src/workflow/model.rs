@@ -7,6 +7,7 @@ use entity::schema::{
     DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, DeclaredColumn, SERVER_DEFAULTS,
     model_tables,
 };
+use sea_orm_migration::sea_orm::sea_query::{Table, TableCreateStatement};
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
 };
@@ -59,6 +60,21 @@ pub fn declared_index_sql(index: &entity::schema::DeclaredIndex) -> String {
     sql
 }
 
+/// A model's `CREATE TABLE` with its columns and primary key only.
+fn without_foreign_keys(create: &TableCreateStatement) -> TableCreateStatement {
+    let mut bare = Table::create();
+    if let Some(name) = create.get_table_name() {
+        bare.table(name.clone());
+    }
+    for column in create.get_columns() {
+        bare.col(column.clone());
+    }
+    for index in create.get_indexes() {
+        bare.index(&mut index.clone());
+    }
+    bare
+}
+
 pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, WorkflowError> {
     let scratch = format!("lorebase_entities_{}", std::process::id());
     let txn = db.begin().await?;
@@ -67,10 +83,22 @@ pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, Workfl
     txn.execute_unprepared(&format!("SET LOCAL search_path TO {}", quote(&scratch)))
         .await?;
     let built = async {
-        for table in model_tables(DbBackend::Postgres) {
-            txn.execute(&table.create).await?;
+        // Foreign keys go last: a composite one references a unique key that is an index
+        // of its table (`(id, world_id)`), which must exist before the key does.
+        let tables = model_tables(DbBackend::Postgres);
+        for table in &tables {
+            txn.execute(&without_foreign_keys(&table.create)).await?;
             for index in &table.indexes {
                 txn.execute(index).await?;
+            }
+        }
+        for table in &tables {
+            let Some(name) = table.create.get_table_name() else {
+                continue;
+            };
+            for key in table.create.get_foreign_key_create_stmts() {
+                txn.execute(&key.clone().from_tbl(name.clone()).to_owned())
+                    .await?;
             }
         }
         for column in DECLARED_COLUMNS {

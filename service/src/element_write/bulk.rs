@@ -154,6 +154,7 @@ async fn create_chunk(
                 .iter()
                 .filter(move |t| **t == model.id || there(t, index))
                 .map(|&target_id| element_mentions::Model {
+                    world_id: model.world_id,
                     source_id: model.id,
                     target_id,
                 })

@@ -71,6 +71,7 @@ pub(crate) async fn enqueue(
             };
             if patterns.matches(change_type) {
                 rows.push(webhook_outbox::ActiveModel {
+                    world_id: Set(world_id),
                     webhook_id: Set(webhook_id),
                     seq: Set(*seq),
                     attempts: Set(0),
@@ -94,6 +95,7 @@ pub(crate) async fn enqueue(
 /// A delivery this server has leased.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct Claimed {
+    pub world_id: Uuid,
     pub webhook_id: Uuid,
     pub seq: i64,
     /// Attempts made before this one.
@@ -130,6 +132,7 @@ pub async fn claim(
     let mut select = Query::select();
     select
         .columns([
+            (webhook_outbox::Entity, webhook_outbox::Column::WorldId),
             (webhook_outbox::Entity, webhook_outbox::Column::WebhookId),
             (webhook_outbox::Entity, webhook_outbox::Column::Seq),
             (webhook_outbox::Entity, webhook_outbox::Column::Attempts),
@@ -257,6 +260,7 @@ pub async fn finish(
     }
     webhook_deliveries::Entity::insert(webhook_deliveries::ActiveModel {
         id: Set(Uuid::now_v7()),
+        world_id: Set(claimed.world_id),
         webhook_id: Set(claimed.webhook_id),
         seq: Set(claimed.seq),
         attempt: Set(claimed.attempts + 1),
