@@ -17,6 +17,7 @@ pub mod openapi;
 mod panic_guard;
 mod problem;
 mod respond;
+mod responses;
 mod routes;
 mod state;
 
@@ -25,7 +26,7 @@ pub use state::AppState;
 
 use problem::ApiError as E;
 
-/// Registers every route on an actix `App`.
+/// Registers every route on an actix `App`: the endpoints, then the document's pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::PathConfig::default()
@@ -35,82 +36,93 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(
         web::QueryConfig::default()
             .error_handler(|err, _| E::Malformed(format!("invalid query string: {err}")).into()),
-    )
-    .service(routes::health::healthz)
-    .service(routes::health::readyz)
-    .service(routes::health::metrics)
-    .service(
-        web::scope("/api/v1")
-            // Answers carry tokens and private data: no cache may keep them.
-            .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
-            .wrap(actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
-            .service(routes::auth::register)
-            .service(routes::auth::login)
-            .service(routes::auth::refresh)
-            .service(routes::auth::logout)
-            .service(routes::users::get_me)
-            .service(routes::users::update_me)
-            .service(routes::users::change_password)
-            .service(routes::users::delete_me)
-            .service(routes::tokens::create_token)
-            .service(routes::tokens::list_tokens)
-            .service(routes::tokens::delete_token)
-            .service(routes::tokens::list_sessions)
-            .service(routes::tokens::end_session)
-            .service(routes::invitations::list_my_invitations)
-            .service(routes::invitations::accept_invitation)
-            .service(routes::invitations::decline_invitation)
-            // Before `/worlds/{world_id}`, which would take "import" for an id.
-            .service(routes::bulk::import_world)
-            .service(routes::worlds::list_worlds)
-            .service(routes::worlds::create_world)
-            .service(routes::worlds::get_world)
-            .service(routes::worlds::update_world)
-            .service(routes::worlds::delete_world)
-            .service(routes::worlds::list_members)
-            .service(routes::worlds::put_member)
-            .service(routes::worlds::remove_member)
-            .service(routes::invitations::create_invitation)
-            .service(routes::invitations::list_world_invitations)
-            .service(routes::invitations::revoke_invitation)
-            .service(routes::elements::list_elements)
-            .service(routes::elements::create_element)
-            .service(routes::elements::get_element)
-            .service(routes::elements::update_element)
-            .service(routes::elements::delete_element)
-            .service(routes::elements::list_element_relations)
-            .service(routes::elements::element_history)
-            .service(routes::elements::revert_element)
-            .service(routes::changes::list_changes)
-            .service(routes::changes::list_trash)
-            .service(routes::changes::restore_element)
-            .service(routes::relations::relation_history)
-            .service(routes::relations::create_relation)
-            .service(routes::relations::get_relation)
-            .service(routes::relations::update_relation)
-            .service(routes::relations::delete_relation)
-            .service(routes::kinds::list_kinds)
-            .service(routes::kinds::put_kind)
-            .service(routes::kinds::get_kind)
-            .service(routes::kinds::delete_kind)
-            .service(routes::kinds::list_violations)
-            .service(routes::kinds::list_relation_kinds)
-            .service(routes::kinds::put_relation_kind)
-            .service(routes::kinds::delete_relation_kind)
-            .service(routes::webhooks::create_webhook)
-            .service(routes::webhooks::list_webhooks)
-            .service(routes::webhooks::update_webhook)
-            .service(routes::webhooks::delete_webhook)
-            .service(routes::webhooks::list_deliveries)
-            .service(routes::bulk::apply_batch)
-            .service(routes::bulk::export_world)
-            .service(routes::search::search_elements)
-            .service(routes::search::element_graph)
-            .service(routes::search::find_path)
-            .service(routes::search::element_mentions),
-    )
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
-    .route("/docs", web::get().to(docs_redirect));
+    );
+    endpoints(&mut utoipa_actix_web::service_config::ServiceConfig::new(
+        cfg,
+    ));
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
+        .route("/docs", web::get().to(docs_redirect));
+}
+
+/// Every endpoint, registered once: this gives actix its service and the OpenAPI document
+/// its path (`openapi::document` collects them from here). A new endpoint is its handler,
+/// annotated with `#[utoipa::path]` and its method, and one line here.
+fn endpoints(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(routes::health::healthz)
+        .service(routes::health::readyz)
+        .service(routes::health::metrics)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                // Answers carry tokens and private data: no cache may keep them.
+                .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")),
+                )
+                .service(routes::auth::register)
+                .service(routes::auth::login)
+                .service(routes::auth::refresh)
+                .service(routes::auth::logout)
+                .service(routes::users::get_me)
+                .service(routes::users::update_me)
+                .service(routes::users::change_password)
+                .service(routes::users::delete_me)
+                .service(routes::tokens::create_token)
+                .service(routes::tokens::list_tokens)
+                .service(routes::tokens::delete_token)
+                .service(routes::tokens::list_sessions)
+                .service(routes::tokens::end_session)
+                .service(routes::invitations::list_my_invitations)
+                .service(routes::invitations::accept_invitation)
+                .service(routes::invitations::decline_invitation)
+                // Before `/worlds/{world_id}`, which would take "import" for an id.
+                .service(routes::bulk::import_world)
+                .service(routes::worlds::list_worlds)
+                .service(routes::worlds::create_world)
+                .service(routes::worlds::get_world)
+                .service(routes::worlds::update_world)
+                .service(routes::worlds::delete_world)
+                .service(routes::worlds::list_members)
+                .service(routes::worlds::put_member)
+                .service(routes::worlds::remove_member)
+                .service(routes::invitations::create_invitation)
+                .service(routes::invitations::list_world_invitations)
+                .service(routes::invitations::revoke_invitation)
+                .service(routes::elements::list_elements)
+                .service(routes::elements::create_element)
+                .service(routes::elements::get_element)
+                .service(routes::elements::update_element)
+                .service(routes::elements::delete_element)
+                .service(routes::elements::list_element_relations)
+                .service(routes::elements::element_history)
+                .service(routes::elements::revert_element)
+                .service(routes::changes::list_changes)
+                .service(routes::changes::list_trash)
+                .service(routes::changes::restore_element)
+                .service(routes::relations::relation_history)
+                .service(routes::relations::create_relation)
+                .service(routes::relations::get_relation)
+                .service(routes::relations::update_relation)
+                .service(routes::relations::delete_relation)
+                .service(routes::kinds::list_kinds)
+                .service(routes::kinds::put_kind)
+                .service(routes::kinds::get_kind)
+                .service(routes::kinds::delete_kind)
+                .service(routes::kinds::list_violations)
+                .service(routes::kinds::list_relation_kinds)
+                .service(routes::kinds::put_relation_kind)
+                .service(routes::kinds::delete_relation_kind)
+                .service(routes::webhooks::create_webhook)
+                .service(routes::webhooks::list_webhooks)
+                .service(routes::webhooks::update_webhook)
+                .service(routes::webhooks::delete_webhook)
+                .service(routes::webhooks::list_deliveries)
+                .service(routes::bulk::apply_batch)
+                .service(routes::bulk::export_world)
+                .service(routes::search::search_elements)
+                .service(routes::search::element_graph)
+                .service(routes::search::find_path)
+                .service(routes::search::element_mentions),
+        );
 }
 
 async fn docs_redirect() -> HttpResponse {

@@ -1,44 +1,8 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations as `crate::endpoints`
+//! registers them; this module adds what no handler says (title, tags, security schemes).
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToResponse};
-
-use crate::problem::Problem;
-use crate::routes;
-
-macro_rules! problem_responses {
-    ($($name:ident => $description:literal $(, headers($($headers:tt)*))?;)+) => {$(
-        #[derive(ToResponse)]
-        #[response(
-            description = $description,
-            content_type = "application/problem+json"
-            $(, headers($($headers)*))?
-        )]
-        pub struct $name(#[allow(dead_code)] Problem);
-    )+};
-}
-
-problem_responses! {
-    BadRequest => "Malformed JSON, query string, cursor or header";
-    Unauthorized => "Missing, invalid, expired or revoked token, or bad credentials",
-        headers(("WWW-Authenticate" = String, description = "Always `Bearer`"));
-    Forbidden => "Authenticated, but not allowed: the role does not allow this (`forbidden`), \
-        or the credential does not (`insufficient-scope`: a `read` personal access token \
-        writing, or any personal access token doing what needs a login)";
-    NotFound => "No such resource, or the caller may not see it";
-    NoPath => "`not-found`: no such world or element, or the caller may not see it; `no-path`: both elements exist but no path joins them within `max_depth` relations";
-
-    Conflict => "Conflicts with an existing resource, or a request with the same `Idempotency-Key` is still running";
-    PreconditionFailed => "If-Match does not match the current version";
-    PayloadTooLarge => "Request body larger than 1 MiB";
-    UnsupportedMediaType => "Request body is not application/json";
-    ValidationFailed => "A field is invalid, unknown, or nested too deeply (`validation-failed`), or an `Idempotency-Key` was sent again with a different request (`idempotency-key-reused`)";
-    ChangesExpired => "Changes after `after` are no longer kept (older than `CHANGES_RETENTION_DAYS`): resynchronize from the lists";
-    RateLimited => "Too many attempts",
-        headers(("Retry-After" = u64, description = "Seconds until a new attempt may succeed"));
-    InternalError => "An unexpected error; the cause is logged, never sent";
-    Unavailable => "The database is unavailable, or the server could not finish the request in time (a statement ran past its timeout, or password hashing is saturated)",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"));
-}
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
 
 struct BearerSecurity;
 
@@ -72,97 +36,25 @@ impl Modify for BearerSecurity {
     }
 }
 
-/// Everything under `/api/v1`.
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        routes::auth::register,
-        routes::auth::login,
-        routes::auth::refresh,
-        routes::auth::logout,
-        routes::users::get_me,
-        routes::users::update_me,
-        routes::users::change_password,
-        routes::users::delete_me,
-        routes::tokens::create_token,
-        routes::tokens::list_tokens,
-        routes::tokens::delete_token,
-        routes::tokens::list_sessions,
-        routes::tokens::end_session,
-        routes::worlds::list_worlds,
-        routes::worlds::create_world,
-        routes::worlds::get_world,
-        routes::worlds::update_world,
-        routes::worlds::delete_world,
-        routes::worlds::list_members,
-        routes::worlds::put_member,
-        routes::worlds::remove_member,
-        routes::invitations::create_invitation,
-        routes::invitations::list_world_invitations,
-        routes::invitations::revoke_invitation,
-        routes::invitations::list_my_invitations,
-        routes::invitations::accept_invitation,
-        routes::invitations::decline_invitation,
-        routes::elements::list_elements,
-        routes::elements::create_element,
-        routes::elements::get_element,
-        routes::elements::update_element,
-        routes::elements::delete_element,
-        routes::elements::list_element_relations,
-        routes::relations::create_relation,
-        routes::relations::get_relation,
-        routes::relations::update_relation,
-        routes::relations::delete_relation,
-        routes::elements::element_history,
-        routes::elements::revert_element,
-        routes::relations::relation_history,
-        routes::changes::list_changes,
-        routes::changes::list_trash,
-        routes::changes::restore_element,
-        routes::kinds::list_kinds,
-        routes::kinds::put_kind,
-        routes::kinds::get_kind,
-        routes::kinds::delete_kind,
-        routes::kinds::list_violations,
-        routes::kinds::list_relation_kinds,
-        routes::kinds::put_relation_kind,
-        routes::kinds::delete_relation_kind,
-        routes::webhooks::create_webhook,
-        routes::webhooks::list_webhooks,
-        routes::webhooks::update_webhook,
-        routes::webhooks::delete_webhook,
-        routes::webhooks::list_deliveries,
-        routes::bulk::apply_batch,
-        routes::bulk::export_world,
-        routes::bulk::import_world,
-        routes::search::search_elements,
-        routes::search::element_graph,
-        routes::search::find_path,
-        routes::search::element_mentions,
-    ),
-    components(responses(
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        NoPath,
-        Conflict,
-        PreconditionFailed,
-        PayloadTooLarge,
-        UnsupportedMediaType,
-        ValidationFailed,
-        ChangesExpired,
-        RateLimited,
-        InternalError,
-        Unavailable,
-    ))
-)]
-struct ApiV1;
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lorebase", description = "A structured store for worldbuilders: worlds, their elements and the relations between them."),
-    paths(routes::health::healthz, routes::health::readyz, routes::health::metrics),
+    components(responses(
+        crate::responses::BadRequest,
+        crate::responses::Unauthorized,
+        crate::responses::Forbidden,
+        crate::responses::NotFound,
+        crate::responses::NoPath,
+        crate::responses::Conflict,
+        crate::responses::PreconditionFailed,
+        crate::responses::PayloadTooLarge,
+        crate::responses::UnsupportedMediaType,
+        crate::responses::ValidationFailed,
+        crate::responses::ChangesExpired,
+        crate::responses::RateLimited,
+        crate::responses::InternalError,
+        crate::responses::Unavailable,
+    )),
     modifiers(&BearerSecurity),
     tags(
         (name = "auth", description = "Accounts and tokens"),
@@ -183,9 +75,20 @@ struct ApiV1;
 )]
 struct Root;
 
-/// The whole document, `/api/v1` paths included.
+/// The whole document: what the handlers' annotations say, collected from the one place
+/// that registers them (`crate::endpoints`), under the title, tags and security schemes here.
 pub fn document() -> utoipa::openapi::OpenApi {
-    Root::openapi().nest("/api/v1", ApiV1::openapi())
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let (_, document) = actix_web::App::new()
+                .into_utoipa_app()
+                .openapi(Root::openapi())
+                .configure(crate::endpoints)
+                .split_for_parts();
+            document
+        })
+        .clone()
 }
 
 /// The methods the document lists for the path template matching `path`, as an `Allow`

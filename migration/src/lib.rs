@@ -26,6 +26,8 @@ mod m20261130_160002_create_element_mentions;
 mod m20261130_180001_relations_by_kind_indexes;
 mod m20261130_190001_world_id_unique_keys;
 mod m20261130_190002_world_id_in_every_key;
+mod m20261130_190003_validate_world_keys;
+mod m20261130_190004_world_id_primary_keys;
 pub mod schema_util;
 pub mod workflow;
 
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_180001_relations_by_kind_indexes::Migration),
             Box::new(m20261130_190001_world_id_unique_keys::Migration),
             Box::new(m20261130_190002_world_id_in_every_key::Migration),
+            Box::new(m20261130_190003_validate_world_keys::Migration),
+            Box::new(m20261130_190004_world_id_primary_keys::Migration),
         ]
     }
 }

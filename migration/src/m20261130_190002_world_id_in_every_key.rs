@@ -16,8 +16,11 @@
 //! `SET NULL`: `SET NULL` on a composite key would null `world_id` too, and deleting an
 //! element detaches its children first (`element_write::delete`).
 //!
-//! lint: `constraint-without-not-valid` is accepted here: the tables it names are checked
-//! once, under the lock the key swap takes anyway, and `world_elements` is only read.
+//! On PostgreSQL the keys are added the way `lint` asks, without a scan under lock: the
+//! foreign keys and `CHECK (world_id IS NOT NULL)` go in `NOT VALID` here, are validated
+//! in `m20261130_190003_validate_world_keys` (which then sets `NOT NULL` without a scan),
+//! and the primary keys are swapped over indexes built `CONCURRENTLY` in
+//! `m20261130_190004_world_id_primary_keys`. SQLite rebuilds the tables here, at once.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
@@ -30,7 +33,7 @@ impl MigrationName for Migration {
 }
 
 /// The tables that get `world_id`, and how each row finds it.
-const FILLED_FROM: [(&str, &str); 3] = [
+pub(crate) const FILLED_FROM: [(&str, &str); 3] = [
     (
         "element_mentions",
         "(SELECT e.world_id FROM world_elements e WHERE e.id = element_mentions.source_id)",
@@ -44,6 +47,93 @@ const FILLED_FROM: [(&str, &str); 3] = [
         "(SELECT h.world_id FROM webhooks h WHERE h.id = webhook_deliveries.webhook_id)",
     ),
 ];
+
+/// A foreign key on PostgreSQL: `(table, name, definition)`.
+type Key = (&'static str, &'static str, &'static str);
+
+/// The single-column keys this revision replaces.
+const OLD_KEYS: [Key; 7] = [
+    (
+        "element_mentions",
+        "element_mentions_source_id_fkey",
+        "FOREIGN KEY (source_id) REFERENCES world_elements (id) ON DELETE CASCADE",
+    ),
+    (
+        "element_relations",
+        "element_relations_target_id_fkey",
+        "FOREIGN KEY (target_id) REFERENCES world_elements (id) ON DELETE CASCADE",
+    ),
+    (
+        "element_relations",
+        "element_relations_source_id_fkey",
+        "FOREIGN KEY (source_id) REFERENCES world_elements (id) ON DELETE CASCADE",
+    ),
+    (
+        "webhook_deliveries",
+        "webhook_deliveries_webhook_id_fkey",
+        "FOREIGN KEY (webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE",
+    ),
+    (
+        "webhook_outbox",
+        "webhook_outbox_webhook_id_fkey",
+        "FOREIGN KEY (webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE",
+    ),
+    (
+        "world_elements",
+        "world_elements_parent_id_fkey",
+        "FOREIGN KEY (parent_id) REFERENCES world_elements (id) ON DELETE SET NULL",
+    ),
+    (
+        "element_search",
+        "element_search_element_id_fkey",
+        "FOREIGN KEY (element_id) REFERENCES world_elements (id) ON DELETE CASCADE",
+    ),
+];
+
+/// The keys with `world_id` that replace them (validated by the next revision).
+pub(crate) const NEW_KEYS: [Key; 7] = [
+    (
+        "element_mentions",
+        "element_mentions_world_id_source_id_fkey",
+        "FOREIGN KEY (world_id, source_id) REFERENCES world_elements (world_id, id) ON DELETE CASCADE",
+    ),
+    (
+        "element_relations",
+        "element_relations_world_id_target_id_fkey",
+        "FOREIGN KEY (world_id, target_id) REFERENCES world_elements (world_id, id) ON DELETE CASCADE",
+    ),
+    (
+        "element_relations",
+        "element_relations_world_id_source_id_fkey",
+        "FOREIGN KEY (world_id, source_id) REFERENCES world_elements (world_id, id) ON DELETE CASCADE",
+    ),
+    (
+        "webhook_deliveries",
+        "webhook_deliveries_world_id_webhook_id_fkey",
+        "FOREIGN KEY (world_id, webhook_id) REFERENCES webhooks (world_id, id) ON DELETE CASCADE",
+    ),
+    (
+        "webhook_outbox",
+        "webhook_outbox_world_id_webhook_id_fkey",
+        "FOREIGN KEY (world_id, webhook_id) REFERENCES webhooks (world_id, id) ON DELETE CASCADE",
+    ),
+    (
+        "world_elements",
+        "world_elements_world_id_parent_id_fkey",
+        "FOREIGN KEY (world_id, parent_id) REFERENCES world_elements (world_id, id) ON DELETE NO ACTION",
+    ),
+    (
+        "element_search",
+        "element_search_world_id_element_id_fkey",
+        "FOREIGN KEY (world_id, element_id) REFERENCES world_elements (world_id, id) ON DELETE CASCADE",
+    ),
+];
+
+/// The name of the `CHECK (world_id IS NOT NULL)` that stands in for `NOT NULL` until
+/// the next revision.
+pub(crate) fn filled_check(table: &str) -> String {
+    format!("{table}_world_id_filled")
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -169,172 +259,23 @@ impl MigrationTrait for Migration {
         .await?;
             return Ok(());
         }
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_mentions_source_id_fkey")
-                    .table("element_mentions")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_relations_target_id_fkey")
-                    .table("element_relations")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_relations_source_id_fkey")
-                    .table("element_relations")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("webhook_deliveries_webhook_id_fkey")
-                    .table("webhook_deliveries")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("webhook_outbox_webhook_id_fkey")
-                    .table("webhook_outbox")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("world_elements_parent_id_fkey")
-                    .table("world_elements")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "ALTER TABLE element_search DROP CONSTRAINT element_search_element_id_fkey",
-            )
-            .await?;
         for (table, _) in FILLED_FROM {
             db.execute_unprepared(&format!(
-                "ALTER TABLE {table} ALTER COLUMN world_id SET NOT NULL"
+                "ALTER TABLE {table} ADD CONSTRAINT {} CHECK (world_id IS NOT NULL) NOT VALID",
+                filled_check(table)
             ))
             .await?;
         }
-        db.execute_unprepared(
-            "ALTER TABLE element_mentions DROP CONSTRAINT element_mentions_pkey, \
-             ADD CONSTRAINT element_mentions_pkey PRIMARY KEY (source_id, target_id, world_id)",
-        )
-        .await?;
-        db.execute_unprepared(
-            "ALTER TABLE webhook_outbox DROP CONSTRAINT webhook_outbox_pkey, \
-             ADD CONSTRAINT webhook_outbox_pkey PRIMARY KEY (webhook_id, seq, world_id)",
-        )
-        .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_mentions_world_id_source_id_fkey")
-                    .from_tbl("element_mentions")
-                    .from_col("world_id")
-                    .from_col("source_id")
-                    .to_tbl("world_elements")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
+        for (table, name, _) in OLD_KEYS {
+            db.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}"))
+                .await?;
+        }
+        for (table, name, key) in NEW_KEYS {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} {key} ON UPDATE NO ACTION NOT VALID"
+            ))
             .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_relations_world_id_target_id_fkey")
-                    .from_tbl("element_relations")
-                    .from_col("world_id")
-                    .from_col("target_id")
-                    .to_tbl("world_elements")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_relations_world_id_source_id_fkey")
-                    .from_tbl("element_relations")
-                    .from_col("world_id")
-                    .from_col("source_id")
-                    .to_tbl("world_elements")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("webhook_deliveries_world_id_webhook_id_fkey")
-                    .from_tbl("webhook_deliveries")
-                    .from_col("world_id")
-                    .from_col("webhook_id")
-                    .to_tbl("webhooks")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("webhook_outbox_world_id_webhook_id_fkey")
-                    .from_tbl("webhook_outbox")
-                    .from_col("world_id")
-                    .from_col("webhook_id")
-                    .to_tbl("webhooks")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("world_elements_world_id_parent_id_fkey")
-                    .from_tbl("world_elements")
-                    .from_col("world_id")
-                    .from_col("parent_id")
-                    .to_tbl("world_elements")
-                    .to_col("world_id")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::NoAction)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        db.execute_unprepared(
-            "ALTER TABLE element_search ADD CONSTRAINT element_search_world_id_element_id_fkey \
-             FOREIGN KEY (world_id, element_id) REFERENCES world_elements (world_id, id) \
-             ON DELETE CASCADE ON UPDATE NO ACTION",
-        )
-        .await?;
+        }
         Ok(())
     }
 
@@ -449,156 +390,20 @@ impl MigrationTrait for Migration {
         .await?;
             return Ok(());
         }
-        db.execute_unprepared(
-            "ALTER TABLE element_search DROP CONSTRAINT element_search_world_id_element_id_fkey",
-        )
-        .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("world_elements_world_id_parent_id_fkey")
-                    .table("world_elements")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("webhook_outbox_world_id_webhook_id_fkey")
-                    .table("webhook_outbox")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("webhook_deliveries_world_id_webhook_id_fkey")
-                    .table("webhook_deliveries")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_relations_world_id_source_id_fkey")
-                    .table("element_relations")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_relations_world_id_target_id_fkey")
-                    .table("element_relations")
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_foreign_key(
-                ForeignKey::drop()
-                    .name("element_mentions_world_id_source_id_fkey")
-                    .table("element_mentions")
-                    .to_owned(),
-            )
-            .await?;
-        db.execute_unprepared(
-            "ALTER TABLE element_mentions DROP CONSTRAINT element_mentions_pkey, \
-             ADD CONSTRAINT element_mentions_pkey PRIMARY KEY (source_id, target_id)",
-        )
-        .await?;
-        db.execute_unprepared(
-            "ALTER TABLE webhook_outbox DROP CONSTRAINT webhook_outbox_pkey, \
-             ADD CONSTRAINT webhook_outbox_pkey PRIMARY KEY (webhook_id, seq)",
-        )
-        .await?;
+        for (table, name, _) in NEW_KEYS {
+            db.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}"))
+                .await?;
+        }
         for (table, _) in FILLED_FROM {
             db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN world_id"))
                 .await?;
         }
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("world_elements_parent_id_fkey")
-                    .from_tbl("world_elements")
-                    .from_col("parent_id")
-                    .to_tbl("world_elements")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::SetNull)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
+        for (table, name, key) in OLD_KEYS {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} {key} ON UPDATE NO ACTION"
+            ))
             .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("webhook_outbox_webhook_id_fkey")
-                    .from_tbl("webhook_outbox")
-                    .from_col("webhook_id")
-                    .to_tbl("webhooks")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("webhook_deliveries_webhook_id_fkey")
-                    .from_tbl("webhook_deliveries")
-                    .from_col("webhook_id")
-                    .to_tbl("webhooks")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_relations_source_id_fkey")
-                    .from_tbl("element_relations")
-                    .from_col("source_id")
-                    .to_tbl("world_elements")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_relations_target_id_fkey")
-                    .from_tbl("element_relations")
-                    .from_col("target_id")
-                    .to_tbl("world_elements")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_foreign_key(
-                ForeignKey::create()
-                    .name("element_mentions_source_id_fkey")
-                    .from_tbl("element_mentions")
-                    .from_col("source_id")
-                    .to_tbl("world_elements")
-                    .to_col("id")
-                    .on_delete(ForeignKeyAction::Cascade)
-                    .on_update(ForeignKeyAction::NoAction)
-                    .to_owned(),
-            )
-            .await?;
-        db.execute_unprepared(
-            "ALTER TABLE element_search ADD CONSTRAINT element_search_element_id_fkey \
-             FOREIGN KEY (element_id) REFERENCES world_elements (id) \
-             ON DELETE CASCADE ON UPDATE NO ACTION",
-        )
-        .await?;
+        }
         Ok(())
     }
 }

@@ -678,22 +678,17 @@ pub async fn history(
 ) -> Result<Page<RevisionDto>> {
     world_access(db, caller, world_id).await?;
     let resource_id = resource.id();
-    let mut query = world_changes::Entity::find()
+    let query = world_changes::Entity::find()
         .filter(world_changes::Column::WorldId.eq(world_id))
         .filter(world_changes::Column::ResourceId.eq(resource_id))
         .filter(world_changes::Column::Type.is_in(resource.change_types()));
-    if let Some(raw) = &page.cursor {
-        let cursor = crate::paging::Cursor::decode(raw, HISTORY_ORDERING)?;
-        let seq: i64 = cursor.key.parse().map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(world_changes::Column::Seq.lt(seq));
-    }
-    let mut rows = query
-        .order_by_desc(world_changes::Column::Seq)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
+    let keyset = crate::paging::Keyset::by_key(
+        HISTORY_ORDERING,
+        world_changes::Column::Seq,
+        crate::paging::KeyType::Integer,
+        true,
+    );
+    let mut rows = keyset.apply(query, &page)?.all(db).await?;
     // No change kept: an element made before the log existed has an empty history; one
     // that never was is 404.
     if rows.is_empty() && page.cursor.is_none() && !resource.exists(db, world_id).await? {

@@ -4,7 +4,7 @@ use entity::world_elements::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    Order, QueryFilter, QueryOrder, QuerySelect, Select, Statement, prelude::DateTimeWithTimeZone,
+    QueryFilter, QuerySelect, Select, Statement, prelude::DateTimeWithTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,7 +17,7 @@ use crate::changes::{self, Resource, WorldWrite};
 use crate::element_write::{self, ElementEdit, NewElement};
 use crate::error::{Error, Result};
 use crate::json_filters::{WhereFilter, attributes_contain, has_tag};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Cursor, KeyType, Keyset, Page, PageRequest};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Kind, Name, Tags, parse_document, parse_object, parse_text};
 use crate::versioning::check_if_match;
@@ -251,19 +251,28 @@ impl SortOrder {
         }
     }
 
-    fn ordering_name(self) -> String {
-        let key = match self.key {
-            ElementSort::CreatedAt => "created_at",
-            ElementSort::Name => "name",
-            ElementSort::UpdatedAt => "updated_at",
+    /// This order as a keyset: what names its cursors and pages through it.
+    pub(crate) fn keyset(self) -> Keyset<Column> {
+        let (ordering, key_type) = match (self.key, self.descending) {
+            (ElementSort::CreatedAt, false) => ("elements:created_at", KeyType::Time),
+            (ElementSort::CreatedAt, true) => ("elements:-created_at", KeyType::Time),
+            (ElementSort::Name, false) => ("elements:name", KeyType::Text),
+            (ElementSort::Name, true) => ("elements:-name", KeyType::Text),
+            (ElementSort::UpdatedAt, false) => ("elements:updated_at", KeyType::Time),
+            (ElementSort::UpdatedAt, true) => ("elements:-updated_at", KeyType::Time),
         };
-        format!("elements:{}{key}", if self.descending { "-" } else { "" })
+        Keyset {
+            ordering,
+            key: Some((self.column(), key_type)),
+            id: Some(Column::Id),
+            descending: self.descending,
+        }
     }
 
     /// The cursor that points just after `e` in this order.
     fn cursor_at(self, e: &ElementDto) -> Cursor {
         Cursor {
-            ordering: self.ordering_name(),
+            ordering: self.keyset().ordering.to_owned(),
             key: self.key_of(e),
             id: e.id,
         }
@@ -288,28 +297,7 @@ impl SortOrder {
 
     /// `(sort_key, id)` strictly after the cursor in this order.
     fn after(self, cursor: &Cursor) -> Result<Condition> {
-        let column = self.column();
-        let key: sea_orm::Value = match self.key {
-            ElementSort::Name => cursor.key.clone().into(),
-            ElementSort::CreatedAt | ElementSort::UpdatedAt => {
-                DateTime::parse_from_rfc3339(&cursor.key)
-                    .map_err(|_| {
-                        Error::BadRequest(
-                            "invalid cursor; use next_cursor from the previous page".into(),
-                        )
-                    })?
-                    .into()
-            }
-        };
-        Ok(if self.descending {
-            Condition::any()
-                .add(column.lt(key.clone()))
-                .add(column.eq(key).and(Column::Id.lt(cursor.id)))
-        } else {
-            Condition::any()
-                .add(column.gt(key.clone()))
-                .add(column.eq(key).and(Column::Id.gt(cursor.id)))
-        })
+        self.keyset().after_cursor(cursor)
     }
 }
 
@@ -432,14 +420,7 @@ fn in_order(
     if let Some(cursor) = cursor {
         query = query.filter(sort.after(cursor)?);
     }
-    let order = if sort.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    Ok(query
-        .order_by(sort.column(), order.clone())
-        .order_by(Column::Id, order))
+    Ok(sort.keyset().order(query))
 }
 
 /// The element list's query parameters, as the client sent them.
@@ -472,11 +453,11 @@ pub async fn list(
     )?;
     let sort = SortOrder::parse(query.sort.as_deref())?;
     let page = PageRequest::parse(query.limit, query.cursor)?;
-    let ordering = sort.ordering_name();
+    let keyset = sort.keyset();
     let cursor = page
         .cursor
         .as_deref()
-        .map(|raw| Cursor::decode(raw, &ordering))
+        .map(|raw| Cursor::decode(raw, keyset.ordering))
         .transpose()?;
     let rows = list_plan::fetch(
         db,
@@ -488,13 +469,7 @@ pub async fn list(
         page.limit + 1,
     )
     .await?;
-    Ok(into_page(
-        rows,
-        page.limit,
-        &ordering,
-        |e| (sort.key_of(e), e.id),
-        |e| e,
-    ))
+    Ok(keyset.page(rows, &page, |e| (sort.key_of(e), e.id), |e| e))
 }
 
 pub async fn get(

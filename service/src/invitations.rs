@@ -3,11 +3,11 @@
 //! and the answer to the owner is the same whether or not the address has an account.
 use chrono::{DateTime, Duration, Utc};
 use entity::{invitations, users, world_members, worlds};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Select, TransactionTrait,
+    DatabaseConnection, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QuerySelect,
+    RelationTrait, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,7 +17,7 @@ use crate::auth::Actor;
 use crate::changes::WorldWrite;
 use crate::error::{Error, Result, is_unique_violation};
 use crate::members::{self, GrantableRole};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Keyset, Page, PageRequest};
 use crate::values::{Checks, Email};
 use crate::worlds::WorldDto;
 
@@ -224,31 +224,13 @@ fn pending() -> Condition {
         .add(invitations::Column::ExpiresAt.gt(Utc::now().fixed_offset()))
 }
 
-/// Newest first, after the cursor if there is one.
-fn newest_first<S>(query: Select<S>, page: &PageRequest, ordering: &str) -> Result<Select<S>>
-where
-    S: EntityTrait,
-{
-    let mut query = query;
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, ordering)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(
-            Condition::any()
-                .add(invitations::Column::CreatedAt.lt(key))
-                .add(
-                    invitations::Column::CreatedAt
-                        .eq(key)
-                        .and(invitations::Column::Id.lt(cursor.id)),
-                ),
-        );
-    }
-    Ok(query
-        .order_by_desc(invitations::Column::CreatedAt)
-        .order_by_desc(invitations::Column::Id)
-        .limit(page.limit + 1))
+/// Invitations newest first: the order of both lists, each with a cursor of its own.
+fn newest_first(ordering: &'static str) -> Keyset<invitations::Column> {
+    Keyset::newest_first(
+        ordering,
+        invitations::Column::CreatedAt,
+        invitations::Column::Id,
+    )
 }
 
 const WORLD_ORDERING: &str = "world-invitations:-created_at";
@@ -266,11 +248,11 @@ pub async fn list_for_world(
     let query = invitations::Entity::find()
         .filter(invitations::Column::WorldId.eq(world_id))
         .filter(pending());
-    let rows = newest_first(query, &page, WORLD_ORDERING)?.all(db).await?;
-    let page = into_page(
+    let keyset = newest_first(WORLD_ORDERING);
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    let page = keyset.page(
         rows,
-        page.limit,
-        WORLD_ORDERING,
+        &page,
         |invitation| (invitation.created_at.to_rfc3339(), invitation.id),
         InvitationDto::try_from,
     );
@@ -335,15 +317,16 @@ pub async fn list_mine(
     let query = invitations::Entity::find()
         .filter(invitations::Column::Email.eq(email))
         .filter(pending());
-    let rows = newest_first(query, &page, MINE_ORDERING)?
+    let keyset = newest_first(MINE_ORDERING);
+    let rows = keyset
+        .apply(query, &page)?
         .find_also_related(worlds::Entity)
         .find_also_related(users::Entity)
         .all(db)
         .await?;
-    let page = into_page(
+    let page = keyset.page(
         rows,
-        page.limit,
-        MINE_ORDERING,
+        &page,
         |(invitation, _, _)| (invitation.created_at.to_rfc3339(), invitation.id),
         |(invitation, world, inviter)| -> Result<ReceivedInvitationDto> {
             let world = world.ok_or_else(|| Error::Internal("invitation without world".into()))?;

@@ -25,7 +25,7 @@ use crate::access::{Role, world_access};
 use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, FieldError, Result};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Cursor, KeyType, Keyset, Page, PageRequest};
 use crate::values::{Checks, Kind, parse_text};
 use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
 
@@ -538,17 +538,14 @@ pub async fn list_kinds(
     page: PageRequest,
 ) -> Result<Page<KindDto>> {
     world_access(db, caller, world_id).await?;
-    let mut query =
-        element_kinds::Entity::find().filter(element_kinds::Column::WorldId.eq(world_id));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, KINDS_ORDERING)?;
-        query = query.filter(element_kinds::Column::Kind.gt(cursor.key));
-    }
-    let rows = query
-        .order_by_asc(element_kinds::Column::Kind)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
+    let query = element_kinds::Entity::find().filter(element_kinds::Column::WorldId.eq(world_id));
+    let keyset = Keyset::by_key(
+        KINDS_ORDERING,
+        element_kinds::Column::Kind,
+        KeyType::Text,
+        false,
+    );
+    let rows = keyset.apply(query, &page)?.all(db).await?;
     let kinds: Vec<String> = rows.iter().map(|r| r.kind.clone()).collect();
     let counts: HashMap<String, i64> = world_elements::Entity::find()
         .select_only()
@@ -562,10 +559,9 @@ pub async fn list_kinds(
         .await?
         .into_iter()
         .collect();
-    Ok(into_page(
+    Ok(keyset.page(
         rows,
-        page.limit,
-        KINDS_ORDERING,
+        &page,
         |r| (r.kind.clone(), r.id),
         |r| {
             let count = counts.get(&r.kind).copied().unwrap_or(0);
@@ -915,21 +911,17 @@ pub async fn list_relation_kinds(
     page: PageRequest,
 ) -> Result<Page<RelationKindDto>> {
     world_access(db, caller, world_id).await?;
-    let mut query =
-        relation_kinds::Entity::find().filter(relation_kinds::Column::WorldId.eq(world_id));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, RELATION_KINDS_ORDERING)?;
-        query = query.filter(relation_kinds::Column::Kind.gt(cursor.key));
-    }
-    let rows = query
-        .order_by_asc(relation_kinds::Column::Kind)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(into_page(
-        rows,
-        page.limit,
+    let query = relation_kinds::Entity::find().filter(relation_kinds::Column::WorldId.eq(world_id));
+    let keyset = Keyset::by_key(
         RELATION_KINDS_ORDERING,
+        relation_kinds::Column::Kind,
+        KeyType::Text,
+        false,
+    );
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    Ok(keyset.page(
+        rows,
+        &page,
         |r| (r.kind.clone(), r.id),
         RelationKindDto::from,
     ))

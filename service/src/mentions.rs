@@ -5,8 +5,8 @@
 use entity::{element_mentions, world_elements};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::access::world_access_with_element;
 use crate::auth::Caller;
 use crate::elements::ElementDto;
 use crate::error::Result;
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Keyset, Page, PageRequest};
 
 const ORDERING: &str = "mentions:id";
 
@@ -86,25 +86,12 @@ pub async fn list(
         .column(element_mentions::Column::SourceId)
         .filter(element_mentions::Column::TargetId.eq(element_id))
         .into_query();
-    let mut query = world_elements::Entity::find()
+    let query = world_elements::Entity::find()
         .filter(world_elements::Column::WorldId.eq(world_id))
         .filter(world_elements::Column::Id.in_subquery(mentioning));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, ORDERING)?;
-        query = query.filter(world_elements::Column::Id.gt(cursor.id));
-    }
-    let rows = query
-        .order_by_asc(world_elements::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(into_page(
-        rows,
-        page.limit,
-        ORDERING,
-        |e| (String::new(), e.id),
-        ElementDto::from,
-    ))
+    let keyset = Keyset::by_id(ORDERING, world_elements::Column::Id, false);
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    Ok(keyset.page(rows, &page, |e| (String::new(), e.id), ElementDto::from))
 }
 
 /// The ids a text mentions, each once, in the order they first appear. Whether an id is

@@ -2,6 +2,9 @@
 //! checked on the way back in. No OFFSET, so pages stay stable while others insert.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::DateTime;
+use sea_orm::sea_query::{ExprTrait, IntoCondition};
+use sea_orm::{ColumnTrait, Condition, Order, QueryFilter, QueryOrder, QuerySelect, Value};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -74,6 +77,156 @@ impl PageRequest {
             limit,
             cursor: cursor.filter(|c| !c.is_empty()),
         })
+    }
+}
+
+/// How a keyset's sort key is kept in a cursor, as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// RFC 3339, as `to_rfc3339` writes it.
+    Time,
+    Text,
+    Integer,
+}
+
+impl KeyType {
+    fn parse(self, key: &str) -> Result<Value> {
+        let bad =
+            || Error::BadRequest("invalid cursor; use next_cursor from the previous page".into());
+        Ok(match self {
+            KeyType::Time => DateTime::parse_from_rfc3339(key).map_err(|_| bad())?.into(),
+            KeyType::Text => key.to_owned().into(),
+            KeyType::Integer => key.parse::<i64>().map_err(|_| bad())?.into(),
+        })
+    }
+}
+
+/// The order of one list: a sort key, the id that breaks its ties, or both, all in one
+/// direction. Every list pages through this: the cursor is checked against `ordering`,
+/// the rows after it are `key > k OR (key = k AND id > i)` (or `<` going down), and one
+/// row more than the page is read to know whether another page follows.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset<C> {
+    /// Names the list and its order in each cursor, so that another list refuses it.
+    pub ordering: &'static str,
+    pub key: Option<(C, KeyType)>,
+    pub id: Option<C>,
+    pub descending: bool,
+}
+
+impl<C: ColumnTrait + Copy> Keyset<C> {
+    /// Newest first by `key` (a time), ties broken by `id`.
+    pub fn newest_first(ordering: &'static str, key: C, id: C) -> Self {
+        Self {
+            ordering,
+            key: Some((key, KeyType::Time)),
+            id: Some(id),
+            descending: true,
+        }
+    }
+
+    /// Oldest first by `key` (a time), ties broken by `id`.
+    pub fn oldest_first(ordering: &'static str, key: C, id: C) -> Self {
+        Self {
+            ordering,
+            key: Some((key, KeyType::Time)),
+            id: Some(id),
+            descending: false,
+        }
+    }
+
+    /// By a unique key alone.
+    pub fn by_key(ordering: &'static str, key: C, key_type: KeyType, descending: bool) -> Self {
+        Self {
+            ordering,
+            key: Some((key, key_type)),
+            id: None,
+            descending,
+        }
+    }
+
+    /// By id alone (UUID v7: the order they were made in).
+    pub fn by_id(ordering: &'static str, id: C, descending: bool) -> Self {
+        Self {
+            ordering,
+            key: None,
+            id: Some(id),
+            descending,
+        }
+    }
+
+    /// The rows after `page`'s cursor, if it has one.
+    pub fn after(&self, page: &PageRequest) -> Result<Option<Condition>> {
+        let Some(raw) = &page.cursor else {
+            return Ok(None);
+        };
+        self.after_cursor(&Cursor::decode(raw, self.ordering)?)
+            .map(Some)
+    }
+
+    /// The rows after `cursor`, which was decoded for this keyset.
+    pub fn after_cursor(&self, cursor: &Cursor) -> Result<Condition> {
+        let beyond = |column: C, value: Value| {
+            if self.descending {
+                column.lt(value)
+            } else {
+                column.gt(value)
+            }
+        };
+        Ok(match (self.key, self.id) {
+            (Some((key, key_type)), Some(id)) => {
+                let value = key_type.parse(&cursor.key)?;
+                Condition::any()
+                    .add(beyond(key, value.clone()))
+                    .add(key.eq(value).and(beyond(id, cursor.id.into())))
+            }
+            (Some((key, key_type)), None) => {
+                beyond(key, key_type.parse(&cursor.key)?).into_condition()
+            }
+            (None, Some(id)) => beyond(id, cursor.id.into()).into_condition(),
+            (None, None) => Condition::all(),
+        })
+    }
+
+    /// `query` in this order.
+    pub fn order<Q: QueryOrder>(&self, query: Q) -> Q {
+        let mut query = query;
+        let order = if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        if let Some((key, _)) = self.key {
+            query = query.order_by(key, order.clone());
+        }
+        if let Some(id) = self.id {
+            query = query.order_by(id, order);
+        }
+        query
+    }
+
+    /// `query` filtered to the rows after the cursor, in this order, one row more than a page.
+    pub fn apply<Q: QueryFilter + QueryOrder + QuerySelect>(
+        &self,
+        query: Q,
+        page: &PageRequest,
+    ) -> Result<Q> {
+        let mut query = query;
+        if let Some(after) = self.after(page)? {
+            query = query.filter(after);
+        }
+        Ok(self.order(query).limit(page.limit + 1))
+    }
+
+    /// The rows read by a query from `apply`, cut to a page, with the next cursor.
+    pub fn page<R, T>(
+        &self,
+        rows: Vec<R>,
+        page: &PageRequest,
+        key_of: impl Fn(&R) -> (String, Uuid),
+        to_item: impl FnMut(R) -> T,
+    ) -> Page<T> {
+        into_page(rows, page.limit, self.ordering, key_of, to_item)
     }
 }
 

@@ -9,10 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use entity::personal_tokens;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseConnection, EntityTrait, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::access::{Need, TokenScope, readable_among};
 use crate::auth::{Actor, Grant, TokenGrant};
 use crate::error::{Error, Result};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Keyset, Page, PageRequest};
 use crate::tokens::sha256_hex;
 use crate::values::{Checks, Name};
 
@@ -264,33 +264,17 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<PersonalTokenDto>> {
     actor.require(Need::Login)?;
-    let mut query =
+    let query =
         personal_tokens::Entity::find().filter(personal_tokens::Column::UserId.eq(actor.user_id));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, LIST_ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(
-            Condition::any()
-                .add(personal_tokens::Column::CreatedAt.lt(key))
-                .add(
-                    personal_tokens::Column::CreatedAt
-                        .eq(key)
-                        .and(personal_tokens::Column::Id.lt(cursor.id)),
-                ),
-        );
-    }
-    let rows = query
-        .order_by_desc(personal_tokens::Column::CreatedAt)
-        .order_by_desc(personal_tokens::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    let page = into_page(
-        rows,
-        page.limit,
+    let keyset = Keyset::newest_first(
         LIST_ORDERING,
+        personal_tokens::Column::CreatedAt,
+        personal_tokens::Column::Id,
+    );
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    let page = keyset.page(
+        rows,
+        &page,
         |token| (token.created_at.to_rfc3339(), token.id),
         PersonalTokenDto::try_from,
     );

@@ -4,10 +4,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::element_relations::{self, Column};
 use entity::world_elements;
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,7 +17,7 @@ use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result, is_unique_violation};
 use crate::kinds;
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Keyset, Page, PageRequest, into_page};
 use crate::patch::{merge_document, reject_null};
 use crate::values::{Checks, Kind, parse_document, parse_object};
 use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
@@ -611,20 +610,7 @@ pub async fn list_for_element(
         .map_err(Error::from)
         .and_then(|n| if n == 0 { Err(Error::NotFound) } else { Ok(()) })?;
 
-    let after = match &page.cursor {
-        Some(raw) => {
-            let cursor = Cursor::decode(raw, ELEMENT_RELATIONS_ORDERING)?;
-            let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-                Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-            })?;
-            Some(
-                Condition::any()
-                    .add(Column::CreatedAt.gt(key))
-                    .add(Column::CreatedAt.eq(key).and(Column::Id.gt(cursor.id))),
-            )
-        }
-        None => None,
-    };
+    let keyset = Keyset::oldest_first(ELEMENT_RELATIONS_ORDERING, Column::CreatedAt, Column::Id);
     // Each end is read from its own index, `(end, kind, created_at, id)` with a kind and
     // `(end, created_at, id)` without, in list order: a page costs a page, however many
     // relations the element has. Both ends: the two ordered reads, merged.
@@ -633,33 +619,27 @@ pub async fn list_for_element(
         if let Some(kind) = &kind {
             query = query.filter(Column::Kind.eq(kind.as_str()));
         }
-        if let Some(after) = after.clone() {
-            query = query.filter(after);
-        }
-        query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit + 1)
+        keyset.apply(query, &page)
     };
     let rows = match direction {
         Direction::Out => {
-            one_end(Condition::all().add(Column::SourceId.eq(element_id)))
+            one_end(Condition::all().add(Column::SourceId.eq(element_id)))?
                 .all(db)
                 .await?
         }
         Direction::In => {
-            one_end(Condition::all().add(Column::TargetId.eq(element_id)))
+            one_end(Condition::all().add(Column::TargetId.eq(element_id)))?
                 .all(db)
                 .await?
         }
         Direction::Both => {
-            let outgoing = one_end(Condition::all().add(Column::SourceId.eq(element_id)));
+            let outgoing = one_end(Condition::all().add(Column::SourceId.eq(element_id)))?;
             // A relation from the element to itself is in the outgoing half already.
             let incoming = one_end(
                 Condition::all()
                     .add(Column::TargetId.eq(element_id))
                     .add(Column::SourceId.ne(element_id)),
-            );
+            )?;
             let (mut outgoing, mut incoming) = (outgoing.all(db).await?, incoming.all(db).await?);
             outgoing.append(&mut incoming);
             outgoing.sort_by_key(|r| (r.created_at, r.id));

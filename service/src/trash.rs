@@ -2,17 +2,14 @@
 //! `elements::restore` brings back.
 use chrono::{DateTime, Utc};
 use entity::element_trash::{self, Column};
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::access::{Role, world_access};
 use crate::auth::Actor;
-use crate::error::{Error, Result};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::error::Result;
+use crate::paging::{Keyset, Page, PageRequest};
 
 /// A deleted element, as the trash lists it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -36,7 +33,7 @@ pub async fn list(
     world_access(db, Some(actor), world_id)
         .await?
         .require_to_read(Role::Editor)?;
-    let mut query = element_trash::Entity::find()
+    let query = element_trash::Entity::find()
         .select_only()
         .columns([
             Column::ElementId,
@@ -46,36 +43,17 @@ pub async fn list(
             Column::DeletedBy,
         ])
         .filter(Column::WorldId.eq(world_id));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(
-            Condition::any().add(Column::DeletedAt.lt(key)).add(
-                Column::DeletedAt
-                    .eq(key)
-                    .and(Column::ElementId.lt(cursor.id)),
-            ),
-        );
-    }
+    let keyset = Keyset::newest_first(ORDERING, Column::DeletedAt, Column::ElementId);
     let rows: Vec<(
         Uuid,
         String,
         String,
         sea_orm::prelude::DateTimeWithTimeZone,
         Option<Uuid>,
-    )> = query
-        .order_by_desc(Column::DeletedAt)
-        .order_by_desc(Column::ElementId)
-        .limit(page.limit + 1)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(into_page(
+    )> = keyset.apply(query, &page)?.into_tuple().all(db).await?;
+    Ok(keyset.page(
         rows,
-        page.limit,
-        ORDERING,
+        &page,
         |(id, _, _, deleted_at, _)| (deleted_at.to_rfc3339(), *id),
         |(id, kind, name, deleted_at, deleted_by)| TrashedElementDto {
             id,

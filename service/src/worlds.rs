@@ -1,10 +1,9 @@
 //! Worlds: create, read, list, change, delete.
 use chrono::{DateTime, Utc};
 use entity::{world_members, worlds};
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, JoinType,
+    QueryFilter, QuerySelect, RelationTrait, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,7 +13,7 @@ use crate::access::{Need, Role, reachable_worlds, world_access};
 use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result};
-use crate::paging::{Cursor, Page, PageRequest, into_page};
+use crate::paging::{Keyset, Page, PageRequest};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Name, Visibility, parse_document, parse_object, parse_text};
 use crate::versioning::{self, VersionedColumns, check_if_match, update_if_version};
@@ -169,34 +168,16 @@ pub async fn list(
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<WorldDto>> {
-    let mut query = worlds::Entity::find()
+    let query = worlds::Entity::find()
         .join(JoinType::InnerJoin, worlds::Relation::WorldMembers.def())
         .filter(world_members::Column::UserId.eq(actor.user_id))
         .filter(reachable_worlds(actor))
         .select_also(world_members::Entity);
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, LIST_ORDERING)?;
-        let key = DateTime::parse_from_rfc3339(&cursor.key).map_err(|_| {
-            Error::BadRequest("invalid cursor; use next_cursor from the previous page".into())
-        })?;
-        query = query.filter(
-            Condition::any().add(worlds::Column::CreatedAt.lt(key)).add(
-                worlds::Column::CreatedAt
-                    .eq(key)
-                    .and(worlds::Column::Id.lt(cursor.id)),
-            ),
-        );
-    }
-    let rows = query
-        .order_by_desc(worlds::Column::CreatedAt)
-        .order_by_desc(worlds::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(into_page(
+    let keyset = Keyset::newest_first(LIST_ORDERING, worlds::Column::CreatedAt, worlds::Column::Id);
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    Ok(keyset.page(
         rows,
-        page.limit,
-        LIST_ORDERING,
+        &page,
         |(world, _)| (world.created_at.to_rfc3339(), world.id),
         |(world, member)| {
             let role = member.and_then(|m| Role::from_db(&m.role));

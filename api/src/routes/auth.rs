@@ -9,14 +9,8 @@ use crate::state::AppState;
 /// Creates an account and logs it in.
 #[utoipa::path(tag = "auth", request_body = RegisterRequest, responses(
     (status = 201, body = AuthResponse, headers(("Location" = String, description = "The new user"))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 429, response = crate::openapi::RateLimited),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 429, response = crate::responses::RateLimited),
+    crate::responses::WriteErrors,
 ))]
 #[post("/auth/register")]
 pub async fn register(
@@ -33,14 +27,8 @@ pub async fn register(
 /// Logs in with email and password.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = AuthResponse),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 429, response = crate::openapi::RateLimited),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 429, response = crate::responses::RateLimited),
+    crate::responses::WriteErrors,
 ))]
 #[post("/auth/login")]
 pub async fn login(
@@ -55,13 +43,7 @@ pub async fn login(
 /// Spends a refresh token for a new token pair. Presenting a spent one ends its login.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
     (status = 200, body = AuthResponse),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/auth/refresh")]
 pub async fn refresh(
@@ -75,13 +57,7 @@ pub async fn refresh(
 /// Ends the login the refresh token belongs to; its access tokens stop working too.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
     (status = 204, description = "Logged out"),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/auth/logout")]
 pub async fn logout(

@@ -23,18 +23,8 @@ use crate::state::AppState;
     params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader),
     responses(
         (status = 200, body = BatchResponse),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[post("/worlds/{world_id}/batch")]
 pub async fn apply_batch(
     state: web::Data<AppState>,
@@ -56,10 +46,7 @@ pub async fn apply_batch(
 /// streams. Readable by whoever can read the world.
 #[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
     (status = 200, description = "The export, one JSON object per line", content_type = "application/x-ndjson", body = String),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/export")]
 pub async fn export_world(
@@ -112,16 +99,11 @@ pub struct ImportParams {
     responses(
         (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String))),
         (status = 200, description = "`dry_run=true`: what the import would hold", body = ImportCounts),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
+        // After the set: these two say more than the set's 413 and 415.
+        crate::responses::WriteErrors,
         (status = 413, description = "Body larger than `IMPORT_MAX_BYTES`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/x-ndjson", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+))]
 #[post("/worlds/import")]
 pub async fn import_world(
     state: web::Data<AppState>,

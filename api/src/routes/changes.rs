@@ -31,13 +31,8 @@ pub struct FeedParams {
 /// change exactly once.
 #[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), FeedParams), responses(
     (status = 200, body = ChangesPage),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 410, response = crate::openapi::ChangesExpired),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 410, response = crate::responses::ChangesExpired),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/changes")]
 pub async fn list_changes(
@@ -60,13 +55,7 @@ pub async fn list_changes(
 /// The world's deleted elements, most recently deleted first (owner, editor).
 #[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<TrashedElementDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/trash")]
 pub async fn list_trash(
@@ -84,12 +73,7 @@ pub async fn list_trash(
 /// with it whose other end still exists (owner, editor).
 #[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path)), responses(
     (status = 200, body = ElementDto, headers(("ETag" = String))),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/worlds/{world_id}/trash/{element_id}/restore")]
 pub async fn restore_element(

@@ -49,12 +49,7 @@ pub struct ElementListParams {
 /// The world's elements, filtered and sorted, paginated.
 #[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ElementListParams), responses(
     (status = 200, body = Page<ElementDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements")]
 pub async fn list_elements(
@@ -80,16 +75,7 @@ pub async fn list_elements(
 /// Adds an element to the world (owner, editor).
 #[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/worlds/{world_id}/elements")]
 pub async fn create_element(
@@ -115,12 +101,7 @@ pub struct ElementVersionParams {
 /// One element, as it is or (with `version`) as it was.
 #[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementVersionParams), responses(
     (status = 200, body = ElementDto, headers(("ETag" = String, description = "Only without `version`"))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}")]
 pub async fn get_element(
@@ -143,12 +124,7 @@ pub async fn get_element(
 /// The element's revisions, newest first, each with the JSON Patch that made it.
 #[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/history")]
 pub async fn element_history(
@@ -175,17 +151,8 @@ pub async fn element_history(
     params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 200, body = ElementDto, headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[post("/worlds/{world_id}/elements/{element_id}/revert")]
 pub async fn revert_element(
     state: web::Data<AppState>,
@@ -204,18 +171,8 @@ pub async fn revert_element(
     params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 200, body = ElementDto, headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[patch("/worlds/{world_id}/elements/{element_id}")]
 pub async fn update_element(
     state: web::Data<AppState>,
@@ -234,14 +191,8 @@ pub async fn update_element(
     params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[delete("/worlds/{world_id}/elements/{element_id}")]
 pub async fn delete_element(
     state: web::Data<AppState>,
@@ -272,12 +223,7 @@ pub struct ElementRelationsParams {
 /// The element's relations, each with its other end embedded.
 #[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementRelationsParams), responses(
     (status = 200, body = Page<ElementRelationDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/relations")]
 pub async fn list_element_relations(

@@ -35,7 +35,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 /// refusals. With `METRICS_TOKEN` set, it requires `Authorization: Bearer <token>`.
 #[utoipa::path(tag = "operations", security((), ("metrics_token" = [])), responses(
     (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
-    (status = 401, response = crate::openapi::Unauthorized),
+    (status = 401, response = crate::responses::Unauthorized),
 ))]
 #[get("/metrics")]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {

@@ -17,17 +17,8 @@ use crate::state::AppState;
     params(("world_id" = Uuid, Path)),
     responses(
         (status = 201, body = InvitationDto, headers(("Location" = String, description = "The new invitation"))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[post("/worlds/{world_id}/invitations")]
 pub async fn create_invitation(
     state: web::Data<AppState>,
@@ -48,13 +39,7 @@ pub async fn create_invitation(
 /// The world's pending invitations, newest first (owner only).
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = service::paging::Page<InvitationDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/invitations")]
 pub async fn list_world_invitations(
@@ -74,13 +59,8 @@ pub async fn list_world_invitations(
     params(("world_id" = Uuid, Path), ("invitation_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[delete("/worlds/{world_id}/invitations/{invitation_id}")]
 pub async fn revoke_invitation(
     state: web::Data<AppState>,
@@ -96,12 +76,7 @@ pub async fn revoke_invitation(
 /// world and who sent it.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, body = service::paging::Page<ReceivedInvitationDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/users/me/invitations")]
 pub async fn list_my_invitations(
@@ -118,12 +93,7 @@ pub async fn list_my_invitations(
 /// declined, revoked or expired) is 409.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("invitation_id" = Uuid, Path)), responses(
     (status = 200, body = WorldDto),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/users/me/invitations/{invitation_id}/accept")]
 pub async fn accept_invitation(
@@ -138,12 +108,7 @@ pub async fn accept_invitation(
 /// longer pending is 409.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("invitation_id" = Uuid, Path)), responses(
     (status = 204, description = "Declined"),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/users/me/invitations/{invitation_id}/decline")]
 pub async fn decline_invitation(

@@ -25,17 +25,8 @@ use crate::state::AppState;
     responses(
         (status = 200, body = KindDto, headers(("ETag" = String))),
         (status = 201, body = KindDto, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[put("/worlds/{world_id}/kinds/{kind}")]
 pub async fn put_kind(
     state: web::Data<AppState>,
@@ -58,12 +49,7 @@ pub async fn put_kind(
 /// The world's element kinds that have a schema, by name.
 #[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<KindDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds")]
 pub async fn list_kinds(
@@ -80,10 +66,7 @@ pub async fn list_kinds(
 /// One element kind with its schema.
 #[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
     (status = 200, body = KindDto, headers(("ETag" = String))),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}")]
 pub async fn get_kind(
@@ -102,14 +85,8 @@ pub async fn get_kind(
     params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[delete("/worlds/{world_id}/kinds/{kind}")]
 pub async fn delete_kind(
     state: web::Data<AppState>,
@@ -128,12 +105,7 @@ pub async fn delete_kind(
 /// `next_cursor` is null.
 #[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path), PageParams), responses(
     (status = 200, body = Page<ViolationDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}/violations")]
 pub async fn list_violations(
@@ -158,17 +130,8 @@ pub async fn list_violations(
     responses(
         (status = 200, body = RelationKindDto, headers(("ETag" = String))),
         (status = 201, body = RelationKindDto, headers(("Location" = String), ("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[put("/worlds/{world_id}/relation-kinds/{kind}")]
 pub async fn put_relation_kind(
     state: web::Data<AppState>,
@@ -192,12 +155,7 @@ pub async fn put_relation_kind(
 /// The world's relation kinds, by name.
 #[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RelationKindDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relation-kinds")]
 pub async fn list_relation_kinds(
@@ -217,14 +175,8 @@ pub async fn list_relation_kinds(
     params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[delete("/worlds/{world_id}/relation-kinds/{kind}")]
 pub async fn delete_relation_kind(
     state: web::Data<AppState>,

@@ -15,16 +15,7 @@ use crate::state::AppState;
 /// Relates two elements of the world (owner, editor).
 #[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/worlds/{world_id}/relations")]
 pub async fn create_relation(
@@ -42,10 +33,7 @@ pub async fn create_relation(
 /// One relation.
 #[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
     (status = 200, body = RelationDto, headers(("ETag" = String))),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn get_relation(
@@ -63,18 +51,8 @@ pub async fn get_relation(
     params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 200, body = RelationDto, headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[patch("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn update_relation(
     state: web::Data<AppState>,
@@ -94,14 +72,8 @@ pub async fn update_relation(
     params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[delete("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn delete_relation(
     state: web::Data<AppState>,
@@ -117,12 +89,7 @@ pub async fn delete_relation(
 /// The relation's revisions, newest first, each with the JSON Patch that made it.
 #[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}/history")]
 pub async fn relation_history(

@@ -34,12 +34,7 @@ pub struct SearchParams {
 /// the string values inside attributes (ranked lowest), best first.
 #[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), SearchParams), responses(
     (status = 200, body = SearchResults),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/search")]
 pub async fn search_elements(
@@ -80,12 +75,7 @@ pub struct GraphParams {
 /// its shortest distance, and the relations between them.
 #[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), GraphParams), responses(
     (status = 200, body = Graph),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/graph")]
 pub async fn element_graph(
@@ -125,12 +115,12 @@ pub struct PathParams {
 /// A shortest path between two elements, following relations in either direction.
 #[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PathParams), responses(
     (status = 200, body = PathDto),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NoPath),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 400, response = crate::responses::BadRequest),
+    (status = 401, response = crate::responses::Unauthorized),
+    (status = 404, response = crate::responses::NoPath),
+    (status = 422, response = crate::responses::ValidationFailed),
+    (status = 500, response = crate::responses::InternalError),
+    (status = 503, response = crate::responses::Unavailable),
 ))]
 #[get("/worlds/{world_id}/path")]
 pub async fn find_path(
@@ -153,12 +143,7 @@ pub async fn find_path(
 /// `[[<element_id>|shown text]]`), by id, paginated.
 #[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<ElementDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/mentions")]
 pub async fn element_mentions(

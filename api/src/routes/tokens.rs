@@ -16,14 +16,7 @@ use crate::state::AppState;
 /// Needs a login: a personal access token cannot make tokens.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), request_body = CreatePersonalTokenRequest, responses(
     (status = 201, body = CreatedPersonalTokenDto, headers(("Location" = String, description = "The new token"))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/users/me/tokens")]
 pub async fn create_token(
@@ -43,12 +36,7 @@ pub async fn create_token(
 /// The caller's personal access tokens (never their secrets), newest first. Needs a login.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, body = service::paging::Page<PersonalTokenDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/users/me/tokens")]
 pub async fn list_tokens(
@@ -64,11 +52,7 @@ pub async fn list_tokens(
 /// login.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), params(("token_id" = Uuid, Path)), responses(
     (status = 204, description = "Deleted"),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[delete("/users/me/tokens/{token_id}")]
 pub async fn delete_token(
@@ -84,10 +68,7 @@ pub async fn delete_token(
 /// login.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, body = Vec<SessionDto>),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/users/me/sessions")]
 pub async fn list_sessions(
@@ -101,11 +82,7 @@ pub async fn list_sessions(
 /// Needs a login.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), params(("session_id" = Uuid, Path)), responses(
     (status = 204, description = "Ended"),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[delete("/users/me/sessions/{session_id}")]
 pub async fn end_session(

@@ -9,9 +9,7 @@ use crate::state::AppState;
 /// The caller's account.
 #[utoipa::path(tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = UserDto),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/users/me")]
 pub async fn get_me(
@@ -24,13 +22,7 @@ pub async fn get_me(
 /// Changes the display name and merges a patch into the preferences (RFC 7396).
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest, responses(
     (status = 200, body = UserDto),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[patch("/users/me")]
 pub async fn update_me(
@@ -44,14 +36,8 @@ pub async fn update_me(
 /// Sets a new password; every token issued before stops working.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest, responses(
     (status = 204, description = "Password changed"),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 429, response = crate::openapi::RateLimited),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 429, response = crate::responses::RateLimited),
+    crate::responses::WriteErrors,
 ))]
 #[put("/users/me/password")]
 pub async fn change_password(
@@ -67,14 +53,8 @@ pub async fn change_password(
 /// Deletes the account with its worlds and everything in them.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = DeleteMeRequest, responses(
     (status = 204, description = "Account deleted"),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 429, response = crate::openapi::RateLimited),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    (status = 429, response = crate::responses::RateLimited),
+    crate::responses::WriteErrors,
 ))]
 #[delete("/users/me")]
 pub async fn delete_me(

@@ -19,16 +19,8 @@ use crate::state::AppState;
     params(("world_id" = Uuid, Path)),
     responses(
         (status = 201, body = CreatedWebhookDto, headers(("Location" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[post("/worlds/{world_id}/webhooks")]
 pub async fn create_webhook(
     state: web::Data<AppState>,
@@ -50,11 +42,7 @@ pub async fn create_webhook(
 /// The world's webhooks, oldest first (owner only; at most 20, so one page).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
     (status = 200, body = Vec<WebhookDto>),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/webhooks")]
 pub async fn list_webhooks(
@@ -71,16 +59,8 @@ pub async fn list_webhooks(
     params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path)),
     responses(
         (status = 200, body = WebhookDto),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[patch("/worlds/{world_id}/webhooks/{webhook_id}")]
 pub async fn update_webhook(
     state: web::Data<AppState>,
@@ -106,12 +86,8 @@ pub async fn update_webhook(
     params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[delete("/worlds/{world_id}/webhooks/{webhook_id}")]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
@@ -129,14 +105,8 @@ pub async fn delete_webhook(
     params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path), PageParams),
     responses(
         (status = 200, body = Page<DeliveryDto>),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::ReadErrors,
+))]
 #[get("/worlds/{world_id}/webhooks/{webhook_id}/deliveries")]
 pub async fn list_deliveries(
     state: web::Data<AppState>,

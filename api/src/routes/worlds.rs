@@ -42,11 +42,7 @@ impl PageParams {
 /// The worlds the caller owns or is a member of, newest first.
 #[utoipa::path(tag = "worlds", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, body = service::paging::Page<WorldDto>),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds")]
 pub async fn list_worlds(
@@ -61,14 +57,7 @@ pub async fn list_worlds(
 /// Creates a world owned by the caller.
 #[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = CreateWorldRequest, params(crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, response = crate::openapi::BadRequest),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 409, response = crate::openapi::Conflict),
-    (status = 413, response = crate::openapi::PayloadTooLarge),
-    (status = 415, response = crate::openapi::UnsupportedMediaType),
-    (status = 422, response = crate::openapi::ValidationFailed),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::WriteErrors,
 ))]
 #[post("/worlds")]
 pub async fn create_world(
@@ -87,10 +76,7 @@ pub async fn create_world(
 /// A world. Public worlds are readable by anyone, also without a token.
 #[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
     (status = 200, body = WorldDto, headers(("ETag" = String))),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}")]
 pub async fn get_world(
@@ -107,18 +93,8 @@ pub async fn get_world(
     params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 200, body = WorldDto, headers(("ETag" = String))),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[patch("/worlds/{world_id}")]
 pub async fn update_world(
     state: web::Data<AppState>,
@@ -136,14 +112,8 @@ pub async fn update_world(
     params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 412, response = crate::openapi::PreconditionFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::VersionedWriteErrors,
+))]
 #[delete("/worlds/{world_id}")]
 pub async fn delete_world(
     state: web::Data<AppState>,
@@ -158,11 +128,7 @@ pub async fn delete_world(
 /// The world's members, the owner included (members only).
 #[utoipa::path(tag = "members", security(("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
     (status = 200, body = Vec<MemberDto>),
-    (status = 401, response = crate::openapi::Unauthorized),
-    (status = 403, response = crate::openapi::Forbidden),
-    (status = 404, response = crate::openapi::NotFound),
-    (status = 500, response = crate::openapi::InternalError),
-    (status = 503, response = crate::openapi::Unavailable),
+    crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/members")]
 pub async fn list_members(
@@ -178,16 +144,8 @@ pub async fn list_members(
     params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses(
         (status = 200, body = MemberDto),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[put("/worlds/{world_id}/members/{user_id}")]
 pub async fn put_member(
     state: web::Data<AppState>,
@@ -204,13 +162,8 @@ pub async fn put_member(
     params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
-    ))]
+        crate::responses::WriteErrors,
+))]
 #[delete("/worlds/{world_id}/members/{user_id}")]
 pub async fn remove_member(
     state: web::Data<AppState>,

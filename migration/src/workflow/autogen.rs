@@ -423,6 +423,24 @@ impl IndexChange {
     }
 }
 
+/// Whether a foreign key that `differences` adds (alone or with its new table) references
+/// `unique`: such a key must exist before the foreign key, so it is built in the main
+/// revision, first, rather than `CONCURRENTLY` in the revision after it.
+fn referenced_by_a_new_key(differences: &[Difference], table: &str, unique: &Unique) -> bool {
+    let mut columns = unique.columns.clone();
+    columns.sort();
+    let references = |key: &ForeignKey| {
+        let mut referenced = key.ref_columns.clone();
+        referenced.sort();
+        key.ref_table == table && referenced == columns
+    };
+    differences.iter().any(|d| match d {
+        Difference::MissingForeignKey { key, .. } => references(key),
+        Difference::MissingTable(t) => t.foreign_keys.iter().any(references),
+        _ => false,
+    })
+}
+
 /// The index changes of `differences`: every index of a table that exists already.
 fn index_changes(differences: &[Difference]) -> Vec<IndexChange> {
     let change = |table: &String, index: &Index, create| IndexChange {
@@ -435,7 +453,9 @@ fn index_changes(differences: &[Difference]) -> Vec<IndexChange> {
     for difference in differences {
         match difference {
             Difference::MissingIndex { table, index } => creates.push(change(table, index, true)),
-            Difference::MissingUnique { table, unique } => {
+            Difference::MissingUnique { table, unique }
+                if !referenced_by_a_new_key(differences, table, unique) =>
+            {
                 creates.push(change(table, &unique_as_index(unique), true))
             }
             Difference::ExtraIndex { table, index } => drops.push(change(table, index, false)),
@@ -774,7 +794,20 @@ fn plan_difference(
             live.join(", "),
             model.join(", ")
         )),
-        // Indexes of existing tables go to a revision of their own (`plan_indexes`).
+        // A unique key that a new foreign key references comes first (see
+        // `referenced_by_a_new_key`); other indexes of existing tables go to a revision of
+        // their own (`plan_indexes`).
+        Difference::MissingUnique { table, unique }
+            if referenced_by_a_new_key(differences, table, unique) =>
+        {
+            let index = unique_as_index(unique);
+            steps.push(step(
+                0,
+                create_index(table, &index),
+                drop_index(table, &unique.name),
+                sql::create_index(table, &index, ""),
+            ))
+        }
         Difference::MissingUnique { .. }
         | Difference::MissingIndex { .. }
         | Difference::ExtraIndex { .. }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use entity::{webhook_deliveries, webhook_outbox, webhooks};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,7 +29,7 @@ use crate::access::{Role, world_access};
 use crate::auth::Actor;
 use crate::changes::{ChangeType, begin_write, lock_world};
 use crate::error::{Error, Result};
-use crate::paging::{Cursor, Page, PageRequest};
+use crate::paging::{Keyset, Page, PageRequest};
 use crate::versioning::now;
 
 pub use target::{TargetPolicy, WebhookUrl};
@@ -417,21 +417,14 @@ pub async fn deliveries(
     page: PageRequest,
 ) -> Result<Page<DeliveryDto>> {
     find(db, actor, world_id, webhook_id).await?;
-    let mut query = webhook_deliveries::Entity::find()
+    let query = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::WorldId.eq(world_id))
         .filter(webhook_deliveries::Column::WebhookId.eq(webhook_id));
-    if let Some(raw) = &page.cursor {
-        let cursor = Cursor::decode(raw, DELIVERIES_ORDERING)?;
-        query = query.filter(webhook_deliveries::Column::Id.lt(cursor.id));
-    }
-    let rows = query
-        .order_by_desc(webhook_deliveries::Column::Id)
-        .limit(page.limit + 1)
-        .all(db)
-        .await?;
-    Ok(crate::paging::into_page(
+    let keyset = Keyset::by_id(DELIVERIES_ORDERING, webhook_deliveries::Column::Id, true);
+    let rows = keyset.apply(query, &page)?.all(db).await?;
+    Ok(keyset.page(
         rows,
-        page.limit,
-        DELIVERIES_ORDERING,
+        &page,
         |row| (String::new(), row.id),
         DeliveryDto::from,
     ))
