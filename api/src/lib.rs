@@ -40,8 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     endpoints(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
     ));
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
-        .route("/docs", web::get().to(docs_redirect));
+    // The page reads the document from the route below, which serves it as `openapi::json`
+    // writes it (utoipa's own serialization misspells link fields).
+    cfg.service(
+        SwaggerUi::new("/docs/{_:.*}")
+            .config(utoipa_swagger_ui::Config::from(openapi::DOCUMENT_PATH)),
+    )
+    .route(openapi::DOCUMENT_PATH, web::get().to(openapi_document))
+    .route("/docs", web::get().to(docs_redirect));
 }
 
 /// Every endpoint, registered once: this gives actix its service and the OpenAPI document
@@ -123,6 +129,12 @@ fn endpoints(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .service(routes::search::find_path)
                 .service(routes::search::element_mentions),
         );
+}
+
+async fn openapi_document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi::json())
 }
 
 async fn docs_redirect() -> HttpResponse {

@@ -91,6 +91,72 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .clone()
 }
 
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
+
+/// The document as JSON, as served. Two corrections to what utoipa 5 writes:
+/// - a response link's fields are camelCase in OpenAPI (`operationId`, `operationRef`,
+///   `requestBody`), which utoipa's `Link` writes in snake case;
+/// - a page's items refer to their component schema (`Page_ElementDto` items are
+///   `$ref: ElementDto`) instead of the copy utoipa inlines for a generic argument
+///   (juhaku/utoipa#1586).
+pub fn json() -> &'static str {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut document = serde_json::to_value(document()).unwrap_or_default();
+        correct_links(&mut document);
+        refer_page_items(&mut document);
+        document.to_string()
+    })
+}
+
+fn correct_links(document: &mut serde_json::Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(responses) = operation["responses"].as_object_mut() else {
+            continue;
+        };
+        for response in responses.values_mut() {
+            let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+                continue;
+            };
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn refer_page_items(document: &mut serde_json::Value) {
+    let Some(schemas) = document["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    let named: std::collections::HashSet<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if named.contains(item) {
+            schema["properties"]["items"]["items"] =
+                serde_json::json!({ "$ref": format!("#/components/schemas/{item}") });
+        }
+    }
+}
+
 /// The methods the document lists for the path template matching `path`, as an `Allow`
 /// header value; `None` when no template matches.
 pub fn allowed_methods(path: &str) -> Option<String> {

@@ -11,8 +11,10 @@ use crate::generated::{
     world_elements, world_members, worlds,
 };
 
-/// Now, to the microsecond: what PostgreSQL stores, so a value reads back as written.
-fn now() -> DateTimeWithTimeZone {
+/// Now, to the microsecond (what PostgreSQL keeps): the one clock for every timestamp
+/// stored, here and in the service, so that a value read back equals the value written on
+/// both backends.
+pub fn now() -> DateTimeWithTimeZone {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6).fixed_offset()
 }

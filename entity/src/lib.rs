@@ -8,5 +8,9 @@ mod generated;
 mod behavior;
 pub mod links;
 pub mod schema;
+mod versioned;
+
+pub use behavior::now;
+pub use versioned::Versioned;
 
 pub use generated::*;

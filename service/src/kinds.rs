@@ -27,7 +27,7 @@ use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, FieldError, Result};
 use crate::paging::{Cursor, KeyType, Keyset, Page, PageRequest};
 use crate::values::{Checks, Kind, parse_text};
-use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
+use crate::versioning::{check_if_match, update_versioned};
 
 /// A schema may be at most this large, as compact JSON.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
@@ -473,23 +473,13 @@ pub async fn put_kind_in(
                     schema: Set(schema),
                     ..Default::default()
                 };
-                let columns = VersionedColumns {
-                    id: element_kinds::Column::Id,
-                    version: element_kinds::Column::Version,
-                    updated_at: element_kinds::Column::UpdatedAt,
-                };
-                let row = update_if_version::<element_kinds::Entity, _>(
+                let row = update_versioned::<element_kinds::Entity, _>(
                     w.txn(),
-                    columns,
                     current.id,
                     current.version,
                     changes,
                 )
-                .await?
-                // Every writer of the world holds its lock.
-                .ok_or_else(|| {
-                    Error::Internal(format!("kind {} changed under the lock", current.id))
-                })?;
+                .await?;
                 (row, false, true)
             }
         }
@@ -863,25 +853,13 @@ pub async fn put_relation_kind(
                     inverse: Set(inverse),
                     ..Default::default()
                 };
-                let columns = VersionedColumns {
-                    id: relation_kinds::Column::Id,
-                    version: relation_kinds::Column::Version,
-                    updated_at: relation_kinds::Column::UpdatedAt,
-                };
-                let row = update_if_version::<relation_kinds::Entity, _>(
+                let row = update_versioned::<relation_kinds::Entity, _>(
                     w.txn(),
-                    columns,
                     current.id,
                     current.version,
                     changes,
                 )
-                .await?
-                .ok_or_else(|| {
-                    Error::Internal(format!(
-                        "relation kind {} changed under the lock",
-                        current.id
-                    ))
-                })?;
+                .await?;
                 (row, false, true)
             }
         }

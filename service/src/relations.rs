@@ -20,7 +20,7 @@ use crate::kinds;
 use crate::paging::{Keyset, Page, PageRequest, into_page};
 use crate::patch::{merge_document, reject_null};
 use crate::values::{Checks, Kind, parse_document, parse_object};
-use crate::versioning::{VersionedColumns, check_if_match, update_if_version};
+use crate::versioning::{check_if_match, update_versioned};
 
 /// `Relation` in the contract.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -540,14 +540,8 @@ pub mod write {
         let (source_kind, target_kind) =
             check_ends(w.txn(), w.world_id(), current.source_id, current.target_id).await?;
         kinds::check_relation_ends(w.txn(), w.world_id(), kind, &source_kind, &target_kind).await?;
-        let columns = VersionedColumns {
-            id: Column::Id,
-            version: Column::Version,
-            updated_at: Column::UpdatedAt,
-        };
-        let updated = update_if_version::<element_relations::Entity, _>(
+        let updated = update_versioned::<element_relations::Entity, _>(
             w.txn(),
-            columns,
             current.id,
             current.version,
             changes,
@@ -557,11 +551,6 @@ pub mod write {
             // Renaming the kind onto an existing (source, target, kind).
             Error::Conflict(_) => duplicate(),
             e => e,
-        })?
-        // Every writer of the world holds its lock: nobody can have changed the row
-        // since `current` was read in this transaction.
-        .ok_or_else(|| {
-            Error::Internal(format!("relation {} changed under the lock", current.id))
         })?;
         w.record(
             ChangeType::RelationUpdated,

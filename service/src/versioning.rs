@@ -1,19 +1,15 @@
 //! Optimistic concurrency: every change is one conditional UPDATE that bumps `version`
 //! only if it still has the value the change was computed from.
-use chrono::SubsecRound;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, prelude::DateTimeWithTimeZone,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, prelude::DateTimeWithTimeZone};
 use uuid::Uuid;
+
+use entity::Versioned;
 
 use crate::error::{Error, Result};
 
-/// Now, to the microsecond (what PostgreSQL keeps): the one clock for every timestamp the
-/// server stores, so that a value read back equals the value written on both backends.
-pub fn now() -> DateTimeWithTimeZone {
-    chrono::Utc::now().trunc_subsecs(6).fixed_offset()
-}
+/// The one clock (`entity::now`): to the microsecond, what PostgreSQL keeps.
+pub use entity::now;
 
 /// An id and timestamps a write keeps rather than making new ones: an import's.
 #[derive(Debug, Clone, Copy)]
@@ -31,32 +27,27 @@ pub fn check_if_match(if_match: Option<i32>, current: i32) -> Result<()> {
     }
 }
 
-/// The columns every versioned table shares.
-pub struct VersionedColumns<C> {
-    pub id: C,
-    pub version: C,
-    pub updated_at: C,
-}
-
-/// Applies `changes` to row `id` if its version is still `expected`, bumping the version
-/// and `updated_at` in the same statement. `None` means another writer got there first.
-pub async fn update_if_version<E, Db>(
+/// Applies `changes` to the row `id` of a versioned table, bumping `version` and
+/// `updated_at` in the same statement, and returns the row as stored. The caller read the
+/// row at `expected` under its world's write lock, which every writer of the world holds:
+/// the version cannot have moved, and a row that did not match is a broken invariant, not
+/// a conflict to retry. A unique key the change collides with is 409.
+pub async fn update_versioned<E, Db>(
     db: &Db,
-    columns: VersionedColumns<E::Column>,
     id: Uuid,
     expected: i32,
     changes: E::ActiveModel,
-) -> Result<Option<E::Model>>
+) -> Result<E::Model>
 where
-    E: EntityTrait,
+    E: Versioned,
     Db: ConnectionTrait,
 {
     let updated = E::update_many()
         .set(changes)
-        .col_expr(columns.version, Expr::col(columns.version).add(1))
-        .col_expr(columns.updated_at, Expr::value(now()))
-        .filter(columns.id.eq(id))
-        .filter(columns.version.eq(expected))
+        .col_expr(E::version_column(), Expr::col(E::version_column()).add(1))
+        .col_expr(E::updated_at_column(), Expr::value(now()))
+        .filter(E::id_column().eq(id))
+        .filter(E::version_column().eq(expected))
         .exec_with_returning(db)
         .await
         .map_err(|e| {
@@ -66,25 +57,24 @@ where
                 e.into()
             }
         })?;
-    Ok(updated.into_iter().next())
+    updated.into_iter().next().ok_or_else(|| {
+        Error::Internal(format!(
+            "{} {id} changed under its world's lock",
+            E::default().table_name()
+        ))
+    })
 }
 
 /// Deletes row `id`, only at version `if_match` when one was given: 412 when that version
 /// is no longer current, 404 when the row is already gone.
-pub async fn delete_if_version<E, Db>(
-    db: &Db,
-    id_column: E::Column,
-    id: Uuid,
-    version_column: E::Column,
-    if_match: Option<i32>,
-) -> Result<()>
+pub async fn delete_if_version<E, Db>(db: &Db, id: Uuid, if_match: Option<i32>) -> Result<()>
 where
-    E: EntityTrait,
+    E: Versioned,
     Db: ConnectionTrait,
 {
-    let mut query = E::delete_many().filter(id_column.eq(id));
+    let mut query = E::delete_many().filter(E::id_column().eq(id));
     if let Some(expected) = if_match {
-        query = query.filter(version_column.eq(expected));
+        query = query.filter(E::version_column().eq(expected));
     }
     if query.exec(db).await?.rows_affected == 0 {
         return Err(if if_match.is_some() {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::paging::{Keyset, Page, PageRequest};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Name, Visibility, parse_document, parse_object, parse_text};
-use crate::versioning::{self, VersionedColumns, check_if_match, update_if_version};
+use crate::versioning::{self, check_if_match, update_versioned};
 
 /// `World` in the contract, as the caller sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -244,16 +244,8 @@ pub async fn update(
         w.commit().await?;
         return Ok(WorldDto::new(world, access.role));
     }
-    let columns = VersionedColumns {
-        id: worlds::Column::Id,
-        version: worlds::Column::Version,
-        updated_at: worlds::Column::UpdatedAt,
-    };
     let updated =
-        update_if_version::<worlds::Entity, _>(w.txn(), columns, world_id, world.version, changes)
-            .await?
-            // The world's row is locked by this transaction.
-            .ok_or_else(|| Error::Internal(format!("world {world_id} changed under the lock")))?;
+        update_versioned::<worlds::Entity, _>(w.txn(), world_id, world.version, changes).await?;
     // The log shows the world as anyone who may read it sees it: without a caller's role.
     let data = serde_json::to_value(WorldDto::new(updated.clone(), None))
         .map_err(|e| Error::internal("world JSON", e))?;
@@ -277,13 +269,6 @@ pub async fn delete(
     let access = world_access(db, Some(actor), world_id).await?;
     access.require(Role::Owner)?;
     check_if_match(if_match, access.world.version)?;
-    versioning::delete_if_version::<worlds::Entity, _>(
-        db,
-        worlds::Column::Id,
-        world_id,
-        worlds::Column::Version,
-        if_match,
-    )
-    .await?;
+    versioning::delete_if_version::<worlds::Entity, _>(db, world_id, if_match).await?;
     Ok(())
 }

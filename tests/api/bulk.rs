@@ -7,8 +7,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::elements::{create_element, element_path, elements_path, id_of, new_world};
 use crate::helpers::{Reply, TestApp, TestUser, spawn_app_with};
+use crate::helpers::{element_path, elements_path, id_of};
 use crate::on_both_backends;
 
 fn batch_path(world: &str) -> String {
@@ -76,14 +76,10 @@ fn fields(problem: &Value) -> Vec<String> {
 async fn a_batch_resolves_refs_in_order_and_answers_each_result(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
-    let old = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "item", "name": "Old sword"}),
-    )
-    .await;
+    let world = app.new_world(token, "Eldoria").await;
+    let old = app
+        .create_element(token, &world, json!({"kind": "item", "name": "Old sword"}))
+        .await;
     let reply = batch(
         &app,
         token,
@@ -150,14 +146,10 @@ async fn a_batch_resolves_refs_in_order_and_answers_each_result(app: TestApp) {
 async fn a_failing_operation_applies_nothing_and_is_named(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
-    let kept = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "place", "name": "Varn"}),
-    )
-    .await;
+    let world = app.new_world(token, "Eldoria").await;
+    let kept = app
+        .create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
+        .await;
     let kept_id = id_of(&kept);
     let before = feed(&app, token, &world).await;
 
@@ -251,7 +243,7 @@ async fn a_failing_operation_applies_nothing_and_is_named(app: TestApp) {
 async fn batch_operations_are_checked_as_the_contract_says(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let cases = [
         (json!([]), "operations"),
         (
@@ -315,7 +307,7 @@ async fn a_batch_is_authorized_like_the_single_endpoints(app: TestApp) {
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
     let eve = app.register("eve").await;
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     app.join(&ada, &world, &bob, "viewer").await;
     let create = json!([{"op": "create_element", "body": {"kind": "place", "name": "Varn"}}]);
     batch(&app, &bob.access_token, &world, create.clone())
@@ -368,7 +360,7 @@ async fn a_repeated_key_gets_the_first_answer_without_a_second_effect(app: TestA
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let path = elements_path(&world);
     let body = json!({"kind": "character", "name": "Ada"});
     let first = post_with_key(&app, &path, token, "create-ada-1", &body).await;
@@ -396,7 +388,7 @@ async fn a_repeated_key_gets_the_first_answer_without_a_second_effect(app: TestA
     .await
     .assert_problem(422, "idempotency-key-reused");
     // Keys are the user's own: another user's same key is a new request.
-    let bobs_world = new_world(&app, &bob.access_token, "Bob's").await;
+    let bobs_world = app.new_world(&bob.access_token, "Bob's").await;
     post_with_key(
         &app,
         &elements_path(&bobs_world),
@@ -488,7 +480,7 @@ async fn stored_key(
 async fn a_repeat_while_the_first_runs_is_409_and_keys_expire(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let path = elements_path(&world);
     let body = json!({"kind": "character", "name": "Ada"});
     // A first request still running (claimed, no answer yet), on this or another server.
@@ -571,15 +563,13 @@ async fn sample_world(app: &TestApp, token: &str) -> String {
     )
     .await
     .assert_status(201);
-    let child = create_element(app, token, &world, json!({"kind": "character", "name": "Ada", "summary": "Hero", "attributes": {"level": 3, "bag": {"gold": 12}}, "tags": ["hero", "elf"]})).await;
-    let parent = create_element(app, token, &world, json!({"kind": "place", "name": "Varn"})).await;
-    let root = create_element(
-        app,
-        token,
-        &world,
-        json!({"kind": "region", "name": "North"}),
-    )
-    .await;
+    let child = app.create_element(token, &world, json!({"kind": "character", "name": "Ada", "summary": "Hero", "attributes": {"level": 3, "bag": {"gold": 12}}, "tags": ["hero", "elf"]})).await;
+    let parent = app
+        .create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
+        .await;
+    let root = app
+        .create_element(token, &world, json!({"kind": "region", "name": "North"}))
+        .await;
     app.patch(
         &element_path(&world, &id_of(&parent)),
         Some(token),
@@ -708,7 +698,7 @@ async fn an_export_streams_the_world_in_the_contract_order(app: TestApp) {
     }
     // Readable by whoever can read the world: a public one by anyone.
     app.get(&export_path(&world), None).await.assert_status(200);
-    let private = new_world(&app, token, "Secret").await;
+    let private = app.new_world(token, "Secret").await;
     app.get(&export_path(&private), None)
         .await
         .assert_problem(404, "not-found");
@@ -1012,7 +1002,7 @@ async fn import_size_limit(backend: crate::helpers::Backend) {
     import_body(&app, &ada.access_token, "", [HEADER, A].join("\n"))
         .await
         .assert_status(201);
-    let world = new_world(&app, &ada.access_token, "W").await;
+    let world = app.new_world(&ada.access_token, "W").await;
     let name = "x".repeat(1024 * 1024);
     app.post(
         &batch_path(&world),
@@ -1103,13 +1093,8 @@ async fn a_long_import_keeps_counts_and_the_change_log_right(app: TestApp) {
     }
     assert_eq!(seqs, (1..=1100).collect::<Vec<i64>>());
     // The next write continues the sequence.
-    create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "place", "name": "After"}),
-    )
-    .await;
+    app.create_element(token, &world, json!({"kind": "place", "name": "After"}))
+        .await;
     let next = app
         .get(
             &format!("/api/v1/worlds/{world}/changes?after=1100"),
@@ -1321,15 +1306,10 @@ on_both_backends!(a_bad_line_in_a_later_chunk_is_named);
 async fn consecutive_creates_in_a_batch_link_parents_and_mentions(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let varn = id_of(
-        &create_element(
-            &app,
-            token,
-            &world,
-            json!({"kind": "place", "name": "Varn"}),
-        )
-        .await,
+        &app.create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
+            .await,
     );
     let nowhere = "0192b1c4-0000-7000-8000-000000000000";
     let reply = batch(

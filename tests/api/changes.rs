@@ -8,8 +8,8 @@ use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::elements::{create_element, element_path, id_of, new_world};
 use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{element_path, id_of};
 use crate::{on_both_backends, on_both_backends_with};
 
 fn changes_path(world: &str) -> String {
@@ -68,22 +68,22 @@ async fn add_member(app: &TestApp, world: &str, user: &TestUser, role: &str) {
 async fn feed_records_every_change_with_deletions(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
-    let parent = create_element(
-        &app,
-        &ada.access_token,
-        &world,
-        json!({"kind": "place", "name": "Keep", "attributes": {"size": 3}}),
-    )
-    .await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
+    let parent = app
+        .create_element(
+            &ada.access_token,
+            &world,
+            json!({"kind": "place", "name": "Keep", "attributes": {"size": 3}}),
+        )
+        .await;
     let parent_id = id_of(&parent);
-    let child = create_element(
-        &app,
-        &ada.access_token,
-        &world,
-        json!({"kind": "place", "name": "Tower", "parent_id": parent_id}),
-    )
-    .await;
+    let child = app
+        .create_element(
+            &ada.access_token,
+            &world,
+            json!({"kind": "place", "name": "Tower", "parent_id": parent_id}),
+        )
+        .await;
     let child_id = id_of(&child);
     let relation = app
         .post(
@@ -197,7 +197,7 @@ async fn feed_parameters_and_access(app: TestApp) {
     let ada = app.register("ada").await;
     let eve = app.register("eve").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Private").await;
+    let world = app.new_world(&ada.access_token, "Private").await;
     let path = changes_path(&world);
     for bad in ["limit=0", "limit=1001", "after=-1"] {
         app.get(&format!("{path}?{bad}"), token)
@@ -245,15 +245,15 @@ async fn feed_parameters_and_access(app: TestApp) {
 async fn history_versions_and_revert(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
-    let v1 = create_element(
-        &app,
-        &ada.access_token,
-        &world,
-        json!({"kind": "character", "name": "Ada", "summary": "An elf",
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
+    let v1 = app
+        .create_element(
+            &ada.access_token,
+            &world,
+            json!({"kind": "character", "name": "Ada", "summary": "An elf",
                "attributes": {"stats": {"level": 1}}, "tags": ["hero"]}),
-    )
-    .await;
+        )
+        .await;
     let id = id_of(&v1);
     let path = element_path(&world, &id);
     app.patch(&path, token, json!({"attributes": {"stats": {"level": 2}}}))
@@ -403,24 +403,14 @@ async fn history_versions_and_revert(app: TestApp) {
 async fn relation_history(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     let a = id_of(
-        &create_element(
-            &app,
-            &ada.access_token,
-            &world,
-            json!({"kind": "c", "name": "A"}),
-        )
-        .await,
+        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "A"}))
+            .await,
     );
     let b = id_of(
-        &create_element(
-            &app,
-            &ada.access_token,
-            &world,
-            json!({"kind": "c", "name": "B"}),
-        )
-        .await,
+        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "B"}))
+            .await,
     );
     let relation = app
         .post(
@@ -477,27 +467,25 @@ async fn relation_history(app: TestApp) {
 async fn trash_and_restore(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     let keep = id_of(
-        &create_element(
-            &app,
+        &app.create_element(
             &ada.access_token,
             &world,
             json!({"kind": "place", "name": "Keep"}),
         )
         .await,
     );
-    let ada_el = create_element(
-        &app,
-        &ada.access_token,
-        &world,
-        json!({"kind": "character", "name": "Ada", "parent_id": keep, "attributes": {"hp": 9}}),
-    )
-    .await;
+    let ada_el = app
+        .create_element(
+            &ada.access_token,
+            &world,
+            json!({"kind": "character", "name": "Ada", "parent_id": keep, "attributes": {"hp": 9}}),
+        )
+        .await;
     let ada_id = id_of(&ada_el);
     let bran = id_of(
-        &create_element(
-            &app,
+        &app.create_element(
             &ada.access_token,
             &world,
             json!({"kind": "character", "name": "Bran"}),
@@ -505,8 +493,7 @@ async fn trash_and_restore(app: TestApp) {
         .await,
     );
     let cy = id_of(
-        &create_element(
-            &app,
+        &app.create_element(
             &ada.access_token,
             &world,
             json!({"kind": "character", "name": "Cy"}),
@@ -678,7 +665,7 @@ async fn trash_and_restore(app: TestApp) {
 async fn feed_under_concurrent_writers(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.clone();
-    let world = new_world(&app, &token, "Busy").await;
+    let world = app.new_world(&token, "Busy").await;
     const WRITERS: usize = 4;
     const ROUNDS: usize = 6;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -766,12 +753,11 @@ const RETENTION: &[(&str, &str)] = &[
 async fn retention_prunes_and_expires_old_positions(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Old").await;
+    let world = app.new_world(&ada.access_token, "Old").await;
     let mut ids = Vec::new();
     for name in ["a", "b", "c"] {
         ids.push(id_of(
-            &create_element(
-                &app,
+            &app.create_element(
                 &ada.access_token,
                 &world,
                 json!({"kind": "x", "name": name}),
@@ -840,7 +826,7 @@ async fn member_changes_are_recorded(app: TestApp) {
     let ada = app.register("ada").await;
     let bran = app.register("bran").await;
     let token = Some(ada.access_token.as_str());
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     app.join(&ada, &world, &bran, "viewer").await;
     let member = format!("/api/v1/worlds/{world}/members/{}", bran.id);
     app.put(&member, token, json!({"role": "editor"}))
@@ -886,24 +872,14 @@ async fn member_changes_are_recorded(app: TestApp) {
 /// revert or restore; a write token can.
 async fn tokens_follow_their_scope(app: TestApp) {
     let ada = app.register("ada").await;
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     let element = id_of(
-        &create_element(
-            &app,
-            &ada.access_token,
-            &world,
-            json!({"kind": "c", "name": "A"}),
-        )
-        .await,
+        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "A"}))
+            .await,
     );
     let gone = id_of(
-        &create_element(
-            &app,
-            &ada.access_token,
-            &world,
-            json!({"kind": "c", "name": "B"}),
-        )
-        .await,
+        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "B"}))
+            .await,
     );
     app.delete(&element_path(&world, &gone), Some(&ada.access_token))
         .await

@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::auth::{LOGIN, ME};
-use crate::elements::{create_element, element_path, elements_path, enc, id_of, new_world};
 use crate::helpers::{Backend, JWT_SECRET, Reply, TestApp, TestUser, fresh_database};
+use crate::helpers::{element_path, elements_path, enc, id_of};
 use crate::{on_both_backends, on_both_backends_with};
 
 /// `{"a": {"a": ... 1}}` with `levels` objects.
@@ -34,9 +34,8 @@ async fn where_and_q_are_bounded(app: TestApp) {
     let app = &app;
     let user = app.register("bounds").await;
     let token = user.access_token.as_str();
-    let world = new_world(app, token, "Bounds").await;
-    create_element(
-        app,
+    let world = app.new_world(token, "Bounds").await;
+    app.create_element(
         token,
         &world,
         json!({"kind": "thing", "name": "x", "attributes": {"a": 1}}),
@@ -105,7 +104,7 @@ async fn where_and_q_are_bounded(app: TestApp) {
 async fn missing_and_wrong_typed_fields_are_named(app: TestApp) {
     let user = app.register("fields").await;
     let token = Some(user.access_token.as_str());
-    let world = new_world(&app, &user.access_token, "Fields").await;
+    let world = app.new_world(&user.access_token, "Fields").await;
     let cases = [
         (
             "/api/v1/worlds".to_owned(),
@@ -148,7 +147,7 @@ fn blob(bytes: usize) -> String {
 async fn stored_documents_stay_bounded(app: TestApp) {
     let user = app.register("documents").await;
     let token = user.access_token.as_str();
-    let world = new_world(&app, token, "Documents").await;
+    let world = app.new_world(token, "Documents").await;
 
     // Created too large: refused, whatever the body's 1 MiB allows.
     let problem = app
@@ -163,13 +162,13 @@ async fn stored_documents_stay_bounded(app: TestApp) {
 
     // Grown by merge patches, each fine on its own: the one that passes 256 KiB is refused
     // and changes nothing.
-    let element = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "thing", "name": "grows", "attributes": {"a": blob(200 * 1024)}}),
-    )
-    .await;
+    let element = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "thing", "name": "grows", "attributes": {"a": blob(200 * 1024)}}),
+        )
+        .await;
     let path = element_path(&world, &id_of(&element));
     let problem = app
         .patch(
@@ -193,7 +192,9 @@ async fn stored_documents_stay_bounded(app: TestApp) {
     .assert_status(200);
 
     // The same for a relation's attributes, a world's settings and the preferences.
-    let other = create_element(&app, token, &world, json!({"kind": "thing", "name": "o"})).await;
+    let other = app
+        .create_element(token, &world, json!({"kind": "thing", "name": "o"}))
+        .await;
     let relation = app
         .post(
             &format!("/api/v1/worlds/{world}/relations"),
@@ -270,18 +271,18 @@ async fn chain(app: &TestApp, world: &str, owner: uuid::Uuid, length: usize) -> 
 async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestApp) {
     let user = app.register("chains").await;
     let token = user.access_token.as_str();
-    let world = new_world(&app, token, "Chains").await;
+    let world = app.new_world(token, "Chains").await;
     let ids = chain(&app, &world, user.id, 1_001).await;
     let (root, leaf) = (ids[0], ids[1_000]);
 
     // A create never closes a cycle: no walk up the 1,001 ancestors, so no depth cap.
-    let child = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "level", "name": "below the leaf", "parent_id": leaf}),
-    )
-    .await;
+    let child = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "level", "name": "below the leaf", "parent_id": leaf}),
+        )
+        .await;
     assert_eq!(child["parent_id"], leaf.to_string());
 
     // A move is checked: the root under its deepest descendant closes a cycle found
@@ -303,7 +304,9 @@ async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestAp
     );
 
     // Moving an unrelated element under the 1,001st level goes past the depth cap.
-    let loose = create_element(&app, token, &world, json!({"kind": "x", "name": "loose"})).await;
+    let loose = app
+        .create_element(token, &world, json!({"kind": "x", "name": "loose"}))
+        .await;
     let problem = app
         .patch(
             &element_path(&world, &id_of(&loose)),
@@ -327,8 +330,10 @@ async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestAp
     .await
     .assert_status(200);
     // A parent of another world is no parent.
-    let elsewhere = new_world(&app, token, "Elsewhere").await;
-    let stranger = create_element(&app, token, &elsewhere, json!({"kind": "x", "name": "s"})).await;
+    let elsewhere = app.new_world(token, "Elsewhere").await;
+    let stranger = app
+        .create_element(token, &elsewhere, json!({"kind": "x", "name": "s"}))
+        .await;
     let problem = app
         .patch(
             &element_path(&world, &id_of(&loose)),
@@ -355,7 +360,7 @@ on_both_backends_with!(&[("DB_STATEMENT_TIMEOUT_SECS", "1")]; a_slow_statement_i
 /// items sit at their ends: on SQLite each item is a scan of each array, about 4 s
 /// in all without the timeout.
 async fn slow_where_world(app: &TestApp, token: &str) -> (String, String) {
-    let world = new_world(app, token, "Slow").await;
+    let world = app.new_world(token, "Slow").await;
     const ITEMS: usize = 30_000;
     let array: Vec<usize> = (0..ITEMS).collect();
     for i in 0..40 {
@@ -377,7 +382,7 @@ async fn slow_where_world(app: &TestApp, token: &str) -> (String, String) {
 async fn a_slow_statement_is_stopped_while_others_are_served(app: TestApp) {
     let user = app.register("slow").await;
     let token = user.access_token.as_str();
-    let world = new_world(&app, token, "Quick").await;
+    let world = app.new_world(token, "Quick").await;
     let quick = format!("/api/v1/worlds/{world}");
     let (slow_path, _holder) = match app.backend {
         Backend::Sqlite => (slow_where_world(&app, token).await.1, None),
@@ -731,7 +736,7 @@ async fn password_strength_counts_the_accounts_own_words(app: TestApp) {
 async fn security_headers_on_every_answer(app: TestApp) {
     let user = app.register("headers").await;
     let token = Some(user.access_token.as_str());
-    let world = new_world(&app, &user.access_token, "Headers").await;
+    let world = app.new_world(&user.access_token, "Headers").await;
     let replies = [
         app.get("/healthz", None).await,
         app.get(ME, token).await,
@@ -826,7 +831,7 @@ on_both_backends!(metrics_in_prometheus_text_format);
 async fn metrics_in_prometheus_text_format(app: TestApp) {
     let user = app.register("metrics").await;
     let token = Some(user.access_token.as_str());
-    let world = new_world(&app, &user.access_token, "Metrics").await;
+    let world = app.new_world(&user.access_token, "Metrics").await;
     app.get(&format!("/api/v1/worlds/{world}"), token)
         .await
         .assert_status(200);

@@ -145,6 +145,26 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
     expected.sort();
     documented.sort();
     assert_eq!(documented, expected);
+    // A page's items refer to their schema; links name operations that exist, in
+    // OpenAPI's own spelling.
+    assert_eq!(
+        doc["components"]["schemas"]["Page_ElementDto"]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/ElementDto"
+    );
+    let link = &doc["paths"]["/api/v1/worlds/{world_id}/relations"]["post"]["responses"]["201"]["links"]
+        ["GetRelation"];
+    assert_eq!(link["operationId"], "get_relation");
+    assert_eq!(
+        doc["paths"]["/api/v1/worlds/{world_id}/relations/{relation_id}"]["get"]["operationId"],
+        "get_relation"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/worlds/{world_id}/elements"]["get"]["parameters"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "sort"))
+            .map(|p| p["schema"]["enum"].as_array().map_or(0, Vec::len)),
+        Some(6)
+    );
     // Error answers are documented as problem+json.
     let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"];
     assert_eq!(login["$ref"], "#/components/responses/Unauthorized");

@@ -363,3 +363,146 @@ macro_rules! on_both_backends {
         }
     )+};
 }
+
+// Shared by the test files: paths, query strings and ids.
+
+/// Percent-encodes a query parameter value (everything but unreserved characters).
+pub fn enc(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `?k=v&...`, encoded; empty for no parameters.
+pub fn query(params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    format!("?{}", pairs.join("&"))
+}
+
+pub fn elements_path(world: &str) -> String {
+    format!("/api/v1/worlds/{world}/elements")
+}
+
+pub fn element_path(world: &str, element: &str) -> String {
+    format!("/api/v1/worlds/{world}/elements/{element}")
+}
+
+pub fn id_of(body: &Value) -> String {
+    body["id"].as_str().expect("id").to_owned()
+}
+
+pub fn page_url(path: &str, params: &[(&str, &str)], limit: usize, cursor: Option<&str>) -> String {
+    let limit = limit.to_string();
+    let mut all: Vec<(&str, &str)> = params.to_vec();
+    all.push(("limit", &limit));
+    if let Some(cursor) = cursor {
+        all.push(("cursor", cursor));
+    }
+    format!("{path}{}", query(&all))
+}
+
+pub fn ids(items: &[Value]) -> Vec<String> {
+    items.iter().map(id_of).collect()
+}
+
+/// Worlds, elements and lists, as most tests need them.
+impl TestApp {
+    /// Creates a world owned by the token's user and returns its id.
+    pub async fn new_world(&self, token: &str, name: &str) -> String {
+        let reply = self
+            .post("/api/v1/worlds", Some(token), json!({ "name": name }))
+            .await;
+        reply.assert_status(201);
+        reply.json()["id"].as_str().expect("world id").to_owned()
+    }
+
+    /// Creates an element and returns its body (asserting 201).
+    pub async fn create_element(&self, token: &str, world: &str, body: Value) -> Value {
+        let reply = self.post(&elements_path(world), Some(token), body).await;
+        reply.assert_status(201);
+        reply.json()
+    }
+
+    /// An element `{kind, name}` created, returning its id.
+    pub async fn element_id(&self, token: &str, world: &str, kind: &str, name: &str) -> String {
+        let body = self
+            .create_element(token, world, json!({ "kind": kind, "name": name }))
+            .await;
+        id_of(&body)
+    }
+
+    /// Every item of a list, page by page with `limit`, asserting each page's size.
+    pub async fn walk(
+        &self,
+        token: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        limit: usize,
+    ) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1_000 {
+            let reply = self
+                .get(
+                    &page_url(path, params, limit, cursor.as_deref()),
+                    Some(token),
+                )
+                .await;
+            reply.assert_status(200);
+            let body = reply.json();
+            let page = body["items"].as_array().expect("items").clone();
+            assert!(
+                page.len() <= limit,
+                "page larger than limit: {}",
+                reply.text
+            );
+            let next = body["next_cursor"].as_str().map(str::to_owned);
+            if next.is_some() {
+                assert_eq!(page.len(), limit, "a page before the last one is full");
+            }
+            items.extend(page);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return items,
+            }
+        }
+        panic!("the list never ended");
+    }
+
+    /// A request with a raw body and content type, bypassing the JSON helpers.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("request sent");
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("response body"),
+        }
+    }
+}

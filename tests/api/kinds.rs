@@ -7,8 +7,8 @@ use reqwest::Method;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
-use crate::elements::{create_element, element_id, element_path, elements_path, id_of, new_world};
 use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{element_path, elements_path, id_of};
 use crate::on_both_backends;
 
 fn kinds_path(world: &str) -> String {
@@ -85,9 +85,8 @@ async fn add_member(app: &TestApp, world: &str, user: &TestUser, role: &str) {
 async fn kind_put_get_list_delete(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
-    create_element(
-        &app,
+    let world = app.new_world(token, "Eldoria").await;
+    app.create_element(
         token,
         &world,
         json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf"}}),
@@ -220,8 +219,7 @@ async fn kind_put_get_list_delete(app: TestApp) {
         .await
         .json();
     assert_eq!(elements["items"][0]["name"], "Aria");
-    create_element(
-        &app,
+    app.create_element(
         token,
         &world,
         json!({"kind": "character", "name": "Anything goes", "attributes": {"race": 3}}),
@@ -237,7 +235,7 @@ async fn kind_put_get_list_delete(app: TestApp) {
 async fn refused_schemas(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let path = kind_path(&world, "character");
     let refuse = |schema: Value| {
         let app = &app;
@@ -314,8 +312,7 @@ async fn refused_schemas(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
     assert_eq!(fields(&problem), ["attributes/on"]);
-    create_element(
-        &app,
+    app.create_element(
         token,
         &world,
         json!({"kind": "event", "name": "Feast", "attributes": {"on": "2026-12-21"}}),
@@ -332,7 +329,7 @@ async fn refused_schemas(app: TestApp) {
 async fn element_writes_are_validated(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     put_schema(&app, token, &world, "character", character_schema()).await;
 
     // Create: one entry per violation, at the offending value's pointer.
@@ -364,17 +361,14 @@ async fn element_writes_are_validated(app: TestApp) {
         ["attributes/race", "attributes/stats/level"]
     );
     // Other kinds are free.
-    create_element(
-        &app,
+    app.create_element(
         token,
         &world,
         json!({"kind": "place", "name": "Vale", "attributes": {"race": 1}}),
     )
     .await;
 
-    let aria = create_element(
-        &app,
-        token,
+    let aria = app.create_element(token,
         &world,
         json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf", "stats": {"level": 3}}}),
     )
@@ -410,7 +404,7 @@ async fn element_writes_are_validated(app: TestApp) {
         json!({"race": "elf", "stats": {"level": 4}})
     );
     // Changing the kind checks the attributes against the new kind's schema.
-    let vale = element_id(&app, token, &world, "place", "Hill").await;
+    let vale = app.element_id(token, &world, "place", "Hill").await;
     let problem = app
         .patch(
             &element_path(&world, &vale),
@@ -454,21 +448,17 @@ async fn element_writes_are_validated(app: TestApp) {
 async fn revert_and_restore_are_validated(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     // Version 1 has no race; version 2 has one.
-    let aria = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "Aria"}),
-    )
-    .await;
+    let aria = app
+        .create_element(token, &world, json!({"kind": "character", "name": "Aria"}))
+        .await;
     let path = element_path(&world, &id_of(&aria));
     app.patch(&path, Some(token), json!({"attributes": {"race": "elf"}}))
         .await
         .assert_status(200);
     // Bran breaks the schema to come, and goes to the trash.
-    let bran = element_id(&app, token, &world, "character", "Bran").await;
+    let bran = app.element_id(token, &world, "character", "Bran").await;
     app.delete(&element_path(&world, &bran), Some(token))
         .await
         .assert_status(204);
@@ -518,7 +508,7 @@ async fn revert_and_restore_are_validated(app: TestApp) {
 async fn violations_are_listed_and_paged(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let mut broken = Vec::new();
     for (name, attributes) in [
         ("A", json!({"race": "elf"})),
@@ -528,18 +518,19 @@ async fn violations_are_listed_and_paged(app: TestApp) {
         ("E", json!({"race": "human"})),
         ("F", json!({"race": 7})),
     ] {
-        let element = create_element(
-            &app,
-            token,
-            &world,
-            json!({"kind": "character", "name": name, "attributes": attributes}),
-        )
-        .await;
+        let element = app
+            .create_element(
+                token,
+                &world,
+                json!({"kind": "character", "name": name, "attributes": attributes}),
+            )
+            .await;
         if ["B", "D", "F"].contains(&name) {
             broken.push(id_of(&element));
         }
     }
-    element_id(&app, token, &world, "place", "Not a character").await;
+    app.element_id(token, &world, "place", "Not a character")
+        .await;
     let path = format!("{}/violations", kind_path(&world, "character"));
     app.get(&path, Some(token))
         .await
@@ -600,10 +591,10 @@ async fn violations_are_listed_and_paged(app: TestApp) {
 async fn relation_kinds_enforce_ends(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
-    let gandalf = element_id(&app, token, &world, "character", "Gandalf").await;
-    let frodo = element_id(&app, token, &world, "character", "Frodo").await;
-    let shire = element_id(&app, token, &world, "place", "Shire").await;
+    let world = app.new_world(token, "Eldoria").await;
+    let gandalf = app.element_id(token, &world, "character", "Gandalf").await;
+    let frodo = app.element_id(token, &world, "character", "Frodo").await;
+    let shire = app.element_id(token, &world, "place", "Shire").await;
     let path = relation_kind_path(&world, "mentors");
 
     let reply = app
@@ -782,7 +773,7 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
 async fn kind_changes_are_in_the_feed(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let feed = format!("/api/v1/worlds/{world}/changes");
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
@@ -833,7 +824,7 @@ async fn who_may_do_what(app: TestApp) {
     let vic = app.register("vic").await;
     let ed = app.register("ed").await;
     let stranger = app.register("stranger").await;
-    let world = new_world(&app, &ada.access_token, "Eldoria").await;
+    let world = app.new_world(&ada.access_token, "Eldoria").await;
     add_member(&app, &world, &vic, "viewer").await;
     add_member(&app, &world, &ed, "editor").await;
     let path = kind_path(&world, "character");
@@ -899,12 +890,11 @@ async fn who_may_do_what(app: TestApp) {
 async fn a_change_through_another_server_is_seen_at_once(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Eldoria").await;
+    let world = app.new_world(token, "Eldoria").await;
     let other = app.spawn_beside().await;
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
     // This server compiles and caches version 1.
-    create_element(
-        &app,
+    app.create_element(
         token,
         &world,
         json!({"kind": "character", "name": "A", "attributes": {}}),
@@ -934,8 +924,7 @@ async fn a_change_through_another_server_is_seen_at_once(app: TestApp) {
         json!({"type": "object"}),
     )
     .await;
-    create_element(
-        &app,
+    app.create_element(
         token,
         &world,
         json!({"kind": "character", "name": "C", "attributes": {}}),

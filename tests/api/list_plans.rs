@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::elements::{elements_path, new_world};
+use crate::helpers::elements_path;
 use crate::helpers::{Backend, TestApp, spawn_app};
 use crate::on_both_backends;
 
@@ -105,7 +105,7 @@ fn enc(text: &str) -> String {
 async fn rare_filters_page_through_the_probe_and_the_fallback(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Sparse").await;
+    let world = app.new_world(token, "Sparse").await;
     let world_id: Uuid = world.parse().expect("world id");
     let db = app.db().await;
     let parent = Uuid::now_v7();
@@ -220,7 +220,7 @@ async fn plan(db: &DatabaseConnection, settings: Option<&str>, statement: &State
 async fn filtered_list_plans_are_bounded_on_postgres() {
     let app = spawn_app(Backend::Postgres).await;
     let ada = app.register("ada").await;
-    let world = new_world(&app, &ada.access_token, "Skewed").await;
+    let world = app.new_world(&ada.access_token, "Skewed").await;
     let world_id: Uuid = world.parse().expect("world id");
     let db = app.db().await;
     let ids = fill(&db, world_id, None).await;

@@ -6,8 +6,8 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::elements::{element_id, element_path, id_of, ids, new_world, page_url, query, walk};
 use crate::helpers::TestApp;
+use crate::helpers::{element_path, id_of, ids, page_url, query};
 use crate::on_both_backends;
 
 fn relations_path(world: &str) -> String {
@@ -44,9 +44,9 @@ async fn relate(
 async fn create_get_patch_delete(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Middle-earth").await;
-    let gandalf = element_id(&app, token, &world, "character", "Gandalf").await;
-    let frodo = element_id(&app, token, &world, "character", "Frodo").await;
+    let world = app.new_world(token, "Middle-earth").await;
+    let gandalf = app.element_id(token, &world, "character", "Gandalf").await;
+    let frodo = app.element_id(token, &world, "character", "Frodo").await;
 
     let reply = app
         .post(
@@ -82,7 +82,7 @@ async fn create_get_patch_delete(app: TestApp) {
     )
     .await
     .assert_problem(404, "not-found");
-    let other_world = new_world(&app, token, "Narnia").await;
+    let other_world = app.new_world(token, "Narnia").await;
     app.get(&relation_path(&other_world, &id), Some(token))
         .await
         .assert_problem(404, "not-found");
@@ -176,9 +176,9 @@ async fn create_get_patch_delete(app: TestApp) {
 async fn duplicate_relation_is_conflict(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Middle-earth").await;
-    let sam = element_id(&app, token, &world, "character", "Sam").await;
-    let frodo = element_id(&app, token, &world, "character", "Frodo").await;
+    let world = app.new_world(token, "Middle-earth").await;
+    let sam = app.element_id(token, &world, "character", "Sam").await;
+    let frodo = app.element_id(token, &world, "character", "Frodo").await;
 
     relate(&app, token, &world, &sam, &frodo, "serves").await;
     app.post(
@@ -230,11 +230,13 @@ async fn duplicate_relation_is_conflict(app: TestApp) {
 async fn relating_to_an_element_being_deleted(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Churn").await;
-    let anchor = element_id(&app, token, &world, "place", "anchor").await;
+    let world = app.new_world(token, "Churn").await;
+    let anchor = app.element_id(token, &world, "place", "anchor").await;
     let path = relations_path(&world);
     for round in 0..10 {
-        let doomed = element_id(&app, token, &world, "place", &format!("doomed{round}")).await;
+        let doomed = app
+            .element_id(token, &world, "place", &format!("doomed{round}"))
+            .await;
         let doomed_path = element_path(&world, &doomed);
         let creates = (0..4).map(|i| {
             let body = json!({"source_id": anchor, "target_id": doomed, "kind": format!("k{i}")});
@@ -265,9 +267,9 @@ async fn relating_to_an_element_being_deleted(app: TestApp) {
 async fn concurrent_relation_writers_exactly_one_wins(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Race").await;
-    let a = element_id(&app, token, &world, "character", "a").await;
-    let b = element_id(&app, token, &world, "character", "b").await;
+    let world = app.new_world(token, "Race").await;
+    let a = app.element_id(token, &world, "character", "a").await;
+    let b = app.element_id(token, &world, "character", "b").await;
     let relation = relate(&app, token, &world, &a, &b, "knows").await;
     let path = relation_path(&world, &id_of(&relation));
 
@@ -306,10 +308,10 @@ async fn concurrent_relation_writers_exactly_one_wins(app: TestApp) {
 async fn ends_must_be_elements_of_the_world(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Middle-earth").await;
-    let other = new_world(&app, token, "Narnia").await;
-    let local = element_id(&app, token, &world, "character", "Frodo").await;
-    let foreign = element_id(&app, token, &other, "character", "Aslan").await;
+    let world = app.new_world(token, "Middle-earth").await;
+    let other = app.new_world(token, "Narnia").await;
+    let local = app.element_id(token, &world, "character", "Frodo").await;
+    let foreign = app.element_id(token, &other, "character", "Aslan").await;
     let missing = uuid::Uuid::now_v7().to_string();
 
     for (source, target, field) in [
@@ -335,7 +337,7 @@ async fn ends_must_be_elements_of_the_world(app: TestApp) {
         assert_eq!(fields, [field], "{problem}");
     }
     // Both ends in the other world: still not this world's.
-    let aslan2 = element_id(&app, token, &other, "character", "Tumnus").await;
+    let aslan2 = app.element_id(token, &other, "character", "Tumnus").await;
     app.post(
         &relations_path(&world),
         Some(token),
@@ -367,11 +369,11 @@ async fn ends_must_be_elements_of_the_world(app: TestApp) {
 async fn element_relations_by_direction_and_kind(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Middle-earth").await;
-    let aragorn = element_id(&app, token, &world, "character", "Aragorn").await;
-    let arwen = element_id(&app, token, &world, "character", "Arwen").await;
-    let gondor = element_id(&app, token, &world, "realm", "Gondor").await;
-    let boromir = element_id(&app, token, &world, "character", "Boromir").await;
+    let world = app.new_world(token, "Middle-earth").await;
+    let aragorn = app.element_id(token, &world, "character", "Aragorn").await;
+    let arwen = app.element_id(token, &world, "character", "Arwen").await;
+    let gondor = app.element_id(token, &world, "realm", "Gondor").await;
+    let boromir = app.element_id(token, &world, "character", "Boromir").await;
 
     let loves = relate(&app, token, &world, &aragorn, &arwen, "loves").await;
     let rules = relate(&app, token, &world, &aragorn, &gondor, "rules").await;
@@ -487,9 +489,9 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
 
     // Paged.
     for limit in [1, 2, 3, 4] {
-        let walked = walk(&app, token, &path, &[], limit).await;
+        let walked = app.walk(token, &path, &[], limit).await;
         assert_eq!(ids(&walked), ids(&items), "limit={limit}");
-        let walked = walk(&app, token, &path, &[("direction", "in")], limit).await;
+        let walked = app.walk(token, &path, &[("direction", "in")], limit).await;
         assert_eq!(
             ids(&walked),
             ids(&[serves.clone(), loved.clone()]),
@@ -522,7 +524,7 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
     // A cursor from the element list does not fit here.
     let element_cursor = app
         .get(
-            &page_url(&crate::elements::elements_path(&world), &[], 1, None),
+            &page_url(&crate::helpers::elements_path(&world), &[], 1, None),
             Some(token),
         )
         .await
@@ -535,8 +537,8 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
         .assert_problem(400, "bad-request");
 
     // An element of another world, or none, has no relations to list here.
-    let other = new_world(&app, token, "Narnia").await;
-    let foreign = element_id(&app, token, &other, "character", "Aslan").await;
+    let other = app.new_world(token, "Narnia").await;
+    let foreign = app.element_id(token, &other, "character", "Aslan").await;
     app.get(&element_relations_path(&world, &foreign), Some(token))
         .await
         .assert_problem(404, "not-found");
@@ -551,11 +553,13 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
 async fn relation_paging_is_stable_under_inserts(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Crowd").await;
-    let hub = element_id(&app, token, &world, "place", "hub").await;
+    let world = app.new_world(token, "Crowd").await;
+    let hub = app.element_id(token, &world, "place", "hub").await;
     let mut initial = Vec::new();
     for i in 0..7 {
-        let spoke = element_id(&app, token, &world, "place", &format!("spoke{i}")).await;
+        let spoke = app
+            .element_id(token, &world, "place", &format!("spoke{i}"))
+            .await;
         let relation = if i % 2 == 0 {
             relate(&app, token, &world, &hub, &spoke, "road").await
         } else {
@@ -570,7 +574,9 @@ async fn relation_paging_is_stable_under_inserts(app: TestApp) {
     let mut round = 0;
     loop {
         // Someone adds relations between the pages.
-        let spoke = element_id(&app, token, &world, "place", &format!("late{round}")).await;
+        let spoke = app
+            .element_id(token, &world, "place", &format!("late{round}"))
+            .await;
         relate(&app, token, &world, &spoke, &hub, "road").await;
         round += 1;
         let reply = app

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::elements::{create_element, element_path, id_of, ids, new_world, query, walk};
 use crate::helpers::TestApp;
+use crate::helpers::{element_path, id_of, ids, query};
 use crate::on_both_backends;
 
 fn search_url(world: &str, params: &[(&str, &str)]) -> String {
@@ -27,13 +27,13 @@ fn hit_ids(items: &[Value]) -> Vec<String> {
 }
 
 async fn element(app: &TestApp, token: &str, world: &str, body: Value) -> String {
-    id_of(&create_element(app, token, world, body).await)
+    id_of(&app.create_element(token, world, body).await)
 }
 
 /// A world with a few elements that do not mention dragons, so that a word in some
 /// elements is rare enough to rank on every engine.
 async fn world_with_filler(app: &TestApp, token: &str) -> String {
-    let world = new_world(app, token, "Arda").await;
+    let world = app.new_world(token, "Arda").await;
     for name in ["Shire", "Bree", "Rivendell", "Moria", "Lorien", "Isengard"] {
         element(app, token, &world, json!({"kind": "place", "name": name})).await;
     }
@@ -451,7 +451,7 @@ fn sorted<const N: usize>(items: [(&String, u64); N]) -> Vec<(String, u64)> {
 async fn graph_by_depth_direction_and_kind(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Arda").await;
+    let world = app.new_world(token, "Arda").await;
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "f", "g"] {
         e.push(
@@ -601,7 +601,7 @@ fn path_url(world: &str, params: &[(&str, &str)]) -> String {
 async fn shortest_paths(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Arda").await;
+    let world = app.new_world(token, "Arda").await;
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "x", "y", "z"] {
         e.push(
@@ -764,14 +764,14 @@ fn mentions_url(world: &str, element: &str) -> String {
 }
 
 async fn mentions(app: &TestApp, token: &str, world: &str, element: &str) -> Vec<String> {
-    ids(&walk(app, token, &mentions_url(world, element), &[], 2).await)
+    ids(&app.walk(token, &mentions_url(world, element), &[], 2).await)
 }
 
 async fn mentions_follow_summaries(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Arda").await;
-    let other_world = new_world(&app, token, "Elsewhere").await;
+    let world = app.new_world(token, "Arda").await;
+    let other_world = app.new_world(token, "Elsewhere").await;
     let a = element(
         &app,
         token,
@@ -797,13 +797,13 @@ async fn mentions_follow_summaries(app: TestApp) {
         "Friend of [[{a}]] and [[{b}|Bee]], not of [[{stranger}]] nor [[{}]]; [[{a}|again]].",
         Uuid::now_v7()
     );
-    let c = create_element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "c", "summary": summary}),
-    )
-    .await;
+    let c = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "character", "name": "c", "summary": summary}),
+        )
+        .await;
     assert_eq!(
         c["summary"],
         summary.as_str(),
@@ -899,7 +899,7 @@ async fn private_worlds_stay_hidden(app: TestApp) {
     let ada = app.register("ada").await;
     let eve = app.register("eve").await;
     let token = ada.access_token.as_str();
-    let world = new_world(&app, token, "Secret").await;
+    let world = app.new_world(token, "Secret").await;
     let a = element(
         &app,
         token,

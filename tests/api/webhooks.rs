@@ -17,8 +17,8 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::elements::{create_element, element_path, id_of, new_world};
 use crate::helpers::{TestApp, TestUser, spawn_app_on};
+use crate::helpers::{element_path, id_of};
 use crate::{on_both_backends, on_both_backends_with};
 
 /// For the timeout: a 10 s attempt must fit well inside the scaled 24 hours (86 s).
@@ -246,7 +246,7 @@ async fn management_is_the_owners_alone(app: TestApp) {
     let owner = app.register("owner").await;
     let editor = app.register("editor").await;
     let stranger = app.register("stranger").await;
-    let world = new_world(&app, &owner.access_token, "Hooked").await;
+    let world = app.new_world(&owner.access_token, "Hooked").await;
     add_member(&app, &world, &editor, "editor").await;
 
     let reply = app
@@ -434,7 +434,7 @@ async fn management_is_the_owners_alone(app: TestApp) {
 /// otherwise not public is refused on save, and again at delivery.
 async fn non_public_targets_are_refused(app: TestApp) {
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Guarded").await;
+    let world = app.new_world(&owner.access_token, "Guarded").await;
     for url in [
         "http://127.0.0.1:8080/hook",
         "http://localhost/hook",
@@ -493,8 +493,7 @@ async fn non_public_targets_are_refused(app: TestApp) {
             .await
             .expect("point the webhook at loopback");
     }
-    create_element(
-        &app,
+    app.create_element(
         &owner.access_token,
         &world,
         json!({"kind": "place", "name": "Gate"}),
@@ -542,7 +541,7 @@ async fn wait_for_log(
 /// select the types; an inactive webhook gets nothing.
 async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Delivered").await;
+    let world = app.new_world(&owner.access_token, "Delivered").await;
     let receiver = Receiver::start(&[], None).await;
     let everything = Receiver::start(&[], None).await;
     let paused = Receiver::start(&[], None).await;
@@ -576,8 +575,7 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
     .assert_status(200);
 
     let a = id_of(
-        &create_element(
-            &app,
+        &app.create_element(
             &owner.access_token,
             &world,
             json!({"kind": "person", "name": "Ada"}),
@@ -585,8 +583,7 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
         .await,
     );
     let b = id_of(
-        &create_element(
-            &app,
+        &app.create_element(
             &owner.access_token,
             &world,
             json!({"kind": "person", "name": "Bo"}),
@@ -694,7 +691,7 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
 /// again with growing delays, and the changes after it only once it succeeded.
 async fn failures_are_retried_in_order(app: TestApp) {
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Retried").await;
+    let world = app.new_world(&owner.access_token, "Retried").await;
     let receiver = Receiver::start(
         &[Answer::Status(500), Answer::Redirect, Answer::Status(503)],
         None,
@@ -708,8 +705,7 @@ async fn failures_are_retried_in_order(app: TestApp) {
     )
     .await;
     for name in ["One", "Two", "Three"] {
-        create_element(
-            &app,
+        app.create_element(
             &owner.access_token,
             &world,
             json!({"kind": "place", "name": name}),
@@ -786,7 +782,7 @@ async fn failures_are_retried_in_order(app: TestApp) {
 /// reactivating it delivers new changes again.
 async fn failing_for_24_hours_deactivates(app: TestApp) {
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Failing").await;
+    let world = app.new_world(&owner.access_token, "Failing").await;
     let receiver = Receiver::start(&[], Some(Answer::Status(500))).await;
     let hook = create_webhook(
         &app,
@@ -796,8 +792,7 @@ async fn failing_for_24_hours_deactivates(app: TestApp) {
     )
     .await;
     let hook_id = id_of(&hook);
-    create_element(
-        &app,
+    app.create_element(
         &owner.access_token,
         &world,
         json!({"kind": "place", "name": "Doom"}),
@@ -837,13 +832,13 @@ async fn failing_for_24_hours_deactivates(app: TestApp) {
         .await;
     reply.assert_status(200);
     assert_eq!(reply.json()["disabled_reason"], Value::Null);
-    let next = create_element(
-        &app,
-        &owner.access_token,
-        &world,
-        json!({"kind": "place", "name": "Hope"}),
-    )
-    .await;
+    let next = app
+        .create_element(
+            &owner.access_token,
+            &world,
+            json!({"kind": "place", "name": "Hope"}),
+        )
+        .await;
     let got = receiver
         .wait_for(attempts + 1, Duration::from_secs(20))
         .await;
@@ -853,7 +848,7 @@ async fn failing_for_24_hours_deactivates(app: TestApp) {
 /// No answer within 10 s is a failed attempt.
 async fn a_silent_receiver_times_out(app: TestApp) {
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Silent").await;
+    let world = app.new_world(&owner.access_token, "Silent").await;
     let receiver = Receiver::start(&[Answer::Hang], None).await;
     let hook = create_webhook(
         &app,
@@ -862,8 +857,7 @@ async fn a_silent_receiver_times_out(app: TestApp) {
         json!({"url": receiver.url, "events": ["*"]}),
     )
     .await;
-    create_element(
-        &app,
+    app.create_element(
         &owner.access_token,
         &world,
         json!({"kind": "place", "name": "Quiet"}),
@@ -889,7 +883,7 @@ async fn a_silent_receiver_times_out(app: TestApp) {
 async fn two_servers_deliver_each_change_once(app: TestApp) {
     let second = spawn_app_on(app.backend, app.database_url.clone(), None, FAST).await;
     let owner = app.register("owner").await;
-    let world = new_world(&app, &owner.access_token, "Shared").await;
+    let world = app.new_world(&owner.access_token, "Shared").await;
     let receiver = Receiver::start(&[], None).await;
     create_webhook(
         &app,
@@ -901,13 +895,13 @@ async fn two_servers_deliver_each_change_once(app: TestApp) {
     let n = 30;
     for i in 0..n {
         let server = if i % 2 == 0 { &app } else { &second };
-        create_element(
-            server,
-            &owner.access_token,
-            &world,
-            json!({"kind": "place", "name": format!("P{i}")}),
-        )
-        .await;
+        server
+            .create_element(
+                &owner.access_token,
+                &world,
+                json!({"kind": "place", "name": format!("P{i}")}),
+            )
+            .await;
     }
     receiver.wait_for(n, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

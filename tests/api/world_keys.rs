@@ -1,6 +1,8 @@
 //! Ready for sharding by world (issue 19): every key between the tables of a world carries
 //! `world_id`, so that a parent, a relation or a mention across worlds is refused by the
 //! database itself, not only by the service.
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
 use chrono::Utc;
 use entity::{element_mentions, element_relations, world_elements};
 use sea_orm::{
@@ -9,10 +11,6 @@ use sea_orm::{
 };
 use serde_json::json;
 use uuid::Uuid;
-
-use crate::elements::{element_id, new_world};
-use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
 
 fn uuid(id: &str) -> Uuid {
     Uuid::parse_str(id).expect("a uuid")
@@ -72,11 +70,11 @@ async fn mention(
 async fn keys_across_worlds_are_refused_by_the_database(app: TestApp) {
     let owner = app.register("keys").await;
     let token = owner.access_token.as_str();
-    let arda = new_world(&app, token, "Arda").await;
-    let earthsea = new_world(&app, token, "Earthsea").await;
-    let frodo = uuid(&element_id(&app, token, &arda, "character", "Frodo").await);
-    let shire = uuid(&element_id(&app, token, &arda, "place", "Shire").await);
-    let ged = uuid(&element_id(&app, token, &earthsea, "character", "Ged").await);
+    let arda = app.new_world(token, "Arda").await;
+    let earthsea = app.new_world(token, "Earthsea").await;
+    let frodo = uuid(&app.element_id(token, &arda, "character", "Frodo").await);
+    let shire = uuid(&app.element_id(token, &arda, "place", "Shire").await);
+    let ged = uuid(&app.element_id(token, &earthsea, "character", "Ged").await);
     let (arda, earthsea) = (uuid(&arda), uuid(&earthsea));
     let db = app.db().await;
 

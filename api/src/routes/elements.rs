@@ -21,6 +21,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct ElementListParams {
     /// Exact kind.
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     /// Repeatable: the element must carry every given tag.
     #[serde(default)]
@@ -38,12 +39,31 @@ pub struct ElementListParams {
     #[param(rename = "where", max_length = 4096)]
     pub where_: Option<String>,
     /// `created_at` (default), `-created_at`, `name`, `-name`, `updated_at`, `-updated_at`.
+    #[param(value_type = Option<ElementSort>, inline)]
     pub sort: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The orders `sort` takes, for the document; the service parses the text itself.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+enum ElementSort {
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDescending,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDescending,
+    #[serde(rename = "updated_at")]
+    UpdatedAt,
+    #[serde(rename = "-updated_at")]
+    UpdatedAtDescending,
 }
 
 /// The world's elements, filtered and sorted, paginated.
@@ -74,7 +94,12 @@ pub async fn list_elements(
 
 /// Adds an element to the world (owner, editor).
 #[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
-    (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String)), links(
+        ("GetElement" = (operation_id = "get_element", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
+        ("UpdateElement" = (operation_id = "update_element", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
+        ("DeleteElement" = (operation_id = "delete_element", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
+        ("ListElementRelations" = (operation_id = "list_element_relations", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
+    )),
     crate::responses::WriteErrors,
 ))]
 #[post("/worlds/{world_id}/elements")]
@@ -212,6 +237,7 @@ pub struct ElementRelationsParams {
     #[param(inline)]
     pub direction: Option<Direction>,
     /// Exact relation kind.
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

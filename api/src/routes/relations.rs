@@ -14,7 +14,11 @@ use crate::state::AppState;
 
 /// Relates two elements of the world (owner, editor).
 #[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
-    (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String)), links(
+        ("GetRelation" = (operation_id = "get_relation", parameters(("world_id" = "$request.path.world_id"), ("relation_id" = "$response.body#/id")))),
+        ("UpdateRelation" = (operation_id = "update_relation", parameters(("world_id" = "$request.path.world_id"), ("relation_id" = "$response.body#/id")))),
+        ("DeleteRelation" = (operation_id = "delete_relation", parameters(("world_id" = "$request.path.world_id"), ("relation_id" = "$response.body#/id")))),
+    )),
     crate::responses::WriteErrors,
 ))]
 #[post("/worlds/{world_id}/relations")]

@@ -24,6 +24,7 @@ pub struct SearchParams {
     #[param(min_length = 1, max_length = 200)]
     pub q: Option<String>,
     /// Only elements of this kind.
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     /// Results, 1 to 50 (default 20).
     #[param(minimum = 1, maximum = 50)]

@@ -56,7 +56,13 @@ pub async fn list_worlds(
 
 /// Creates a world owned by the caller.
 #[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = CreateWorldRequest, params(crate::idempotency::IdempotencyKeyHeader), responses(
-    (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String))),
+    (status = 201, body = WorldDto, headers(("Location" = String), ("ETag" = String)), links(
+        ("GetWorld" = (operation_id = "get_world", parameters(("world_id" = "$response.body#/id")))),
+        ("UpdateWorld" = (operation_id = "update_world", parameters(("world_id" = "$response.body#/id")))),
+        ("ListElements" = (operation_id = "list_elements", parameters(("world_id" = "$response.body#/id")))),
+        ("CreateElement" = (operation_id = "create_element", parameters(("world_id" = "$response.body#/id")))),
+        ("CreateRelation" = (operation_id = "create_relation", parameters(("world_id" = "$response.body#/id")))),
+    )),
     crate::responses::WriteErrors,
 ))]
 #[post("/worlds")]

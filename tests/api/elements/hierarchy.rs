@@ -1,0 +1,147 @@
+//! Elements: parents and cycles.
+use super::*;
+
+async fn parent_must_be_in_the_same_world(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let world = app.new_world(token, "Middle-earth").await;
+    let other = app.new_world(token, "Narnia").await;
+    let foreign = app.element_id(token, &other, "place", "Cair Paravel").await;
+    let local = app.element_id(token, &world, "place", "Shire").await;
+
+    for parent in [foreign.clone(), uuid::Uuid::now_v7().to_string()] {
+        let problem = app
+            .post(
+                &elements_path(&world),
+                Some(token),
+                json!({"kind": "place", "name": "Hobbiton", "parent_id": parent}),
+            )
+            .await
+            .assert_problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["field"], "parent_id");
+        let problem = app
+            .patch(
+                &element_path(&world, &local),
+                Some(token),
+                json!({"parent_id": parent}),
+            )
+            .await
+            .assert_problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["field"], "parent_id");
+    }
+    // Nothing was created or changed by the refused requests.
+    assert_eq!(element_count(&app, token, &world).await, 1);
+    assert_eq!(names(&app, token, &world, &[]).await, ["Shire"]);
+    let shire = app.get(&element_path(&world, &local), Some(token)).await;
+    assert_eq!(shire.json()["version"], 1);
+    assert_eq!(shire.json()["parent_id"], Value::Null);
+
+    app.post(
+        &elements_path(&world),
+        Some(token),
+        json!({"kind": "place", "name": "Hobbiton", "parent_id": "nope"}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    let hobbiton = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "place", "name": "Hobbiton", "parent_id": local}),
+        )
+        .await;
+    assert_eq!(hobbiton["parent_id"], local.as_str());
+}
+
+async fn cycles_are_refused(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let world = app.new_world(token, "Middle-earth").await;
+    let a = app.element_id(token, &world, "place", "a").await;
+    let b = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "place", "name": "b", "parent_id": a}),
+        )
+        .await;
+    let b = id_of(&b);
+    let c = app
+        .create_element(
+            token,
+            &world,
+            json!({"kind": "place", "name": "c", "parent_id": b}),
+        )
+        .await;
+    let c = id_of(&c);
+
+    // A -> B -> C; making C the parent of A would close the loop.
+    let problem = app
+        .patch(
+            &element_path(&world, &a),
+            Some(token),
+            json!({"parent_id": c}),
+        )
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(problem["errors"][0]["field"], "parent_id");
+    app.patch(
+        &element_path(&world, &a),
+        Some(token),
+        json!({"parent_id": b}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    // An element cannot be its own parent.
+    app.patch(
+        &element_path(&world, &a),
+        Some(token),
+        json!({"parent_id": a}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    app.patch(
+        &element_path(&world, &c),
+        Some(token),
+        json!({"parent_id": c}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    let a_now = app.get(&element_path(&world, &a), Some(token)).await.json();
+    assert_eq!(a_now["parent_id"], Value::Null);
+    assert_eq!(a_now["version"], 1);
+
+    // Detach B; now C -> B is a separate tree and A may go under C.
+    let detached = app
+        .patch(
+            &element_path(&world, &b),
+            Some(token),
+            json!({"parent_id": null}),
+        )
+        .await;
+    detached.assert_status(200);
+    assert_eq!(detached.json()["parent_id"], Value::Null);
+    let moved = app
+        .patch(
+            &element_path(&world, &a),
+            Some(token),
+            json!({"parent_id": c}),
+        )
+        .await;
+    moved.assert_status(200);
+    assert_eq!(moved.json()["parent_id"], c.as_str());
+    // ... and then B under A would be a cycle B -> A -> C -> B.
+    app.patch(
+        &element_path(&world, &b),
+        Some(token),
+        json!({"parent_id": a}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    assert_eq!(
+        names(&app, token, &world, &[("parent_id", &c)]).await,
+        ["a"]
+    );
+}
+
+on_both_backends!(parent_must_be_in_the_same_world, cycles_are_refused,);
