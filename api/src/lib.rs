@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 mod panic_guard;
 mod problem;
+pub mod reads;
 mod respond;
 mod routes;
 mod state;
@@ -43,6 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             // Answers carry tokens and private data: no cache may keep them.
             .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
+            // Outside the idempotency layer, so a replayed answer gets a token too.
+            .wrap(actix_web::middleware::from_fn(reads::consistency_token))
             .wrap(actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
             .service(routes::auth::register)
             .service(routes::auth::login)

@@ -72,6 +72,43 @@ impl Modify for BearerSecurity {
     }
 }
 
+/// `Lorebase-Consistency` on every successful write answer.
+struct ConsistencyTokens;
+
+impl Modify for ConsistencyTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let header = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "On PostgreSQL: the primary's WAL position after this write committed (such \
+                 as `0/16B3740`). Send it back as `Lorebase-Consistency` on later reads to \
+                 read this write even where reads are served by a streaming replica. Absent \
+                 on SQLite, which has no replicas.",
+            ))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let writes = [
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in writes.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                        response
+                            .headers
+                            .insert("Lorebase-Consistency".to_owned(), header.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Everything under `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
@@ -140,6 +177,7 @@ impl Modify for BearerSecurity {
         routes::search::find_path,
         routes::search::element_mentions,
     ),
+    modifiers(&ConsistencyTokens),
     components(responses(
         BadRequest,
         Unauthorized,
