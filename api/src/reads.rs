@@ -86,6 +86,7 @@ pub struct ConsistencyTokenHeader {
     #[param(
         rename = "Lorebase-Consistency",
         max_length = 17,
+        pattern = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$",
         example = "0/16B3740"
     )]
     #[allow(dead_code)]

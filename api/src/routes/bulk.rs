@@ -57,6 +57,7 @@ pub async fn apply_batch(
 /// streams. Readable by whoever can read the world.
 #[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, description = "The export, one JSON object per line", content_type = "application/x-ndjson", body = String),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 500, response = crate::openapi::InternalError),

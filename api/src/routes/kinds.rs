@@ -83,6 +83,7 @@ pub async fn list_kinds(
 /// One element kind with its schema.
 #[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
     (status = 200, body = KindDto, headers(("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 500, response = crate::openapi::InternalError),

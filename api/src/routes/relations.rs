@@ -43,6 +43,7 @@ pub async fn create_relation(
 /// One relation.
 #[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
     (status = 200, body = RelationDto, headers(("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 500, response = crate::openapi::InternalError),

@@ -91,6 +91,7 @@ pub async fn create_world(
 /// A world. Public worlds are readable by anyone, also without a token.
 #[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, body = WorldDto, headers(("ETag" = String))),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 404, response = crate::openapi::NotFound),
     (status = 500, response = crate::openapi::InternalError),
@@ -164,6 +165,7 @@ pub async fn delete_world(
 /// The world's members, the owner included (members only).
 #[utoipa::path(tag = "members", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, body = Vec<MemberDto>),
+    (status = 400, response = crate::openapi::BadRequest),
     (status = 401, response = crate::openapi::Unauthorized),
     (status = 403, response = crate::openapi::Forbidden),
     (status = 404, response = crate::openapi::NotFound),
