@@ -92,8 +92,7 @@ echo
 echo "=== 1. kill one Lorebase server under load"
 start_load kill --writers 4 --readers 4
 sleep 2
-killed_at=$(date +%s.%N)
-scripts/cluster.sh kill-server 2
+killed_at=$(scripts/cluster.sh kill-server 2)
 wait "$LOAD_PID"
 sleep 1.5 # nginx flushes its access log every second
 echo "statuses: $(statuses kill)"

@@ -6,7 +6,8 @@
 #   scripts/cluster.sh up       # prints the balancer's base URL as its last line
 #   scripts/cluster.sh down
 #   scripts/cluster.sh status
-#   scripts/cluster.sh kill-server N | start-server N     (drills: N is 1, 2 or 3)
+#   scripts/cluster.sh kill-server N | start-server N     (drills: N is 1, 2 or 3; kill-server
+#                                                          prints when it sent SIGKILL)
 #   scripts/cluster.sh stop-replica | start-replica | restart-pgbouncer
 #
 #   client → nginx :18800 ─┬→ lorebase :18801 ─┐ writes, token checks → pgbouncer :56434 → primary :56432
@@ -103,6 +104,8 @@ stop_server() {
     if alive "$DIR/server-$n.pid"; then
         local pid
         pid=$(cat "$DIR/server-$n.pid")
+        # When the signal went, for the drills (stdout: `up` prints nothing else here).
+        [ "$signal" = KILL ] && date +%s.%N
         kill "-$signal" "$pid"
         for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
