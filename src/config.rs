@@ -38,6 +38,9 @@ pub struct DatabaseConfig {
     pub url: String,
     /// True when `DATABASE_URL` was not set and the default SQLite file is used.
     pub is_default: bool,
+    /// `DATABASE_READ_URL`: a streaming replica of the PostgreSQL primary, for reads
+    /// that may be slightly stale (see `api::reads`). Same pool limits as the primary.
+    pub read_url: Option<String>,
     pub max_connections: u32,
     pub min_connections: u32,
     pub connect_timeout: Duration,
@@ -236,9 +239,27 @@ impl Config {
                 format!("unsupported scheme {scheme:?}; use postgres://... or sqlite://..."),
             ));
         }
+        let read_url = vars.get("DATABASE_READ_URL");
+        if let Some(read_url) = &read_url {
+            let is_postgres =
+                |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !is_postgres(read_url) {
+                return Err(invalid(
+                    "DATABASE_READ_URL",
+                    "must be a postgres://... URL (a streaming replica)",
+                ));
+            }
+            if !is_postgres(&url) {
+                return Err(invalid(
+                    "DATABASE_READ_URL",
+                    "needs a PostgreSQL DATABASE_URL: SQLite has no replicas",
+                ));
+            }
+        }
         let database = DatabaseConfig {
             url,
             is_default,
+            read_url,
             max_connections: vars.parse("DB_MAX_CONNECTIONS", 10)?,
             min_connections: vars.parse("DB_MIN_CONNECTIONS", 0)?,
             connect_timeout: vars.secs("DB_CONNECT_TIMEOUT_SECS", 5)?,
@@ -467,6 +488,8 @@ mod tests {
             ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
             ("REGISTRATIONS_WINDOW_SECS", "0"),
             ("SESSION_MAX_LIFETIME_SECS", "60"),
+            ("DATABASE_READ_URL", "sqlite://replica.db"),
+            ("DATABASE_READ_URL", "postgres://replica/x"),
         ] {
             assert_eq!(config(&[(variable, value)]).unwrap_err().variable, variable);
         }
@@ -508,6 +531,15 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(ok.jwt_secret(), Ok(JwtSecret::Configured(_))));
+        let replicated = config(&[
+            ("DATABASE_URL", "postgres://primary/x"),
+            ("DATABASE_READ_URL", "postgres://replica/x"),
+        ])
+        .unwrap();
+        assert_eq!(
+            replicated.database.read_url.as_deref(),
+            Some("postgres://replica/x")
+        );
         let explicit_sqlite = config(&[("DATABASE_URL", "sqlite://x.db")]).unwrap();
         assert!(explicit_sqlite.jwt_secret().is_err());
     }

@@ -45,11 +45,21 @@ pub async fn connect_without_statement_timeout(
     connect_with(config, None).await
 }
 
-async fn connect_with(
+/// The replica's pool (`DATABASE_READ_URL`), with the primary's limits. Lazy: the server
+/// starts, and serves from the primary, while the replica is down.
+pub async fn connect_replica(
     config: &DatabaseConfig,
-    statement_timeout: Option<Duration>,
+    read_url: &str,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
-    let mut options = ConnectOptions::new(config.url.clone());
+    let mut options = pool_options(config, read_url);
+    options
+        .statement_timeout(config.statement_timeout)
+        .connect_lazy(true);
+    Database::connect(options).await
+}
+
+fn pool_options(config: &DatabaseConfig, url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
@@ -58,6 +68,14 @@ async fn connect_with(
         .idle_timeout(config.idle_timeout)
         .test_before_acquire_if_idle_for(config.test_after_idle)
         .sqlx_logging(false);
+    options
+}
+
+async fn connect_with(
+    config: &DatabaseConfig,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = pool_options(config, &config.url);
     if config.is_postgres() {
         if let Some(timeout) = statement_timeout {
             options.statement_timeout(timeout);
@@ -163,8 +181,20 @@ impl Application {
             crate::jobs::prune_changes(db.clone(), config.changes.clone()),
             crate::jobs::deliver_webhooks(db.clone(), webhooks),
         ];
+        let replica = match &config.database.read_url {
+            Some(read_url) => {
+                log::info!("reads that may be slightly stale: from DATABASE_READ_URL");
+                Some(api::reads::Replica::new(
+                    connect_replica(&config.database, read_url)
+                        .await
+                        .map_err(StartupError::Connect)?,
+                ))
+            }
+            None => None,
+        };
         let state = api::AppState {
             db,
+            replica,
             auth: Arc::new(auth),
             webhook_targets: webhooks.policy,
             import_max_bytes: config.server.import_max_bytes,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 mod panic_guard;
 mod problem;
+pub mod reads;
 mod respond;
 mod responses;
 mod routes;
@@ -61,6 +62,8 @@ fn endpoints(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             utoipa_actix_web::scope("/api/v1")
                 // Answers carry tokens and private data: no cache may keep them.
                 .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
+                // Outside the idempotency layer, so a replayed answer gets a token too.
+                .wrap(actix_web::middleware::from_fn(reads::consistency_token))
                 .wrap(
                     actix_web::middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")),
                 )

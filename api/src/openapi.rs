@@ -36,6 +36,43 @@ impl Modify for BearerSecurity {
     }
 }
 
+/// `Lorebase-Consistency` on every successful write answer.
+struct ConsistencyTokens;
+
+impl Modify for ConsistencyTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let header = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "On PostgreSQL: the primary's WAL position after this write committed (such \
+                 as `0/16B3740`). Send it back as `Lorebase-Consistency` on later reads to \
+                 read this write even where reads are served by a streaming replica. Absent \
+                 on SQLite, which has no replicas.",
+            ))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let writes = [
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in writes.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                        response
+                            .headers
+                            .insert("Lorebase-Consistency".to_owned(), header.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lorebase", description = "A structured store for worldbuilders: worlds, their elements and the relations between them."),
@@ -86,6 +123,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
                 .openapi(Root::openapi())
                 .configure(crate::endpoints)
                 .split_for_parts();
+            // After the paths are in: it walks them.
+            let mut document = document;
+            ConsistencyTokens.modify(&mut document);
             document
         })
         .clone()

@@ -107,7 +107,7 @@ fn check_range(checks: &mut Checks, field: &str, value: u32, max: u32) {
 }
 
 /// A neighbourhood request as the client sent it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct GraphRequest {
     pub depth: Option<u32>,
     pub direction: Option<Direction>,
@@ -308,7 +308,7 @@ async fn relations_of<C: ConnectionTrait>(
 }
 
 /// A path request as the client sent it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PathRequest {
     pub from: Option<Uuid>,
     pub to: Option<Uuid>,

@@ -33,6 +33,7 @@ pub mod mentions;
 pub mod paging;
 pub mod personal_tokens;
 pub mod relations;
+pub mod replica;
 pub mod search;
 pub mod seed;
 pub mod sessions;

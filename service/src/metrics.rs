@@ -12,6 +12,9 @@ pub const PASSWORD_HASHES: &str = "lorebase_password_hashes_total";
 pub const PASSWORD_HASH_QUEUE_FULL: &str = "lorebase_password_hash_queue_full_total";
 /// Statements cut off at `DB_STATEMENT_TIMEOUT_SECS` (answered 503).
 pub const STATEMENT_TIMEOUTS: &str = "lorebase_db_statement_timeouts_total";
+/// Reads (GETs of world data) by where they were served: `target` is `replica` or
+/// `primary`, `why` says what decided it (see `api`'s `reads` module).
+pub const READS: &str = "lorebase_reads_total";
 /// Webhook deliveries waiting to be attempted; see [`set_pending_webhook_deliveries`].
 pub const PENDING_WEBHOOK_DELIVERIES: &str = "lorebase_webhook_deliveries_pending";
 
@@ -38,6 +41,10 @@ pub fn describe() {
     describe_counter!(
         STATEMENT_TIMEOUTS,
         "Database statements stopped at DB_STATEMENT_TIMEOUT_SECS"
+    );
+    describe_counter!(
+        READS,
+        "Reads of world data by where they were served (target) and why"
     );
     describe_gauge!(
         PENDING_WEBHOOK_DELIVERIES,

@@ -17,6 +17,7 @@ mod list_plans;
 mod migrate_safety;
 mod migrations;
 mod relations;
+mod replicas;
 mod search;
 mod seed;
 mod tokens;

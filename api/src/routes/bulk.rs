@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::{ApiError, ApiResult};
+use crate::reads::Reads;
 use crate::respond::created;
 use crate::state::AppState;
 
@@ -44,18 +45,20 @@ pub async fn apply_batch(
 /// children, and one `{"relation": {id, source_id, target_id, kind, attributes,
 /// created_at, updated_at}}` per relation. One consistent snapshot, however long it
 /// streams. Readable by whoever can read the world.
-#[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, description = "The export, one JSON object per line", content_type = "application/x-ndjson", body = String),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/export")]
 pub async fn export_world(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let world_id = path.into_inner();
-    let chunks = export::export(&state.db, caller.as_ref(), world_id).await?;
+    let chunks = reads
+        .run(async |db| export::export(db, caller.as_ref(), world_id).await)
+        .await?;
     let body = chunks.map(move |chunk| {
         chunk
             .map(|chunk| web::Bytes::from(chunk.text))

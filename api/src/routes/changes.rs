@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::respond::versioned;
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -29,43 +30,40 @@ pub struct FeedParams {
 /// Every change to the world after `after`, in commit order, deletions included. Pass
 /// `next_after` back as `after` to read on; reading from the last `seq` seen returns each
 /// change exactly once.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), FeedParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), FeedParams), responses(
     (status = 200, body = ChangesPage),
     (status = 410, response = crate::responses::ChangesExpired),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/changes")]
 pub async fn list_changes(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<FeedParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = changes::feed(
-        &state.db,
-        caller.as_ref(),
-        path.into_inner(),
-        params.after,
-        params.limit,
-    )
-    .await?;
+    let page = reads
+        .run(async |db| changes::feed(db, caller.as_ref(), *path, params.after, params.limit).await)
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
 /// The world's deleted elements, most recently deleted first (owner, editor).
-#[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<TrashedElementDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/trash")]
 pub async fn list_trash(
-    state: web::Data<AppState>,
+    reads: Reads,
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let items = trash::list(&state.db, &actor, path.into_inner(), page).await?;
+    let items = reads
+        .run(async |db| trash::list(db, &actor, *path, page.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(items))
 }
 

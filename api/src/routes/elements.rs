@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::respond::{created, versioned};
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -67,13 +68,13 @@ enum ElementSort {
 }
 
 /// The world's elements, filtered and sorted, paginated.
-#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ElementListParams), responses(
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ElementListParams), responses(
     (status = 200, body = Page<ElementDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements")]
 pub async fn list_elements(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<ElementListParams>,
@@ -88,7 +89,9 @@ pub async fn list_elements(
         limit: params.limit,
         cursor: params.cursor,
     };
-    let page = elements::list(&state.db, caller.as_ref(), path.into_inner(), query).await?;
+    let page = reads
+        .run(async |db| elements::list(db, caller.as_ref(), *path, query.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -124,50 +127,58 @@ pub struct ElementVersionParams {
 }
 
 /// One element, as it is or (with `version`) as it was.
-#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementVersionParams), responses(
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementVersionParams), responses(
     (status = 200, body = ElementDto, headers(("ETag" = String, description = "Only without `version`"))),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}")]
 pub async fn get_element(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<ElementVersionParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     if let Some(version) = params.version {
-        let element =
-            elements::get_version(&state.db, caller.as_ref(), world_id, element_id, version)
-                .await?;
+        let element = reads
+            .run(async |db| {
+                elements::get_version(db, caller.as_ref(), world_id, element_id, version).await
+            })
+            .await?;
         return Ok(HttpResponse::Ok().json(element));
     }
-    let element = elements::get(&state.db, caller.as_ref(), world_id, element_id).await?;
+    let element = reads
+        .run(async |db| elements::get(db, caller.as_ref(), world_id, element_id).await)
+        .await?;
     Ok(versioned(StatusCode::OK, element.version, &element))
 }
 
 /// The element's revisions, newest first, each with the JSON Patch that made it.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/history")]
 pub async fn element_history(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page = params.into_request()?;
-    let history = changes::history(
-        &state.db,
-        caller.as_ref(),
-        world_id,
-        Resource::Element(element_id),
-        page,
-    )
-    .await?;
+    let history = reads
+        .run(async |db| {
+            changes::history(
+                db,
+                caller.as_ref(),
+                world_id,
+                Resource::Element(element_id),
+                page.clone(),
+            )
+            .await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(history))
 }
 
@@ -247,13 +258,13 @@ pub struct ElementRelationsParams {
 }
 
 /// The element's relations, each with its other end embedded.
-#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementRelationsParams), responses(
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementRelationsParams), responses(
     (status = 200, body = Page<ElementRelationDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/relations")]
 pub async fn list_element_relations(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<ElementRelationsParams>,
@@ -261,15 +272,19 @@ pub async fn list_element_relations(
     let (world_id, element_id) = path.into_inner();
     let page = PageRequest::parse(params.limit, params.cursor)?;
     let direction = params.direction.unwrap_or_default();
-    let page = relations::list_for_element(
-        &state.db,
-        caller.as_ref(),
-        world_id,
-        element_id,
-        direction,
-        params.kind,
-        page,
-    )
-    .await?;
+    let page = reads
+        .run(async |db| {
+            relations::list_for_element(
+                db,
+                caller.as_ref(),
+                world_id,
+                element_id,
+                direction,
+                params.kind.clone(),
+                page.clone(),
+            )
+            .await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::respond::{created, versioned};
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -47,35 +48,39 @@ pub async fn put_kind(
 }
 
 /// The world's element kinds that have a schema, by name.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<KindDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds")]
 pub async fn list_kinds(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let kinds = kinds::list_kinds(&state.db, caller.as_ref(), path.into_inner(), page).await?;
+    let kinds = reads
+        .run(async |db| kinds::list_kinds(db, caller.as_ref(), *path, page.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(kinds))
 }
 
 /// One element kind with its schema.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
     (status = 200, body = KindDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}")]
 pub async fn get_kind(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
-    let kind = kinds::get_kind(&state.db, caller.as_ref(), world_id, kind).await?;
+    let kind = reads
+        .run(async |db| kinds::get_kind(db, caller.as_ref(), world_id, kind.clone()).await)
+        .await?;
     Ok(versioned(StatusCode::OK, kind.version, &kind))
 }
 
@@ -103,21 +108,24 @@ pub async fn delete_kind(
 /// with one error per violation. A page looks at up to 10,000 elements: it may hold fewer
 /// than `limit` items (even none) and still carry a `next_cursor`; the list ends when
 /// `next_cursor` is null.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("kind" = String, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("kind" = String, Path), PageParams), responses(
     (status = 200, body = Page<ViolationDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}/violations")]
 pub async fn list_violations(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let page = params.into_request()?;
-    let violations =
-        kinds::violations_page(&state.db, caller.as_ref(), world_id, kind, page).await?;
+    let violations = reads
+        .run(async |db| {
+            kinds::violations_page(db, caller.as_ref(), world_id, kind.clone(), page.clone()).await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(violations))
 }
 
@@ -153,20 +161,21 @@ pub async fn put_relation_kind(
 }
 
 /// The world's relation kinds, by name.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RelationKindDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relation-kinds")]
 pub async fn list_relation_kinds(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let kinds =
-        kinds::list_relation_kinds(&state.db, caller.as_ref(), path.into_inner(), page).await?;
+    let kinds = reads
+        .run(async |db| kinds::list_relation_kinds(db, caller.as_ref(), *path, page.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(kinds))
 }
 

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::respond::{created, versioned};
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -35,18 +36,20 @@ pub async fn create_relation(
 }
 
 /// One relation.
-#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
     (status = 200, body = RelationDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn get_relation(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
-    let relation = relations::get(&state.db, caller.as_ref(), world_id, relation_id).await?;
+    let relation = reads
+        .run(async |db| relations::get(db, caller.as_ref(), world_id, relation_id).await)
+        .await?;
     Ok(versioned(StatusCode::OK, relation.version, &relation))
 }
 
@@ -91,20 +94,23 @@ pub async fn delete_relation(
 }
 
 /// The relation's revisions, newest first, each with the JSON Patch that made it.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}/history")]
 pub async fn relation_history(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
     let page = params.into_request()?;
-    let history =
-        relations::history(&state.db, caller.as_ref(), world_id, relation_id, page).await?;
+    let history = reads
+        .run(async |db| {
+            relations::history(db, caller.as_ref(), world_id, relation_id, page.clone()).await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(history))
 }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::extract::{MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::routes::worlds::PageParams;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -33,13 +33,13 @@ pub struct SearchParams {
 
 /// Full-text search over the world's elements: name (ranked highest), tags, summary and
 /// the string values inside attributes (ranked lowest), best first.
-#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), SearchParams), responses(
+#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), SearchParams), responses(
     (status = 200, body = SearchResults),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/search")]
 pub async fn search_elements(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<SearchParams>,
@@ -49,7 +49,9 @@ pub async fn search_elements(
         kind: params.kind,
         limit: params.limit,
     };
-    let results = search::search(&state.db, caller.as_ref(), path.into_inner(), request).await?;
+    let results = reads
+        .run(async |db| search::search(db, caller.as_ref(), *path, request.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(results))
 }
 
@@ -74,13 +76,13 @@ pub struct GraphParams {
 
 /// The element's neighbourhood: the elements within `depth` relations of it, each with
 /// its shortest distance, and the relations between them.
-#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), GraphParams), responses(
+#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), GraphParams), responses(
     (status = 200, body = Graph),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/graph")]
 pub async fn element_graph(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<GraphParams>,
@@ -92,8 +94,11 @@ pub async fn element_graph(
         kinds: params.kind,
         max_nodes: params.max_nodes,
     };
-    let graph =
-        graph::neighbourhood(&state.db, caller.as_ref(), world_id, element_id, request).await?;
+    let graph = reads
+        .run(async |db| {
+            graph::neighbourhood(db, caller.as_ref(), world_id, element_id, request.clone()).await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(graph))
 }
 
@@ -114,7 +119,7 @@ pub struct PathParams {
 }
 
 /// A shortest path between two elements, following relations in either direction.
-#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), PathParams), responses(
+#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PathParams), responses(
     (status = 200, body = PathDto),
     (status = 400, response = crate::responses::BadRequest),
     (status = 401, response = crate::responses::Unauthorized),
@@ -125,7 +130,7 @@ pub struct PathParams {
 ))]
 #[get("/worlds/{world_id}/path")]
 pub async fn find_path(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PathParams>,
@@ -136,25 +141,31 @@ pub async fn find_path(
         max_depth: params.max_depth,
         kinds: params.kind,
     };
-    let found = graph::path(&state.db, caller.as_ref(), path.into_inner(), request).await?;
+    let found = reads
+        .run(async |db| graph::path(db, caller.as_ref(), *path, request.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
 /// The elements whose summary mentions this one (`[[<element_id>]]` or
 /// `[[<element_id>|shown text]]`), by id, paginated.
-#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "search", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
     (status = 200, body = Page<ElementDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/mentions")]
 pub async fn element_mentions(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page: PageRequest = params.into_request()?;
-    let found = mentions::list(&state.db, caller.as_ref(), world_id, element_id, page).await?;
+    let found = reads
+        .run(async |db| {
+            mentions::list(db, caller.as_ref(), world_id, element_id, page.clone()).await
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(found))
 }

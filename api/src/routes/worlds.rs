@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
 use crate::problem::ApiResult;
+use crate::reads::Reads;
 use crate::respond::{created, versioned};
 use crate::state::AppState;
 
@@ -40,17 +41,20 @@ impl PageParams {
 }
 
 /// The worlds the caller owns or is a member of, newest first.
-#[utoipa::path(tag = "worlds", security(("bearer" = [])), params(PageParams), responses(
+#[utoipa::path(tag = "worlds", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = service::paging::Page<WorldDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds")]
 pub async fn list_worlds(
-    state: web::Data<AppState>,
+    reads: Reads,
     Authenticated(actor): Authenticated,
     QueryParams(page): QueryParams<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = worlds::list(&state.db, &actor, page.into_request()?).await?;
+    let page = page.into_request()?;
+    let page = reads
+        .run(async |db| worlds::list(db, &actor, page.clone()).await)
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -80,17 +84,19 @@ pub async fn create_world(
 }
 
 /// A world. Public worlds are readable by anyone, also without a token.
-#[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, body = WorldDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}")]
 pub async fn get_world(
-    state: web::Data<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let world = worlds::get(&state.db, caller.as_ref(), path.into_inner()).await?;
+    let world = reads
+        .run(async |db| worlds::get(db, caller.as_ref(), *path).await)
+        .await?;
     Ok(versioned(StatusCode::OK, world.version, &world))
 }
 
@@ -132,17 +138,21 @@ pub async fn delete_world(
 }
 
 /// The world's members, the owner included (members only).
-#[utoipa::path(tag = "members", security(("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "members", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
     (status = 200, body = Vec<MemberDto>),
     crate::responses::ReadErrors,
 ))]
 #[get("/worlds/{world_id}/members")]
 pub async fn list_members(
-    state: web::Data<AppState>,
+    reads: Reads,
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(members::list(&state.db, &actor, path.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(
+        reads
+            .run(async |db| members::list(db, &actor, *path).await)
+            .await?,
+    ))
 }
 
 /// Grants a user a role in the world (owner only).

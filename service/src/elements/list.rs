@@ -230,7 +230,7 @@ pub(crate) fn in_order(
 }
 
 /// The element list's query parameters, as the client sent them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ElementListQuery {
     pub kind: Option<String>,
     pub tags: Vec<String>,

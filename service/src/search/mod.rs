@@ -55,7 +55,7 @@ pub struct SearchResults {
 }
 
 /// A search request as the client sent it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SearchRequest {
     pub q: Option<String>,
     pub kind: Option<String>,
