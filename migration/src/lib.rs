@@ -24,6 +24,8 @@ mod m20261130_150002_relations_world_id_keyset;
 mod m20261130_160001_create_element_search;
 mod m20261130_160002_create_element_mentions;
 mod m20261130_180001_relations_by_kind_indexes;
+mod m20261130_190016_element_depth;
+mod m20261130_190016_element_depth_concurrently;
 pub mod schema_util;
 pub mod workflow;
 
@@ -62,6 +64,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_160001_create_element_search::Migration),
             Box::new(m20261130_160002_create_element_mentions::Migration),
             Box::new(m20261130_180001_relations_by_kind_indexes::Migration),
+            Box::new(m20261130_190016_element_depth::Migration),
+            Box::new(m20261130_190016_element_depth_concurrently::Migration),
         ]
     }
 }

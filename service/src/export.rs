@@ -4,11 +4,13 @@
 //!
 //! The pages are read in one repeatable-read transaction (SQLite: one read transaction),
 //! so the export is one consistent snapshot however long it streams. Parents come before
-//! children by walking the hierarchy once, into a temporary table of `(depth, id)` with
-//! that as its key, and paging through it by `(depth, id)`; the table lives and dies
-//! with the transaction. On PostgreSQL the roots (most elements, in most worlds) skip the
-//! table: they come first, from a cursor over `world_elements`, and every part is read
-//! through a cursor rather than keyset pages (see [`cursors`]).
+//! children because elements are read in order of their stored `depth` (how many
+//! ancestors each has, kept by the element write path), which the index
+//! `world_elements (world_id, depth, id)` serves: SQLite pages through it by
+//! `(depth, id)`. On PostgreSQL the roots (most elements, in most worlds) come first, in
+//! one pass over `world_elements` in storage order, like `COPY`; the elements below them
+//! come level after level, and every part is read through a cursor rather than keyset
+//! pages (see [`Cursor`]).
 //! A task reads the pages ahead of the response, so the database and the rendering and
 //! sending of lines overlap.
 use std::pin::Pin;
@@ -68,15 +70,19 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     };
     let txn = db.begin_with_options(options).await?;
     if backend == DbBackend::Postgres {
-        // The hierarchy's walk is estimated dear enough to be compiled, which costs more
-        // than the walk itself.
+        // A pass over a big world is estimated dear enough to be JIT-compiled, which
+        // costs more than it saves on a plain scan.
         txn.execute_unprepared("SET LOCAL jit = off").await?;
     }
     let world = worlds::Entity::find_by_id(world_id)
         .one(&txn)
         .await?
         .ok_or(Error::NotFound)?;
-    order_elements(&txn, world_id).await?;
+    if backend == DbBackend::Postgres {
+        for declare in cursors(world_id) {
+            txn.execute_unprepared(&declare).await?;
+        }
+    }
     let mut pages = Pages {
         txn: Some(txn),
         world,
@@ -110,49 +116,6 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
 /// Chunks read ahead of the response (each at most [`PAGE_ROWS`] rows).
 const READ_AHEAD: usize = 2;
 
-/// Fills the temporary `export_order (depth, id)` with the elements to export in
-/// hierarchy order and their distance from a root. On PostgreSQL the roots are read
-/// straight from `world_elements` with a cursor ([`cursors`]), so the table holds only
-/// the elements that have a parent (walked from the roots' children); on SQLite it holds
-/// every element, read a keyset page at a time.
-async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()> {
-    let backend = txn.get_database_backend();
-    let (id_type, start) = match backend {
-        DbBackend::Postgres => (
-            "uuid",
-            "SELECT c.id, 1 FROM world_elements c JOIN world_elements r ON r.id = c.parent_id \
-             WHERE c.world_id = $1 AND r.parent_id IS NULL",
-        ),
-        _ => (
-            "BLOB",
-            "SELECT id, 0 FROM world_elements WHERE world_id = ? AND parent_id IS NULL",
-        ),
-    };
-    txn.execute_unprepared(&format!(
-        "CREATE TEMPORARY TABLE export_order (depth INTEGER NOT NULL, id {id_type} NOT NULL, \
-         PRIMARY KEY (depth, id))"
-    ))
-    .await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "WITH RECURSIVE tree (id, depth) AS ( \
-                 {start} \
-                 UNION ALL \
-                 SELECT e.id, t.depth + 1 FROM world_elements e JOIN tree t ON e.parent_id = t.id \
-             ) INSERT INTO export_order (depth, id) SELECT depth, id FROM tree"
-        ),
-        [world_id.into()],
-    ))
-    .await?;
-    if backend == DbBackend::Postgres {
-        for declare in cursors(world_id) {
-            txn.execute_unprepared(&declare).await?;
-        }
-    }
-    Ok(())
-}
-
 /// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
 /// the database plans for its whole result (`cursor_tuple_fraction` 1), where keyset
 /// pages each paid for an index descent and a lookup per row.
@@ -167,12 +130,14 @@ fn cursors(world_id: Uuid) -> [String; 4] {
         "SET LOCAL cursor_tuple_fraction = 1".to_owned(),
         // The roots, in the order they are stored: one pass over the table, like `COPY`.
         format!(
-            "DECLARE export_roots NO SCROLL CURSOR FOR SELECT 0 AS depth, {elements} \
-             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.parent_id IS NULL"
+            "DECLARE export_roots NO SCROLL CURSOR FOR SELECT e.depth AS depth, {elements} \
+             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.depth = 0"
         ),
+        // The rest, a level at a time.
         format!(
-            "DECLARE export_tree NO SCROLL CURSOR FOR SELECT o.depth AS depth, {elements} \
-             FROM export_order o JOIN world_elements e ON e.id = o.id ORDER BY o.depth, o.id"
+            "DECLARE export_tree NO SCROLL CURSOR FOR SELECT e.depth AS depth, {elements} \
+             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.depth > 0 \
+             ORDER BY e.depth, e.id"
         ),
         format!(
             "DECLARE export_relations NO SCROLL CURSOR FOR SELECT id, source_id, target_id, \
@@ -226,7 +191,7 @@ enum Phase {
     },
     /// PostgreSQL: the next page of a cursor.
     Fetch(Cursor),
-    /// SQLite: the elements of `export_order`, after `(depth, id)`.
+    /// SQLite: the elements after `(depth, id)`.
     Elements {
         after: (i32, Option<Uuid>),
     },
@@ -237,7 +202,7 @@ enum Phase {
 }
 
 struct Pages {
-    /// Rolled back (the temporary table with it) when the export ends.
+    /// Rolled back (the cursors with it) when the export ends.
     txn: Option<DatabaseTransaction>,
     world: worlds::Model,
     phase: Phase,
@@ -373,26 +338,33 @@ impl Pages {
         let backend = txn.get_database_backend();
         let p = placeholder(backend);
         // The first page starts at depth -1 (before every root), with no id. A row-value
-        // comparison, which both databases read from the key's index where it stops; the
-        // same condition spelt with OR made each page scan the key from its start.
+        // comparison, which the database reads from the index `(world_id, depth, id)`
+        // where it stops; the same condition spelt with OR made each page scan the key
+        // from its start.
         let nil = id.unwrap_or(Uuid::nil());
         let sql = format!(
-            "SELECT o.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
+            "SELECT e.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
                     e.name AS name, e.summary AS summary, \
                     CAST(e.attributes AS TEXT) AS attributes, CAST(e.tags AS TEXT) AS tags, \
                     e.created_at AS created_at, e.updated_at AS updated_at \
-             FROM export_order o JOIN world_elements e ON e.id = o.id \
-             WHERE (o.depth, o.id) > ({p1}, {p2}) \
-             ORDER BY o.depth, o.id LIMIT {p3}",
+             FROM world_elements e \
+             WHERE e.world_id = {p1} AND (e.depth, e.id) > ({p2}, {p3}) \
+             ORDER BY e.depth, e.id LIMIT {p4}",
             p1 = p(1),
             p2 = p(2),
             p3 = p(3),
+            p4 = p(4),
         );
         Ok(
             ElementRow::find_by_statement(Statement::from_sql_and_values(
                 backend,
                 sql,
-                [depth.into(), nil.into(), (PAGE_ROWS as i64).into()],
+                [
+                    self.world.id.into(),
+                    depth.into(),
+                    nil.into(),
+                    (PAGE_ROWS as i64).into(),
+                ],
             ))
             .all(txn)
             .await?,
