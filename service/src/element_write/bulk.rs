@@ -8,10 +8,13 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{element_mentions, world_elements};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use super::{NewElement, created, id_taken, new_row};
+use crate::bulk_insert;
 use crate::changes::WorldWrite;
 use crate::elements::parent_not_in_world;
 use crate::error::{Error, is_unique_violation};
@@ -218,15 +221,17 @@ async fn insert(w: &WorldWrite, models: &[world_elements::Model]) -> Result<(), 
     if models.is_empty() {
         return Ok(());
     }
-    world_elements::Entity::insert_many(
-        models
-            .iter()
-            .cloned()
-            .map(world_elements::ActiveModel::from),
-    )
-    .exec_without_returning(w.txn())
-    .await
-    .map_err(|e| {
+    let statement = match w.backend() {
+        DbBackend::Postgres => bulk_insert::elements(models, "")?,
+        backend => world_elements::Entity::insert_many(
+            models
+                .iter()
+                .cloned()
+                .map(world_elements::ActiveModel::from),
+        )
+        .build(backend),
+    };
+    w.txn().execute_raw(statement).await.map_err(|e| {
         if is_unique_violation(&e) {
             BulkError::at(0, id_taken())
         } else {
@@ -245,16 +250,24 @@ async fn insert_new(
     if models.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut insert = world_elements::Entity::insert_many(
-        models
-            .iter()
-            .cloned()
-            .map(world_elements::ActiveModel::from),
-    )
-    .on_conflict(OnConflict::new().do_nothing().to_owned())
-    .into_query();
-    insert.returning_col(world_elements::Column::Id);
-    let rows = w.txn().query_all(&insert).await?;
+    let rows = match w.backend() {
+        DbBackend::Postgres => {
+            let insert = bulk_insert::elements(models, "ON CONFLICT DO NOTHING RETURNING id")?;
+            w.txn().query_all_raw(insert).await?
+        }
+        _ => {
+            let mut insert = world_elements::Entity::insert_many(
+                models
+                    .iter()
+                    .cloned()
+                    .map(world_elements::ActiveModel::from),
+            )
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .into_query();
+            insert.returning_col(world_elements::Column::Id);
+            w.txn().query_all(&insert).await?
+        }
+    };
     let mut ids = HashSet::with_capacity(rows.len());
     for row in rows {
         ids.insert(row.try_get::<Uuid>("", "id")?);
