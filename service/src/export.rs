@@ -21,8 +21,8 @@ use futures_util::Stream;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
+    FromQueryResult, IsolationLevel, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    Statement, TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -95,7 +95,7 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
         loop {
-            let next = pages.next_chunk().await;
+            let next = pages.next_page().await;
             let end = !matches!(next, Ok(Some(_)));
             let next = match next {
                 Ok(Some(chunk)) => Ok(chunk),
@@ -109,11 +109,14 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     });
     Ok(Box::pin(futures_util::stream::unfold(
         receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+        |mut receiver| async move {
+            let page = receiver.recv().await?;
+            Some((page.and_then(Page::render), receiver))
+        },
     )))
 }
 
-/// Chunks read ahead of the response (each at most [`PAGE_ROWS`] rows).
+/// Pages read ahead of the response (each at most [`PAGE_ROWS`] rows).
 const READ_AHEAD: usize = 2;
 
 /// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
@@ -215,8 +218,8 @@ impl Pages {
             .ok_or_else(|| Error::Internal("export read after its end".into()))
     }
 
-    /// The next page's lines, or `None` at the end.
-    async fn next_chunk(&mut self) -> Result<Option<ExportChunk>> {
+    /// The next page, or `None` at the end.
+    async fn next_page(&mut self) -> Result<Option<Page>> {
         loop {
             match &self.phase {
                 Phase::Header => {
@@ -233,7 +236,7 @@ impl Pages {
                         },
                     })?;
                     text.push('\n');
-                    return Ok(Some(ExportChunk { text, rows: 1 }));
+                    return Ok(Some(Page::Lines(ExportChunk { text, rows: 1 })));
                 }
                 Phase::Kinds { after } => {
                     let rows = self.kinds_page(after.clone()).await?;
@@ -251,7 +254,7 @@ impl Pages {
                                     },
                                 })
                             })
-                            .map(Some);
+                            .map(|chunk| Some(Page::Lines(chunk)));
                         }
                         None => {
                             self.phase = match self.txn()?.get_database_backend() {
@@ -263,27 +266,16 @@ impl Pages {
                 }
                 Phase::Fetch(cursor) => {
                     let cursor = *cursor;
-                    let txn = self.txn()?;
-                    let chunk = match cursor {
-                        Cursor::Roots | Cursor::Tree => {
-                            let rows = ElementRow::find_by_statement(cursor.fetch())
-                                .all(txn)
-                                .await?;
-                            rendered(&rows, ElementRow::write)?
-                        }
-                        Cursor::Relations => {
-                            let rows = RelationRow::find_by_statement(cursor.fetch())
-                                .all(txn)
-                                .await?;
-                            rendered(&rows, RelationRow::write)?
-                        }
-                    };
+                    let rows = self.txn()?.query_all_raw(cursor.fetch()).await?;
                     // A short page is the cursor's last.
-                    if chunk.rows < PAGE_ROWS {
+                    if rows.len() < PAGE_ROWS as usize {
                         self.phase = cursor.next();
                     }
-                    if chunk.rows > 0 {
-                        return Ok(Some(chunk));
+                    if !rows.is_empty() {
+                        return Ok(Some(match cursor {
+                            Cursor::Roots | Cursor::Tree => Page::Elements(rows),
+                            Cursor::Relations => Page::Relations(rows),
+                        }));
                     }
                 }
                 Phase::Elements { after } => {
@@ -291,9 +283,9 @@ impl Pages {
                     match rows.last() {
                         Some(last) => {
                             self.phase = Phase::Elements {
-                                after: (last.depth, Some(last.id)),
+                                after: (last.try_get("", "depth")?, Some(last.try_get("", "id")?)),
                             };
-                            return rendered(&rows, ElementRow::write).map(Some);
+                            return Ok(Some(Page::Elements(rows)));
                         }
                         None => self.phase = Phase::Relations { after: None },
                     }
@@ -303,9 +295,9 @@ impl Pages {
                     match rows.last() {
                         Some(last) => {
                             self.phase = Phase::Relations {
-                                after: Some(last.id),
+                                after: Some(last.try_get("", "id")?),
                             };
-                            return rendered(&rows, RelationRow::write).map(Some);
+                            return Ok(Some(Page::Relations(rows)));
                         }
                         None => self.phase = Phase::Done,
                     }
@@ -333,7 +325,7 @@ impl Pages {
             .await?)
     }
 
-    async fn elements_page(&self, (depth, id): (i32, Option<Uuid>)) -> Result<Vec<ElementRow>> {
+    async fn elements_page(&self, (depth, id): (i32, Option<Uuid>)) -> Result<Vec<QueryResult>> {
         let txn = self.txn()?;
         let backend = txn.get_database_backend();
         let p = placeholder(backend);
@@ -355,8 +347,8 @@ impl Pages {
             p3 = p(3),
             p4 = p(4),
         );
-        Ok(
-            ElementRow::find_by_statement(Statement::from_sql_and_values(
+        Ok(txn
+            .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql,
                 [
@@ -366,12 +358,10 @@ impl Pages {
                     (PAGE_ROWS as i64).into(),
                 ],
             ))
-            .all(txn)
-            .await?,
-        )
+            .await?)
     }
 
-    async fn relations_page(&self, after: Option<Uuid>) -> Result<Vec<RelationRow>> {
+    async fn relations_page(&self, after: Option<Uuid>) -> Result<Vec<QueryResult>> {
         let as_text = |column: element_relations::Column| {
             Expr::col((element_relations::Entity, column)).cast_as("text")
         };
@@ -390,12 +380,12 @@ impl Pages {
         if let Some(after) = after {
             query = query.filter(element_relations::Column::Id.gt(after));
         }
-        Ok(query
+        let txn = self.txn()?;
+        let statement = query
             .order_by_asc(element_relations::Column::Id)
             .limit(PAGE_ROWS)
-            .into_model::<RelationRow>()
-            .all(self.txn()?)
-            .await?)
+            .build(txn.get_database_backend());
+        Ok(txn.query_all_raw(statement).await?)
     }
 }
 
@@ -416,14 +406,38 @@ fn lines<R>(rows: &[R], to_line: impl Fn(&R) -> Result<String>) -> Result<Export
     })
 }
 
+/// What the reading task hands to the response: lines rendered already (the header,
+/// kinds), or a page of rows, which the response renders, so that the database makes the
+/// next page meanwhile (reading a page and rendering it one after the other left each
+/// side idle half of the time).
+enum Page {
+    Lines(ExportChunk),
+    Elements(Vec<QueryResult>),
+    Relations(Vec<QueryResult>),
+}
+
+impl Page {
+    fn render(self) -> Result<ExportChunk> {
+        match self {
+            Page::Lines(chunk) => Ok(chunk),
+            Page::Elements(rows) => rendered(&rows, |row, out| {
+                ElementRow::from_query_result(row, "")?.write(out)
+            }),
+            Page::Relations(rows) => rendered(&rows, |row, out| {
+                RelationRow::from_query_result(row, "")?.write(out)
+            }),
+        }
+    }
+}
+
 /// The rows as lines, each written by `write` straight into the chunk's buffer.
-fn rendered<R>(
-    rows: &[R],
-    write: impl Fn(&R, &mut Vec<u8>) -> serde_json::Result<()>,
+fn rendered(
+    rows: &[QueryResult],
+    write: impl Fn(&QueryResult, &mut Vec<u8>) -> Result<()>,
 ) -> Result<ExportChunk> {
     let mut out = Vec::with_capacity(rows.len() * 512);
     for row in rows {
-        write(row, &mut out).map_err(|e| Error::internal("export line", e))?;
+        write(row, &mut out)?;
         out.push(b'\n');
     }
     let text = String::from_utf8(out).map_err(|e| Error::internal("export line", e))?;
@@ -485,7 +499,6 @@ struct KindFields<'a> {
 
 #[derive(Debug, FromQueryResult)]
 struct ElementRow {
-    depth: i32,
     id: Uuid,
     parent_id: Option<Uuid>,
     kind: String,
@@ -499,7 +512,12 @@ struct ElementRow {
 
 impl ElementRow {
     /// `{"element": {...}}`, its fields in the order of the contract.
-    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json(out)
+            .map_err(|e| Error::internal("export line", e))
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"element\":{");
         field(out, "id", &self.id)?;
         out.push(b',');
@@ -536,7 +554,12 @@ struct RelationRow {
 
 impl RelationRow {
     /// `{"relation": {...}}`, its fields in the order of the contract.
-    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json(out)
+            .map_err(|e| Error::internal("export line", e))
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"relation\":{");
         field(out, "id", &self.id)?;
         out.push(b',');
