@@ -6,7 +6,7 @@
 //! is the same whatever the number of rows, so the connection prepares it once.
 //!
 //! SQLite keeps the multi-row `VALUES` (its statements are prepared in-process, cheaply).
-use entity::{world_changes, world_elements};
+use entity::{element_relations, world_changes, world_elements};
 use sea_orm::{DbBackend, Statement};
 use serde::Serialize;
 use serde_json::Value;
@@ -150,5 +150,55 @@ pub fn changes(changes: &[world_changes::Model]) -> Result<Statement> {
         &CHANGE_COLUMNS,
         json(&records)?,
         "",
+    ))
+}
+
+const RELATION_COLUMNS: [(&str, &str); 9] = [
+    ("id", "uuid"),
+    ("world_id", "uuid"),
+    ("source_id", "uuid"),
+    ("target_id", "uuid"),
+    ("kind", "text"),
+    ("attributes", "jsonb"),
+    ("version", "integer"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+];
+
+/// A relation row as [`RELATION_COLUMNS`] reads it.
+#[derive(Serialize)]
+struct RelationRecord<'a> {
+    id: Uuid,
+    world_id: Uuid,
+    source_id: Uuid,
+    target_id: Uuid,
+    kind: &'a str,
+    attributes: &'a Value,
+    version: i32,
+    created_at: &'a sea_orm::prelude::DateTimeWithTimeZone,
+    updated_at: &'a sea_orm::prelude::DateTimeWithTimeZone,
+}
+
+/// The insert of `models` (PostgreSQL), followed by `suffix`.
+pub fn relations(models: &[element_relations::Model], suffix: &str) -> Result<Statement> {
+    let records: Vec<RelationRecord> = models
+        .iter()
+        .map(|m| RelationRecord {
+            id: m.id,
+            world_id: m.world_id,
+            source_id: m.source_id,
+            target_id: m.target_id,
+            kind: &m.kind,
+            attributes: &m.attributes,
+            version: m.version,
+            created_at: &m.created_at,
+            updated_at: &m.updated_at,
+        })
+        .collect();
+    Ok(statement(
+        "element_relations",
+        &RELATION_COLUMNS,
+        json(&records)?,
+        suffix,
     ))
 }
