@@ -384,8 +384,12 @@ fn parse_line(text: &[u8]) -> Result<Value> {
 }
 
 /// New ids for old: a keyed hash of the old id (a random key per import) as the random
-/// bits of a UUID v7 of the import's time. The same old id always maps to the same new
-/// one, so references map without remembering the ids seen.
+/// bits of a UUID v7 of the old id's time (of the import's time when the old id is no
+/// UUID v7). The same old id always maps to the same new one, so references map without
+/// remembering the ids seen; and the new ids sort as the old ones did, so the rows,
+/// written in the file's order, are stored in the order of their ids (as rows made one
+/// by one are), which keeps reading a world in id order (an export) a sequential read
+/// and appends new ids to the indexes instead of scattering them.
 struct IdMap {
     key: [u8; 32],
     millis: u64,
@@ -407,7 +411,15 @@ impl IdMap {
             .finalize();
         let mut random = [0u8; 10];
         random.copy_from_slice(&digest[..10]);
-        uuid::Builder::from_unix_timestamp_millis(self.millis, &random).into_uuid()
+        let millis = match old.get_version() {
+            Some(uuid::Version::SortRand) => old.get_timestamp().map(|at| {
+                let (seconds, nanos) = at.to_unix();
+                seconds * 1000 + u64::from(nanos / 1_000_000)
+            }),
+            _ => None,
+        };
+        uuid::Builder::from_unix_timestamp_millis(millis.unwrap_or(self.millis), &random)
+            .into_uuid()
     }
 }
 
