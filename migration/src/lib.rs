@@ -25,6 +25,7 @@ mod m20261130_160001_create_element_search;
 mod m20261130_160002_create_element_mentions;
 mod m20261130_180001_relations_by_kind_indexes;
 mod m20261130_190016_element_depth;
+mod m20261130_190016_element_depth_backfill;
 mod m20261130_190016_element_depth_concurrently;
 pub mod schema_util;
 pub mod workflow;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_160002_create_element_mentions::Migration),
             Box::new(m20261130_180001_relations_by_kind_indexes::Migration),
             Box::new(m20261130_190016_element_depth::Migration),
+            Box::new(m20261130_190016_element_depth_backfill::Migration),
             Box::new(m20261130_190016_element_depth_concurrently::Migration),
         ]
     }
