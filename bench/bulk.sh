@@ -3,15 +3,18 @@
 #   1. 1,000 element creates as one batch against 1,000 single POSTs over one kept-alive
 #      connection (BENCH_BATCH_ROUNDS rounds, medians);
 #   2. exporting a seeded world of BENCH_ELEMENTS elements (default 1,000,000) against
-#      `psql \copy (SELECT ...) TO` of the same rows, and importing that export against
-#      `lorebase seed` of the same count, sampling the server's RSS from /proc meanwhile.
-# Prints markdown tables.
+#      `psql \copy (SELECT ...) TO` of the same rows and columns (world, kinds, elements,
+#      relations, in one psql session), alternately, BENCH_EXPORT_ROUNDS times (medians),
+#      and importing that export against `lorebase seed` of the same count, sampling the
+#      server's RSS from /proc meanwhile.
+# Prints markdown tables. BENCH_BATCH_ROUNDS=0 skips step 1, BENCH_IMPORT=0 the import.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ELEMENTS=${BENCH_ELEMENTS:-1000000}
 RELATIONS=${BENCH_RELATIONS:-$((ELEMENTS / 10))}
 BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-3}
+EXPORT_ROUNDS=${BENCH_EXPORT_ROUNDS:-3}
 PORT=${BENCH_PORT:-18791}
 SERVER_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 DB=lorebase_bench_bulk_$$
@@ -60,6 +63,7 @@ TOKEN=$(curl -sf "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"$OWNER\",\"password\":\"$PASSWORD\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+if [ "$BATCH_ROUNDS" -gt 0 ]; then
 echo
 echo "## 1,000 creates: one batch against single POSTs on one kept-alive connection"
 python3 - "$PORT" "$TOKEN" "$BATCH_ROUNDS" <<'PY'
@@ -91,7 +95,9 @@ print("|---|---|---|")
 print(f"| single POSTs, kept alive | {single:.3f} | {1000 / single:.0f} |")
 print(f"| one batch | {batch:.3f} | {1000 / batch:.0f} |")
 print(f"\nbatch speed-up: {single / batch:.1f}x")
+print("rounds (single s, batch s, speed-up): " + ", ".join(f"({s:.3f}, {b:.3f}, {s / b:.1f}x)" for s, b in zip(singles, batches)))
 PY
+fi
 
 # sample_rss FILE: the server's resident set (KiB) every 100 ms into FILE.
 sample_rss() {
@@ -100,32 +106,49 @@ sample_rss() {
         sleep 0.1
     done
 }
-peak_mib() { sort -n "$1" | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'; }
+peak_mib() { sort -n "$1" | awk '{v = $1} END {printf "%.1f", v / 1024}'; }
 rss_before() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
 
 echo
 echo "## Export and import of $ELEMENTS elements and $RELATIONS relations"
 IDLE_RSS=$(rss_before)
+# The same rows and columns as the export writes, in one psql session (one connection,
+# as the export's one request).
+cat >"$WORK/copy.sql" <<SQL
+\\copy (SELECT name, description, settings, visibility FROM worlds WHERE id = '$WORLD') TO '$WORK/copy-world.txt'
+\\copy (SELECT kind, description, schema FROM element_kinds WHERE world_id = '$WORLD') TO '$WORK/copy-kinds.txt'
+\\copy (SELECT id, parent_id, kind, name, summary, attributes, tags, created_at, updated_at FROM world_elements WHERE world_id = '$WORLD') TO '$WORK/copy-elements.txt'
+\\copy (SELECT id, source_id, target_id, kind, attributes, created_at, updated_at FROM element_relations WHERE world_id = '$WORLD') TO '$WORK/copy-relations.txt'
+SQL
 sample_rss "$WORK/export.rss" & SAMPLER_PID=$!
-START=$(now)
-timeout 1800 curl -sf "$BASE/api/v1/worlds/$WORLD/export" -H "Authorization: Bearer $TOKEN" -o "$WORK/export.ndjson"
-EXPORT_SECS=$(elapsed "$START")
+EXPORT_TIMES=()
+COPY_TIMES=()
+for _ in $(seq 1 "$EXPORT_ROUNDS"); do
+    START=$(now)
+    timeout 1800 curl -sf "$BASE/api/v1/worlds/$WORLD/export" -H "Authorization: Bearer $TOKEN" -o "$WORK/export.ndjson"
+    EXPORT_TIMES+=("$(elapsed "$START")")
+    START=$(now)
+    psql "$DB_URL" -q -v ON_ERROR_STOP=1 -f "$WORK/copy.sql"
+    COPY_TIMES+=("$(elapsed "$START")")
+    rm -f "$WORK"/copy-*.txt
+done
 kill "$SAMPLER_PID"; SAMPLER_PID=
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo "export seconds: ${EXPORT_TIMES[*]}; psql \\copy seconds: ${COPY_TIMES[*]}"
+EXPORT_SECS=$(median "${EXPORT_TIMES[@]}")
+COPY_SECS=$(median "${COPY_TIMES[@]}")
 EXPORT_BYTES=$(stat -c %s "$WORK/export.ndjson")
 
-START=$(now)
-psql "$DB_URL" -qc "\\copy (SELECT w.name, w.description, w.settings, w.visibility FROM worlds w WHERE w.id = '$WORLD') TO '$WORK/copy-world.txt'"
-psql "$DB_URL" -qc "\\copy (SELECT id, parent_id, kind, name, summary, attributes, tags, created_at, updated_at FROM world_elements WHERE world_id = '$WORLD') TO '$WORK/copy-elements.txt'"
-psql "$DB_URL" -qc "\\copy (SELECT id, source_id, target_id, kind, attributes, created_at, updated_at FROM element_relations WHERE world_id = '$WORLD') TO '$WORK/copy-relations.txt'"
-COPY_SECS=$(elapsed "$START")
-rm -f "$WORK"/copy-*.txt
-
-sample_rss "$WORK/import.rss" & SAMPLER_PID=$!
-START=$(now)
-timeout 3600 curl -sf "$BASE/api/v1/worlds/import" -H "Authorization: Bearer $TOKEN" \
-    -H 'content-type: application/x-ndjson' --data-binary "@$WORK/export.ndjson" -o "$WORK/imported.json"
-IMPORT_SECS=$(elapsed "$START")
-kill "$SAMPLER_PID"; SAMPLER_PID=
+IMPORT_SECS=0
+touch "$WORK/import.rss"
+if [ "${BENCH_IMPORT:-1}" = 1 ]; then
+    sample_rss "$WORK/import.rss" & SAMPLER_PID=$!
+    START=$(now)
+    timeout 3600 curl -sf "$BASE/api/v1/worlds/import" -H "Authorization: Bearer $TOKEN" \
+        -H 'content-type: application/x-ndjson' --data-binary "@$WORK/export.ndjson" -o "$WORK/imported.json"
+    IMPORT_SECS=$(elapsed "$START")
+    kill "$SAMPLER_PID"; SAMPLER_PID=
+fi
 
 python3 - "$EXPORT_SECS" "$COPY_SECS" "$IMPORT_SECS" "$SEED_SECS" "$IDLE_RSS" \
     "$(peak_mib "$WORK/export.rss")" "$(peak_mib "$WORK/import.rss")" "$EXPORT_BYTES" "$ELEMENTS" <<'PY'
@@ -135,7 +158,7 @@ idle, export_rss, import_rss = map(float, sys.argv[5:8])
 size, elements = int(sys.argv[8]), int(sys.argv[9])
 print("| step | seconds | compared with | ratio | server peak RSS (MiB) |")
 print("|---|---|---|---|---|")
-print(f"| export ({size / 2**20:.0f} MiB NDJSON) | {export:.2f} | psql \\copy (SELECT ...) TO: {copy:.2f} s | {export / copy:.2f}x | {export_rss} |")
+print(f"| export ({size / 2**20:.0f} MiB NDJSON), median | {export:.2f} | psql \\copy (SELECT ...) TO, median: {copy:.2f} s | {export / copy:.2f}x | {export_rss} |")
 print(f"| import | {imp:.2f} | lorebase seed: {seed:.2f} s | {imp / seed:.2f}x | {import_rss} |")
 print(f"\nserver RSS when idle: {idle} MiB; {elements} elements")
 PY

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Compares two exports of the same world (lorebase export / GET .../export): equal
-except for ids and `exported_at`. Ids differ after an import, and so does the order of
+except for ids and `exported_at` (also those in summaries' `[[id]]` mentions). Ids differ
+after an import, and so does the order of
 elements of the same depth (they are ordered by id), so each element is compared by its
 content together with its ancestors' content, and each relation by its content with its
 ends'. Exits 1 naming the first difference."""
 import json
+import re
 import sys
 
 
@@ -27,9 +29,25 @@ def load(path):
     return header, kinds, elements, relations
 
 
+MENTION = re.compile(r"\[\[([0-9a-fA-F-]{36})(?=\]\]|\|)")
+
+
 def canonical(path):
     header, kinds, elements, relations = load(path)
     keys = {}
+
+    # A mention names an element by id, which an import maps: compare what it names (the
+    # element's own fields but its summary), or `?` for an id that is no element of the file.
+    def named(match):
+        element = elements.get(match.group(1))
+        if element is None:
+            return "[[?"
+        own = {k: v for k, v in element.items() if k not in ("id", "parent_id", "summary")}
+        return "[[" + json.dumps(own, sort_keys=True)
+
+    for element in elements.values():
+        if element.get("summary"):
+            element["summary"] = MENTION.sub(named, element["summary"])
 
     def key(element_id):
         if element_id is None:

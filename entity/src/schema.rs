@@ -171,6 +171,7 @@ pub const SERVER_DEFAULTS: &[ServerDefault] = &[
     default("world_elements", "version", "1"),
     default("world_elements", "created_at", "CURRENT_TIMESTAMP"),
     default("world_elements", "updated_at", "CURRENT_TIMESTAMP"),
+    default("world_elements", "depth", "0"),
     default("element_relations", "attributes", "'{}'::jsonb"),
     default("element_relations", "version", "1"),
     default("element_relations", "created_at", "CURRENT_TIMESTAMP"),
@@ -222,6 +223,11 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         "world_elements",
         "world_elements_world_kind_idx",
         &["world_id", "kind", "id"],
+    ),
+    btree(
+        "world_elements",
+        "world_elements_world_depth_idx",
+        &["world_id", "depth", "id"],
     ),
     gin(
         "world_elements",

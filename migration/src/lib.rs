@@ -28,6 +28,9 @@ mod m20261130_190001_world_id_unique_keys;
 mod m20261130_190002_world_id_in_every_key;
 mod m20261130_190003_validate_world_keys;
 mod m20261130_190004_world_id_primary_keys;
+mod m20261130_190016_element_depth;
+mod m20261130_190016_element_depth_backfill;
+mod m20261130_190016_element_depth_concurrently;
 pub mod schema_util;
 pub mod workflow;
 
@@ -70,6 +73,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_190002_world_id_in_every_key::Migration),
             Box::new(m20261130_190003_validate_world_keys::Migration),
             Box::new(m20261130_190004_world_id_primary_keys::Migration),
+            Box::new(m20261130_190016_element_depth::Migration),
+            Box::new(m20261130_190016_element_depth_backfill::Migration),
+            Box::new(m20261130_190016_element_depth_concurrently::Migration),
         ]
     }
 }

@@ -242,11 +242,8 @@ impl WorldWrite {
         let changes = std::mem::take(&mut self.changes);
         self.world.change_seq += changes.len() as i64;
         self.flushed.changes = true;
-        let mut changes = changes.into_iter().peekable();
-        while changes.peek().is_some() {
-            world_changes::Entity::insert_many(changes.by_ref().take(500).collect::<Vec<_>>())
-                .exec(&self.txn)
-                .await?;
+        for statement in change_inserts(self.txn.get_database_backend(), changes)? {
+            self.txn.execute_raw(statement).await?;
         }
         Ok(())
     }
@@ -384,15 +381,8 @@ impl WorldWrite {
                 );
             }
             let backend = self.txn.get_database_backend();
-            // Bounded statements: SQLite takes at most 32,766 bound values.
-            let mut chunks = Vec::new();
-            let mut changes = std::mem::take(&mut self.changes).into_iter().peekable();
-            while changes.peek().is_some() {
-                chunks.push(world_changes::Entity::insert_many(
-                    changes.by_ref().take(500).collect::<Vec<_>>(),
-                ));
-            }
-            let mut chunks = chunks.into_iter();
+            let mut chunks =
+                change_inserts(backend, std::mem::take(&mut self.changes))?.into_iter();
             match (backend, chunks.next()) {
                 // Fewer round trips while the world's lock is held: the write's own
                 // statements and the counters ride along with the first insert, as
@@ -400,19 +390,19 @@ impl WorldWrite {
                 (DbBackend::Postgres, Some(first)) => {
                     let mut ahead = std::mem::take(&mut self.pending);
                     ahead.push(bump.build(backend));
-                    let statement = with_statements(ahead, first.build(backend))?;
+                    let statement = with_statements(ahead, first)?;
                     self.txn.execute_raw(statement).await?;
                 }
                 (_, first) => {
                     self.send_pending().await?;
                     bump.exec(&self.txn).await?;
                     if let Some(first) = first {
-                        first.exec(&self.txn).await?;
+                        self.txn.execute_raw(first).await?;
                     }
                 }
             }
             for chunk in chunks {
-                chunk.exec(&self.txn).await?;
+                self.txn.execute_raw(chunk).await?;
             }
         }
         self.send_pending().await?;
@@ -422,6 +412,34 @@ impl WorldWrite {
         }
         Ok(())
     }
+}
+
+/// The inserts of `changes`: on PostgreSQL one statement with the rows as one parameter
+/// ([`crate::bulk_insert`]); elsewhere multi-row inserts of at most 500 rows (SQLite takes
+/// at most 32,766 bound values a statement).
+fn change_inserts(
+    backend: DbBackend,
+    changes: Vec<world_changes::ActiveModel>,
+) -> Result<Vec<Statement>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    if backend == DbBackend::Postgres {
+        let rows = changes
+            .into_iter()
+            .map(sea_orm::TryIntoModel::try_into_model)
+            .collect::<std::result::Result<Vec<world_changes::Model>, _>>()?;
+        return Ok(vec![crate::bulk_insert::changes(&rows)?]);
+    }
+    let mut statements = Vec::new();
+    let mut changes = changes.into_iter().peekable();
+    while changes.peek().is_some() {
+        statements.push(
+            world_changes::Entity::insert_many(changes.by_ref().take(500).collect::<Vec<_>>())
+                .build(backend),
+        );
+    }
+    Ok(statements)
 }
 
 /// `WITH s1 AS (<ahead[0]>), s2 AS (...) <main>` (PostgreSQL): several data-modifying

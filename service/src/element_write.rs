@@ -7,7 +7,8 @@ use entity::{element_relations, element_trash, world_elements};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryTrait, prelude::DateTimeWithTimeZone,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
+    prelude::DateTimeWithTimeZone,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -69,11 +70,12 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 pub async fn create(w: &mut WorldWrite, new: NewElement) -> Result<world_elements::Model> {
-    if let Some(parent_id) = new.parent_id {
-        check_parent_in_world(w.txn(), w.world_id(), parent_id).await?;
-    }
+    let depth = match new.parent_id {
+        Some(parent_id) => check_parent_in_world(w.txn(), w.world_id(), parent_id).await?,
+        None => 0,
+    };
     let id = new_id(&new);
-    let element = new_row(w, id, new).await?;
+    let element = new_row(w, id, new, depth).await?;
     // Every column is known here, so the insert needs no `RETURNING` and can ride with
     // the commit's statement.
     let row = element.clone().into_active_model().reset_all();
@@ -100,8 +102,14 @@ fn id_taken() -> Error {
 }
 
 /// What every create of an element (one or many) checks and makes once its parent is
-/// known to be there: the kind's schema, then the row. An import keeps the times it maps.
-async fn new_row(w: &WorldWrite, id: Uuid, new: NewElement) -> Result<world_elements::Model> {
+/// known to be there (and so its `depth`, one more than the parent's): the kind's schema,
+/// then the row. An import keeps the times it maps.
+async fn new_row(
+    w: &WorldWrite,
+    id: Uuid,
+    new: NewElement,
+    depth: i32,
+) -> Result<world_elements::Model> {
     kinds::check_attributes(
         w.txn(),
         w.world_id(),
@@ -127,6 +135,7 @@ async fn new_row(w: &WorldWrite, id: Uuid, new: NewElement) -> Result<world_elem
         created_by: Some(w.actor_id()),
         created_at,
         updated_at,
+        depth,
     })
 }
 
@@ -179,13 +188,18 @@ pub async fn update(
         changed = true;
     }
     if let Some(parent_id) = edit.parent_id.filter(|p| *p != current.parent_id) {
-        if let Some(parent_id) = parent_id {
+        let depth = match parent_id {
             // The world row lock serializes moves, so two concurrent moves cannot each
             // pass the check and together close a cycle.
-            check_parent(w.txn(), w.world_id(), current.id, parent_id).await?;
-        }
+            Some(parent_id) => check_parent(w.txn(), w.world_id(), current.id, parent_id).await?,
+            None => 0,
+        };
         changes.parent_id = Set(parent_id);
         updated.parent_id = parent_id;
+        if depth != current.depth {
+            changes.depth = Set(depth);
+            updated.depth = depth;
+        }
         changed = true;
     }
     if !changed {
@@ -202,6 +216,11 @@ pub async fn update(
         &updated.attributes,
     )
     .await?;
+    if updated.depth != current.depth {
+        // Before the element's own statement, which may wait for the commit: the walk
+        // goes down from it by `parent_id`, which the move does not change below it.
+        set_descendant_depths(w.txn(), w.world_id(), current.id, updated.depth + 1).await?;
+    }
     updated.version = current.version + 1;
     updated.updated_at = versioning::now();
     changes.version = Set(updated.version);
@@ -236,6 +255,9 @@ pub async fn update(
 /// with it, and it goes to the trash with them.
 pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Result<()> {
     let world_id = w.world_id();
+    // The children become roots, and what is below them moves up with them: the depths
+    // first (the walk follows the children's `parent_id`), then the children's rows.
+    set_descendant_depths(w.txn(), world_id, current.id, 0).await?;
     // The foreign key's ON DELETE SET NULL would clear the children too, but silently:
     // doing it here bumps their version, so their ETags and the log change with them.
     let children = world_elements::Entity::update_many()
@@ -372,9 +394,13 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
         .map_err(|e| Error::internal("trashed element is not an element", e))?;
     let relations: Vec<TrashedRelation> = serde_json::from_value(trashed.relations.clone())
         .map_err(|e| Error::internal("trashed relations are not relations", e))?;
-    let parent_id = match stored.parent_id {
-        Some(parent) if exists(w.txn(), world_id, parent).await? => Some(parent),
-        _ => None,
+    // A restored element has no children: its children became roots when it was deleted.
+    let (parent_id, depth) = match stored.parent_id {
+        Some(parent) => match depth_of(w.txn(), world_id, parent).await? {
+            Some(parent_depth) => (Some(parent), parent_depth + 1),
+            None => (None, 0),
+        },
+        None => (None, 0),
     };
     // A restore is a write like any other: the element comes back only if it satisfies its
     // kind's schema as it is now.
@@ -400,6 +426,7 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
         created_by: Set(stored.created_by),
         created_at: Set(stored.created_at),
         updated_at: Set(now),
+        depth: Set(depth),
     }
     .insert(w.txn())
     .await?;
@@ -454,6 +481,70 @@ pub async fn restore(w: &mut WorldWrite, element_id: Uuid) -> Result<world_eleme
         }
     }
     Ok(element)
+}
+
+/// The depth of an element of the world, if it is one.
+async fn depth_of<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Uuid,
+) -> Result<Option<i32>> {
+    Ok(world_elements::Entity::find_by_id(element_id)
+        .filter(world_elements::Column::WorldId.eq(world_id))
+        .select_only()
+        .column(world_elements::Column::Depth)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?)
+}
+
+/// The deepest a walk down the hierarchy goes: far below any hierarchy the write path
+/// makes, a bound should rows written around it ever have closed a cycle.
+const DEPTH_WALK_CAP: i32 = 100_000;
+
+/// Gives every element below `element_id` its depth under it, its children `first`: after
+/// a move (`first` is one more than the element's new depth), and when a delete makes its
+/// children roots (`first` = 0). One statement however big the subtree; rows already
+/// right are not written. Depth is not part of an element's representation, so the rows
+/// keep their versions and nothing is logged.
+async fn set_descendant_depths<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    element_id: Uuid,
+    first: i32,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    let p = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let sql = format!(
+        "WITH RECURSIVE below (id, depth) AS ( \
+             SELECT id, CAST({p1} AS INTEGER) FROM world_elements \
+             WHERE parent_id = {p2} AND world_id = {p3} \
+             UNION ALL \
+             SELECT e.id, b.depth + 1 FROM world_elements e JOIN below b ON e.parent_id = b.id \
+             WHERE b.depth < {p4} \
+         ) \
+         UPDATE world_elements SET depth = below.depth FROM below \
+         WHERE world_elements.id = below.id AND world_elements.depth <> below.depth",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4),
+    );
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            first.into(),
+            element_id.into(),
+            world_id.into(),
+            DEPTH_WALK_CAP.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 async fn exists<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) -> Result<bool> {

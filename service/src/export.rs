@@ -4,11 +4,11 @@
 //!
 //! The pages are read in one repeatable-read transaction (SQLite: one read transaction),
 //! so the export is one consistent snapshot however long it streams. Parents come before
-//! children by walking the hierarchy once, into a temporary table of `(depth, id)` with
-//! that as its key, and paging through it by `(depth, id)`; the table lives and dies
-//! with the transaction. On PostgreSQL the roots (most elements, in most worlds) skip the
-//! table: they come first, from a cursor over `world_elements`, and every part is read
-//! through a cursor rather than keyset pages (see [`cursors`]).
+//! children because elements are read in order of their stored `depth` (how many
+//! ancestors each has, kept by the element write path), which the index
+//! `world_elements (world_id, depth, id)` serves: SQLite pages through it by
+//! `(depth, id)`; PostgreSQL reads it through a cursor rather than keyset pages (see
+//! [`Cursor`]), as it reads the relations.
 //! A task reads the pages ahead of the response, so the database and the rendering and
 //! sending of lines overlap.
 use std::pin::Pin;
@@ -19,8 +19,8 @@ use futures_util::Stream;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    FromQueryResult, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
+    FromQueryResult, IsolationLevel, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    Statement, TransactionOptions, TransactionTrait, prelude::DateTimeWithTimeZone,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -68,15 +68,19 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     };
     let txn = db.begin_with_options(options).await?;
     if backend == DbBackend::Postgres {
-        // The hierarchy's walk is estimated dear enough to be compiled, which costs more
-        // than the walk itself.
+        // A pass over a big world is estimated dear enough to be JIT-compiled, which
+        // costs more than it saves on a plain scan.
         txn.execute_unprepared("SET LOCAL jit = off").await?;
     }
     let world = worlds::Entity::find_by_id(world_id)
         .one(&txn)
         .await?
         .ok_or(Error::NotFound)?;
-    order_elements(&txn, world_id).await?;
+    if backend == DbBackend::Postgres {
+        for declare in cursors(world_id) {
+            txn.execute_unprepared(&declare).await?;
+        }
+    }
     let mut pages = Pages {
         txn: Some(txn),
         world,
@@ -89,7 +93,7 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
         loop {
-            let next = pages.next_chunk().await;
+            let next = pages.next_page().await;
             let end = !matches!(next, Ok(Some(_)));
             let next = match next {
                 Ok(Some(chunk)) => Ok(chunk),
@@ -103,55 +107,15 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     });
     Ok(Box::pin(futures_util::stream::unfold(
         receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+        |mut receiver| async move {
+            let page = receiver.recv().await?;
+            Some((page.and_then(Page::render), receiver))
+        },
     )))
 }
 
-/// Chunks read ahead of the response (each at most [`PAGE_ROWS`] rows).
+/// Pages read ahead of the response (each at most [`PAGE_ROWS`] rows).
 const READ_AHEAD: usize = 2;
-
-/// Fills the temporary `export_order (depth, id)` with the elements to export in
-/// hierarchy order and their distance from a root. On PostgreSQL the roots are read
-/// straight from `world_elements` with a cursor ([`cursors`]), so the table holds only
-/// the elements that have a parent (walked from the roots' children); on SQLite it holds
-/// every element, read a keyset page at a time.
-async fn order_elements(txn: &DatabaseTransaction, world_id: Uuid) -> Result<()> {
-    let backend = txn.get_database_backend();
-    let (id_type, start) = match backend {
-        DbBackend::Postgres => (
-            "uuid",
-            "SELECT c.id, 1 FROM world_elements c JOIN world_elements r ON r.id = c.parent_id \
-             WHERE c.world_id = $1 AND r.parent_id IS NULL",
-        ),
-        _ => (
-            "BLOB",
-            "SELECT id, 0 FROM world_elements WHERE world_id = ? AND parent_id IS NULL",
-        ),
-    };
-    txn.execute_unprepared(&format!(
-        "CREATE TEMPORARY TABLE export_order (depth INTEGER NOT NULL, id {id_type} NOT NULL, \
-         PRIMARY KEY (depth, id))"
-    ))
-    .await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "WITH RECURSIVE tree (id, depth) AS ( \
-                 {start} \
-                 UNION ALL \
-                 SELECT e.id, t.depth + 1 FROM world_elements e JOIN tree t ON e.parent_id = t.id \
-             ) INSERT INTO export_order (depth, id) SELECT depth, id FROM tree"
-        ),
-        [world_id.into()],
-    ))
-    .await?;
-    if backend == DbBackend::Postgres {
-        for declare in cursors(world_id) {
-            txn.execute_unprepared(&declare).await?;
-        }
-    }
-    Ok(())
-}
 
 /// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
 /// the database plans for its whole result (`cursor_tuple_fraction` 1), where keyset
@@ -165,14 +129,16 @@ fn cursors(world_id: Uuid) -> [String; 4] {
     // `DECLARE` over the simple protocol cannot bind.
     [
         "SET LOCAL cursor_tuple_fraction = 1".to_owned(),
-        // The roots, in the order they are stored: one pass over the table, like `COPY`.
+        // Never a sort of a whole world (which spills to disk): the order is the index's.
+        "SET LOCAL enable_sort = off".to_owned(),
+        // Every element in the order of the index `(world_id, depth, id)`, no sort: ids
+        // are UUID v7s, in the order rows are written (an import keeps the old ids'
+        // order), so each level reads the table in about the order it is stored. One
+        // pass over the index and the world's rows; reading the roots by a scan of the
+        // table and the rest through the index was a pass and a fifth.
         format!(
-            "DECLARE export_roots NO SCROLL CURSOR FOR SELECT 0 AS depth, {elements} \
-             FROM world_elements e WHERE e.world_id = '{world_id}' AND e.parent_id IS NULL"
-        ),
-        format!(
-            "DECLARE export_tree NO SCROLL CURSOR FOR SELECT o.depth AS depth, {elements} \
-             FROM export_order o JOIN world_elements e ON e.id = o.id ORDER BY o.depth, o.id"
+            "DECLARE export_elements NO SCROLL CURSOR FOR SELECT e.depth AS depth, {elements} \
+             FROM world_elements e WHERE e.world_id = '{world_id}' ORDER BY e.depth, e.id"
         ),
         format!(
             "DECLARE export_relations NO SCROLL CURSOR FOR SELECT id, source_id, target_id, \
@@ -185,16 +151,14 @@ fn cursors(world_id: Uuid) -> [String; 4] {
 /// A PostgreSQL export's cursors, in the order they are read.
 #[derive(Clone, Copy)]
 enum Cursor {
-    Roots,
-    Tree,
+    Elements,
     Relations,
 }
 
 impl Cursor {
     fn fetch(self) -> Statement {
         let name = match self {
-            Cursor::Roots => "export_roots",
-            Cursor::Tree => "export_tree",
+            Cursor::Elements => "export_elements",
             Cursor::Relations => "export_relations",
         };
         Statement::from_string(
@@ -205,8 +169,7 @@ impl Cursor {
 
     fn next(self) -> Phase {
         match self {
-            Cursor::Roots => Phase::Fetch(Cursor::Tree),
-            Cursor::Tree => Phase::Fetch(Cursor::Relations),
+            Cursor::Elements => Phase::Fetch(Cursor::Relations),
             Cursor::Relations => Phase::Done,
         }
     }
@@ -226,7 +189,7 @@ enum Phase {
     },
     /// PostgreSQL: the next page of a cursor.
     Fetch(Cursor),
-    /// SQLite: the elements of `export_order`, after `(depth, id)`.
+    /// SQLite: the elements after `(depth, id)`.
     Elements {
         after: (i32, Option<Uuid>),
     },
@@ -237,7 +200,7 @@ enum Phase {
 }
 
 struct Pages {
-    /// Rolled back (the temporary table with it) when the export ends.
+    /// Rolled back (the cursors with it) when the export ends.
     txn: Option<DatabaseTransaction>,
     world: worlds::Model,
     phase: Phase,
@@ -250,8 +213,8 @@ impl Pages {
             .ok_or_else(|| Error::Internal("export read after its end".into()))
     }
 
-    /// The next page's lines, or `None` at the end.
-    async fn next_chunk(&mut self) -> Result<Option<ExportChunk>> {
+    /// The next page, or `None` at the end.
+    async fn next_page(&mut self) -> Result<Option<Page>> {
         loop {
             match &self.phase {
                 Phase::Header => {
@@ -268,7 +231,7 @@ impl Pages {
                         },
                     })?;
                     text.push('\n');
-                    return Ok(Some(ExportChunk { text, rows: 1 }));
+                    return Ok(Some(Page::Lines(ExportChunk { text, rows: 1 })));
                 }
                 Phase::Kinds { after } => {
                     let rows = self.kinds_page(after.clone()).await?;
@@ -286,11 +249,11 @@ impl Pages {
                                     },
                                 })
                             })
-                            .map(Some);
+                            .map(|chunk| Some(Page::Lines(chunk)));
                         }
                         None => {
                             self.phase = match self.txn()?.get_database_backend() {
-                                DbBackend::Postgres => Phase::Fetch(Cursor::Roots),
+                                DbBackend::Postgres => Phase::Fetch(Cursor::Elements),
                                 _ => Phase::Elements { after: (-1, None) },
                             }
                         }
@@ -298,27 +261,16 @@ impl Pages {
                 }
                 Phase::Fetch(cursor) => {
                     let cursor = *cursor;
-                    let txn = self.txn()?;
-                    let chunk = match cursor {
-                        Cursor::Roots | Cursor::Tree => {
-                            let rows = ElementRow::find_by_statement(cursor.fetch())
-                                .all(txn)
-                                .await?;
-                            rendered(&rows, ElementRow::write)?
-                        }
-                        Cursor::Relations => {
-                            let rows = RelationRow::find_by_statement(cursor.fetch())
-                                .all(txn)
-                                .await?;
-                            rendered(&rows, RelationRow::write)?
-                        }
-                    };
+                    let rows = self.txn()?.query_all_raw(cursor.fetch()).await?;
                     // A short page is the cursor's last.
-                    if chunk.rows < PAGE_ROWS {
+                    if rows.len() < PAGE_ROWS as usize {
                         self.phase = cursor.next();
                     }
-                    if chunk.rows > 0 {
-                        return Ok(Some(chunk));
+                    if !rows.is_empty() {
+                        return Ok(Some(match cursor {
+                            Cursor::Elements => Page::Elements(rows),
+                            Cursor::Relations => Page::Relations(rows),
+                        }));
                     }
                 }
                 Phase::Elements { after } => {
@@ -326,9 +278,9 @@ impl Pages {
                     match rows.last() {
                         Some(last) => {
                             self.phase = Phase::Elements {
-                                after: (last.depth, Some(last.id)),
+                                after: (last.try_get("", "depth")?, Some(last.try_get("", "id")?)),
                             };
-                            return rendered(&rows, ElementRow::write).map(Some);
+                            return Ok(Some(Page::Elements(rows)));
                         }
                         None => self.phase = Phase::Relations { after: None },
                     }
@@ -338,9 +290,9 @@ impl Pages {
                     match rows.last() {
                         Some(last) => {
                             self.phase = Phase::Relations {
-                                after: Some(last.id),
+                                after: Some(last.try_get("", "id")?),
                             };
-                            return rendered(&rows, RelationRow::write).map(Some);
+                            return Ok(Some(Page::Relations(rows)));
                         }
                         None => self.phase = Phase::Done,
                     }
@@ -368,38 +320,43 @@ impl Pages {
             .await?)
     }
 
-    async fn elements_page(&self, (depth, id): (i32, Option<Uuid>)) -> Result<Vec<ElementRow>> {
+    async fn elements_page(&self, (depth, id): (i32, Option<Uuid>)) -> Result<Vec<QueryResult>> {
         let txn = self.txn()?;
         let backend = txn.get_database_backend();
         let p = placeholder(backend);
         // The first page starts at depth -1 (before every root), with no id. A row-value
-        // comparison, which both databases read from the key's index where it stops; the
-        // same condition spelt with OR made each page scan the key from its start.
+        // comparison, which the database reads from the index `(world_id, depth, id)`
+        // where it stops; the same condition spelt with OR made each page scan the key
+        // from its start.
         let nil = id.unwrap_or(Uuid::nil());
         let sql = format!(
-            "SELECT o.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
+            "SELECT e.depth AS depth, e.id AS id, e.parent_id AS parent_id, e.kind AS kind, \
                     e.name AS name, e.summary AS summary, \
                     CAST(e.attributes AS TEXT) AS attributes, CAST(e.tags AS TEXT) AS tags, \
                     e.created_at AS created_at, e.updated_at AS updated_at \
-             FROM export_order o JOIN world_elements e ON e.id = o.id \
-             WHERE (o.depth, o.id) > ({p1}, {p2}) \
-             ORDER BY o.depth, o.id LIMIT {p3}",
+             FROM world_elements e \
+             WHERE e.world_id = {p1} AND (e.depth, e.id) > ({p2}, {p3}) \
+             ORDER BY e.depth, e.id LIMIT {p4}",
             p1 = p(1),
             p2 = p(2),
             p3 = p(3),
+            p4 = p(4),
         );
-        Ok(
-            ElementRow::find_by_statement(Statement::from_sql_and_values(
+        Ok(txn
+            .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql,
-                [depth.into(), nil.into(), (PAGE_ROWS as i64).into()],
+                [
+                    self.world.id.into(),
+                    depth.into(),
+                    nil.into(),
+                    (PAGE_ROWS as i64).into(),
+                ],
             ))
-            .all(txn)
-            .await?,
-        )
+            .await?)
     }
 
-    async fn relations_page(&self, after: Option<Uuid>) -> Result<Vec<RelationRow>> {
+    async fn relations_page(&self, after: Option<Uuid>) -> Result<Vec<QueryResult>> {
         let as_text = |column: element_relations::Column| {
             Expr::col((element_relations::Entity, column)).cast_as("text")
         };
@@ -418,12 +375,12 @@ impl Pages {
         if let Some(after) = after {
             query = query.filter(element_relations::Column::Id.gt(after));
         }
-        Ok(query
+        let txn = self.txn()?;
+        let statement = query
             .order_by_asc(element_relations::Column::Id)
             .limit(PAGE_ROWS)
-            .into_model::<RelationRow>()
-            .all(self.txn()?)
-            .await?)
+            .build(txn.get_database_backend());
+        Ok(txn.query_all_raw(statement).await?)
     }
 }
 
@@ -444,14 +401,38 @@ fn lines<R>(rows: &[R], to_line: impl Fn(&R) -> Result<String>) -> Result<Export
     })
 }
 
+/// What the reading task hands to the response: lines rendered already (the header,
+/// kinds), or a page of rows, which the response renders, so that the database makes the
+/// next page meanwhile (reading a page and rendering it one after the other left each
+/// side idle half of the time).
+enum Page {
+    Lines(ExportChunk),
+    Elements(Vec<QueryResult>),
+    Relations(Vec<QueryResult>),
+}
+
+impl Page {
+    fn render(self) -> Result<ExportChunk> {
+        match self {
+            Page::Lines(chunk) => Ok(chunk),
+            Page::Elements(rows) => rendered(&rows, |row, out| {
+                ElementRow::from_query_result(row, "")?.write(out)
+            }),
+            Page::Relations(rows) => rendered(&rows, |row, out| {
+                RelationRow::from_query_result(row, "")?.write(out)
+            }),
+        }
+    }
+}
+
 /// The rows as lines, each written by `write` straight into the chunk's buffer.
-fn rendered<R>(
-    rows: &[R],
-    write: impl Fn(&R, &mut Vec<u8>) -> serde_json::Result<()>,
+fn rendered(
+    rows: &[QueryResult],
+    write: impl Fn(&QueryResult, &mut Vec<u8>) -> Result<()>,
 ) -> Result<ExportChunk> {
     let mut out = Vec::with_capacity(rows.len() * 512);
     for row in rows {
-        write(row, &mut out).map_err(|e| Error::internal("export line", e))?;
+        write(row, &mut out)?;
         out.push(b'\n');
     }
     let text = String::from_utf8(out).map_err(|e| Error::internal("export line", e))?;
@@ -513,7 +494,6 @@ struct KindFields<'a> {
 
 #[derive(Debug, FromQueryResult)]
 struct ElementRow {
-    depth: i32,
     id: Uuid,
     parent_id: Option<Uuid>,
     kind: String,
@@ -527,7 +507,12 @@ struct ElementRow {
 
 impl ElementRow {
     /// `{"element": {...}}`, its fields in the order of the contract.
-    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json(out)
+            .map_err(|e| Error::internal("export line", e))
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"element\":{");
         field(out, "id", &self.id)?;
         out.push(b',');
@@ -564,7 +549,12 @@ struct RelationRow {
 
 impl RelationRow {
     /// `{"relation": {...}}`, its fields in the order of the contract.
-    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json(out)
+            .map_err(|e| Error::internal("export line", e))
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"relation\":{");
         field(out, "id", &self.id)?;
         out.push(b',');

@@ -7,13 +7,16 @@
 //! end, so it finds exactly what a real import would refuse.
 //!
 //! Every write goes through the same write functions as the endpoints (element, relation,
-//! kind), so the change log, counts and checks are those of any other write. Two things
+//! kind), so the change log, counts and checks are those of any other write. Three things
 //! are import's own:
 //! - New ids are derived from the old ones (a keyed hash, unique to this import, in a
 //!   UUID v7 of the import's time), so every reference maps without a table of the ids
 //!   seen: memory stays flat however many elements come.
 //! - Kind lines are applied after the elements and relations, so an element that breaks
 //!   a schema carried in the same file is still imported (it shows in the violations).
+//! - Mentions (`[[id]]` in summaries) are mapped like every other reference, and linked
+//!   once all elements are written ([`mentions::link_all`]): a summary may mention an
+//!   element that comes later in the file.
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +35,7 @@ use crate::export::{FORMAT, FORMAT_VERSION};
 use crate::json_body;
 use crate::json_limits::{MAX_JSON_DEPTH, depth_exceeds};
 use crate::kinds::{self, PutKindRequest};
+use crate::mentions;
 use crate::relations::{self, CreateRelationRequest, NewRelation};
 use crate::values::Kind;
 use crate::versioning::Preserved;
@@ -107,6 +111,10 @@ where
     let Some(mut w) = importer.write.take() else {
         return Err(at_line(1, Error::validation("body", "the file is empty")));
     };
+    if importer.mentions {
+        // Mentions of elements that came later in the file than the summary.
+        mentions::link_all(w.txn(), w.world_id()).await?;
+    }
     let kinds = std::mem::take(&mut importer.kinds);
     for (number, kind) in kinds {
         let request = PutKindRequest {
@@ -189,6 +197,8 @@ struct Importer<'a> {
     elements: Vec<(u64, (Uuid, NewElement))>,
     relations: Vec<(u64, (Uuid, NewRelation))>,
     counts: ImportCounts,
+    /// Whether a summary may mention an element (so the mentions are linked at the end).
+    mentions: bool,
 }
 
 impl<'a> Importer<'a> {
@@ -203,6 +213,7 @@ impl<'a> Importer<'a> {
             elements: Vec::new(),
             relations: Vec::new(),
             counts: ImportCounts::default(),
+            mentions: false,
         }
     }
 
@@ -260,10 +271,17 @@ impl<'a> Importer<'a> {
                 self.kinds.push((number, kind));
             }
             Line::Element(element) => {
+                // A mention is a reference like the others: `[[old id]]` becomes
+                // `[[new id]]`. Ids the file has no element for map to ids that name
+                // nothing, so they stay text, as they were.
+                let summary = element.summary.map(|text| {
+                    self.mentions |= text.contains("[[");
+                    mentions::map_mentions(&text, |id| self.ids.map(id))
+                });
                 let request = CreateElementRequest {
                     kind: element.kind,
                     name: element.name,
-                    summary: element.summary,
+                    summary,
                     attributes: Some(element.attributes),
                     tags: Some(element.tags),
                     parent_id: element.parent_id.map(|id| self.ids.map(id)),
@@ -366,8 +384,12 @@ fn parse_line(text: &[u8]) -> Result<Value> {
 }
 
 /// New ids for old: a keyed hash of the old id (a random key per import) as the random
-/// bits of a UUID v7 of the import's time. The same old id always maps to the same new
-/// one, so references map without remembering the ids seen.
+/// bits of a UUID v7 of the old id's time (of the import's time when the old id is no
+/// UUID v7). The same old id always maps to the same new one, so references map without
+/// remembering the ids seen; and the new ids sort as the old ones did, so the rows,
+/// written in the file's order, are stored in the order of their ids (as rows made one
+/// by one are), which keeps reading a world in id order (an export) a sequential read
+/// and appends new ids to the indexes instead of scattering them.
 struct IdMap {
     key: [u8; 32],
     millis: u64,
@@ -389,7 +411,15 @@ impl IdMap {
             .finalize();
         let mut random = [0u8; 10];
         random.copy_from_slice(&digest[..10]);
-        uuid::Builder::from_unix_timestamp_millis(self.millis, &random).into_uuid()
+        let millis = match old.get_version() {
+            Some(uuid::Version::SortRand) => old.get_timestamp().map(|at| {
+                let (seconds, nanos) = at.to_unix();
+                seconds * 1000 + u64::from(nanos / 1_000_000)
+            }),
+            _ => None,
+        };
+        uuid::Builder::from_unix_timestamp_millis(millis.unwrap_or(self.millis), &random)
+            .into_uuid()
     }
 }
 

@@ -2,6 +2,7 @@
 //! nothing of HTTP; the `api` crate calls one function here per request.
 pub mod auth;
 pub mod batch;
+mod bulk_insert;
 pub mod error;
 pub mod export;
 pub mod hash_pool;

@@ -495,16 +495,25 @@ pub mod write {
         if models.is_empty() {
             return Ok(Default::default());
         }
-        let mut insert = element_relations::Entity::insert_many(
-            models
-                .iter()
-                .cloned()
-                .map(element_relations::ActiveModel::from),
-        )
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .into_query();
-        insert.returning_col(Column::Id);
-        let rows = w.txn().query_all(&insert).await?;
+        let rows = match w.backend() {
+            sea_orm::DbBackend::Postgres => {
+                let insert =
+                    crate::bulk_insert::relations(models, "ON CONFLICT DO NOTHING RETURNING id")?;
+                w.txn().query_all_raw(insert).await?
+            }
+            _ => {
+                let mut insert = element_relations::Entity::insert_many(
+                    models
+                        .iter()
+                        .cloned()
+                        .map(element_relations::ActiveModel::from),
+                )
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .into_query();
+                insert.returning_col(Column::Id);
+                w.txn().query_all(&insert).await?
+            }
+        };
         rows.iter()
             .map(|row| row.try_get::<Uuid>("", "id").map_err(Error::from))
             .collect()

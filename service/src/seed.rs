@@ -119,7 +119,7 @@ const TABLE_NAMES: [&str; 5] = [
 ];
 
 /// Columns per row of the two bulk tables, for the bind-parameter budget.
-pub(crate) const ELEMENT_COLUMNS: usize = 12;
+pub(crate) const ELEMENT_COLUMNS: usize = 13;
 pub(crate) const RELATION_COLUMNS: usize = 9;
 /// Rows per `INSERT`, whatever the parameter budget allows: big enough to amortize the
 /// round trip, small enough that parsing and planning one statement stays cheap.
@@ -367,8 +367,8 @@ struct Generator {
     phase: Phase,
     world_elements: usize,
     world_relations: u64,
-    /// Ids and kinds of this world's elements so far.
-    ids: Vec<(Uuid, Kind)>,
+    /// Ids, kinds and depths of this world's elements so far.
+    ids: Vec<(Uuid, Kind, i32)>,
     made_relations: u64,
     pairs: HashSet<(u32, u32, &'static str)>,
 }
@@ -514,10 +514,11 @@ impl Generator {
         let id = Uuid::now_v7();
         let kind = KINDS[self.rng.index(KINDS.len())];
         // About a fifth hang under an earlier element of the same world.
-        let parent_id = if !self.ids.is_empty() && self.rng.chance(20) {
-            Some(self.ids[self.rng.index(self.ids.len())].0)
+        let (parent_id, depth) = if !self.ids.is_empty() && self.rng.chance(20) {
+            let (parent_id, _, parent_depth) = self.ids[self.rng.index(self.ids.len())];
+            (Some(parent_id), parent_depth + 1)
         } else {
-            None
+            (None, 0)
         };
         let rng = &mut self.rng;
         let name = kind.name(rng);
@@ -531,7 +532,7 @@ impl Generator {
         });
         let attributes = kind.attributes(rng);
         let tags: Vec<&str> = rng.some(&TAGS, 5);
-        self.ids.push((id, kind));
+        self.ids.push((id, kind, depth));
         // Spread creation times over the past year, so sorting by date means something.
         let created_at = at - ChronoDuration::seconds(self.rng.range(0, 365 * 86_400));
         world_elements::Model {
@@ -547,6 +548,7 @@ impl Generator {
             created_by: Some(self.owner_id),
             created_at,
             updated_at: created_at.max(at - ChronoDuration::seconds(self.rng.range(0, 86_400))),
+            depth,
         }
     }
 

@@ -1377,3 +1377,107 @@ async fn consecutive_creates_in_a_batch_link_parents_and_mentions(app: TestApp) 
 }
 
 on_both_backends!(consecutive_creates_in_a_batch_link_parents_and_mentions);
+
+/// The names of the elements whose summaries mention `element`.
+async fn mentioned_by(app: &TestApp, token: &str, world: &str, element: &str) -> Vec<String> {
+    let reply = app
+        .get(
+            &format!("{}/mentions", element_path(world, element)),
+            Some(token),
+        )
+        .await;
+    reply.assert_status(200);
+    let mut names: Vec<String> = reply.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Mentions are references: an import maps their ids like the others and links them,
+/// those that name an element later in the file too. A mention of something that is no
+/// element of the world stays text.
+async fn an_import_maps_and_links_mentions(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = ada.access_token.as_str();
+    let world = app.new_world(token, "Eldoria").await;
+    let other_world = app.new_world(token, "Elsewhere").await;
+    let stranger = id_of(
+        &app.create_element(token, &other_world, json!({"kind": "place", "name": "Far"}))
+            .await,
+    );
+    let first = id_of(
+        &app.create_element(token, &world, json!({"kind": "place", "name": "First"}))
+            .await,
+    );
+    let second = id_of(
+        &app.create_element(
+            token,
+            &world,
+            json!({"kind": "place", "name": "Second", "parent_id": first,
+                   "summary": format!("below [[{first}|the first]]")}),
+        )
+        .await,
+    );
+    // First, exported before Second, mentions it (and an element of another world).
+    app.patch(
+        &element_path(&world, &first),
+        Some(token),
+        json!({"summary": format!("above [[{second}]], not [[{stranger}]]")}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(mentioned_by(&app, token, &world, &second).await, ["First"]);
+    let export = app.get(&export_path(&world), Some(token)).await.text;
+
+    let dry = import_body(&app, token, "?dry_run=true", export.clone()).await;
+    dry.assert_status(200);
+    let reply = import_body(&app, token, "", export).await;
+    reply.assert_status(201);
+    let copy = id_of(&reply.json());
+    let list = app
+        .get(&format!("{}?limit=10", elements_path(&copy)), Some(token))
+        .await
+        .json();
+    let by_name: HashMap<String, Value> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| (e["name"].as_str().expect("name").to_owned(), e.clone()))
+        .collect();
+    let new_first = by_name["First"]["id"].as_str().expect("id").to_owned();
+    let new_second = by_name["Second"]["id"].as_str().expect("id").to_owned();
+    assert_ne!(new_first, first);
+    // The summaries name the new ids; the stranger's id names nothing in the new world
+    // (the import cannot know it from an id of the file's) and stays text.
+    assert_eq!(
+        by_name["Second"]["summary"],
+        format!("below [[{new_first}|the first]]")
+    );
+    let first_summary = by_name["First"]["summary"].as_str().expect("summary");
+    assert!(
+        first_summary.starts_with(&format!("above [[{new_second}]], not [[")),
+        "{first_summary}"
+    );
+    // Linked both ways: the forward mention too.
+    assert_eq!(
+        mentioned_by(&app, token, &copy, &new_second).await,
+        ["First"]
+    );
+    assert_eq!(
+        mentioned_by(&app, token, &copy, &new_first).await,
+        ["Second"]
+    );
+    // The original world's links are as they were; nothing in the copy links the stranger.
+    assert_eq!(mentioned_by(&app, token, &world, &first).await, ["Second"]);
+    assert!(
+        mentioned_by(&app, token, &other_world, &stranger)
+            .await
+            .is_empty()
+    );
+}
+
+on_both_backends!(an_import_maps_and_links_mentions);

@@ -52,6 +52,8 @@ async fn fill(db: &DatabaseConnection, world_id: Uuid, parent: Option<Uuid>) -> 
                 created_by: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
+                // `parent` is a root.
+                depth: Set(i32::from(parent.is_some() && rare)),
             }
         })
         .collect();
@@ -123,6 +125,7 @@ async fn rare_filters_page_through_the_probe_and_the_fallback(app: TestApp) {
         created_by: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
+        depth: Set(0),
     })
     .exec(&db)
     .await

@@ -6,6 +6,7 @@ mod auth;
 mod autogenerate;
 mod binary;
 mod bulk;
+mod bulk_order;
 mod changes;
 mod elements;
 mod entities;

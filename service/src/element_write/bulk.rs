@@ -8,10 +8,13 @@ use std::collections::{HashMap, HashSet};
 
 use entity::{element_mentions, world_elements};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use super::{NewElement, created, id_taken, new_row};
+use crate::bulk_insert;
 use crate::changes::WorldWrite;
 use crate::elements::parent_not_in_world;
 use crate::error::{Error, is_unique_violation};
@@ -98,30 +101,44 @@ async fn create_chunk(
         .collect();
     outside.sort_unstable();
     outside.dedup();
+    // With their depths: a child's is one more than its parent's.
     let before = elements_among(w, outside).await?;
     // Whether `id` is an element when row `index` is written.
     let there = |id: &Uuid, index: usize| match position.get(id) {
         Some(&at) => at < index,
-        None => before.contains(id),
+        None => before.contains_key(id),
     };
 
     // Ids an import keeps may exist already; new ones (UUID v7) do not, and their rows go
     // in without the cost of `ON CONFLICT` and `RETURNING`.
     let kept_ids = chunk.iter().any(|(_, new)| new.preserved.is_some());
-    let mut models = Vec::with_capacity(chunk.len());
+    let mut models: Vec<world_elements::Model> = Vec::with_capacity(chunk.len());
     let mut failure = None;
     for (index, (id, new)) in chunk.into_iter().enumerate() {
         if position.get(&id) != Some(&index) {
             failure = Some(BulkError::at(index, id_taken()));
             break;
         }
-        if let Some(parent_id) = new.parent_id
-            && !there(&parent_id, index)
-        {
-            failure = Some(BulkError::at(index, parent_not_in_world()));
-            break;
-        }
-        match new_row(w, id, new).await {
+        let depth = match new.parent_id {
+            None => 0,
+            Some(parent_id) => {
+                // An earlier row of the chunk (written, so in `models`), or an element
+                // written before the chunk.
+                let parent_depth = match position.get(&parent_id) {
+                    Some(&at) if at < index => models.get(at).map(|m| m.depth),
+                    Some(_) => None,
+                    None => before.get(&parent_id).copied(),
+                };
+                match parent_depth {
+                    Some(parent_depth) => parent_depth + 1,
+                    None => {
+                        failure = Some(BulkError::at(index, parent_not_in_world()));
+                        break;
+                    }
+                }
+            }
+        };
+        match new_row(w, id, new, depth).await {
             Ok(model) => models.push(model),
             Err(error) => {
                 failure = Some(BulkError::at(index, error));
@@ -175,25 +192,26 @@ async fn create_chunk(
     Ok(models)
 }
 
-/// Which of `ids` are elements of the write's world.
-async fn elements_among(w: &WorldWrite, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, BulkError> {
-    let mut found = HashSet::with_capacity(ids.len());
+/// Which of `ids` are elements of the write's world, with their depths.
+async fn elements_among(w: &WorldWrite, ids: Vec<Uuid>) -> Result<HashMap<Uuid, i32>, BulkError> {
+    let mut found = HashMap::with_capacity(ids.len());
     for part in ids.chunks(batch_rows(w.backend(), 1)) {
         // By id alone, the world compared here: with the world in the condition,
         // PostgreSQL may read a world that is being imported (and has no statistics yet)
         // through a world index, every row of it for every chunk.
-        let rows: Vec<(Uuid, Uuid)> = world_elements::Entity::find()
+        let rows: Vec<(Uuid, Uuid, i32)> = world_elements::Entity::find()
             .select_only()
             .column(world_elements::Column::Id)
             .column(world_elements::Column::WorldId)
+            .column(world_elements::Column::Depth)
             .filter(world_elements::Column::Id.is_in(part.to_vec()))
             .into_tuple()
             .all(w.txn())
             .await?;
         found.extend(
             rows.into_iter()
-                .filter(|(_, world_id)| *world_id == w.world_id())
-                .map(|(id, _)| id),
+                .filter(|(_, world_id, _)| *world_id == w.world_id())
+                .map(|(id, _, depth)| (id, depth)),
         );
     }
     Ok(found)
@@ -204,15 +222,17 @@ async fn insert(w: &WorldWrite, models: &[world_elements::Model]) -> Result<(), 
     if models.is_empty() {
         return Ok(());
     }
-    world_elements::Entity::insert_many(
-        models
-            .iter()
-            .cloned()
-            .map(world_elements::ActiveModel::from),
-    )
-    .exec_without_returning(w.txn())
-    .await
-    .map_err(|e| {
+    let statement = match w.backend() {
+        DbBackend::Postgres => bulk_insert::elements(models, "")?,
+        backend => world_elements::Entity::insert_many(
+            models
+                .iter()
+                .cloned()
+                .map(world_elements::ActiveModel::from),
+        )
+        .build(backend),
+    };
+    w.txn().execute_raw(statement).await.map_err(|e| {
         if is_unique_violation(&e) {
             BulkError::at(0, id_taken())
         } else {
@@ -231,16 +251,24 @@ async fn insert_new(
     if models.is_empty() {
         return Ok(HashSet::new());
     }
-    let mut insert = world_elements::Entity::insert_many(
-        models
-            .iter()
-            .cloned()
-            .map(world_elements::ActiveModel::from),
-    )
-    .on_conflict(OnConflict::new().do_nothing().to_owned())
-    .into_query();
-    insert.returning_col(world_elements::Column::Id);
-    let rows = w.txn().query_all(&insert).await?;
+    let rows = match w.backend() {
+        DbBackend::Postgres => {
+            let insert = bulk_insert::elements(models, "ON CONFLICT DO NOTHING RETURNING id")?;
+            w.txn().query_all_raw(insert).await?
+        }
+        _ => {
+            let mut insert = world_elements::Entity::insert_many(
+                models
+                    .iter()
+                    .cloned()
+                    .map(world_elements::ActiveModel::from),
+            )
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .into_query();
+            insert.returning_col(world_elements::Column::Id);
+            w.txn().query_all(&insert).await?
+        }
+    };
     let mut ids = HashSet::with_capacity(rows.len());
     for row in rows {
         ids.insert(row.try_get::<Uuid>("", "id")?);

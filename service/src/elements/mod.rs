@@ -48,13 +48,15 @@ pub async fn get(
 /// `element_id` closes no cycle, in one recursive query: the ancestors of `parent_id`
 /// (itself included), up to [`MAX_DEPTH`] of them, and whether `element_id` is among
 /// them. A move runs it inside the world's write lock (on SQLite the database's), so it is
-/// one statement however deep the hierarchy, never a round trip per level.
+/// one statement however deep the hierarchy, never a round trip per level. Returns the
+/// depth the element gets under `parent_id`: the number of ancestors it will have, as
+/// the walk counted them.
 pub(crate) async fn check_parent<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     element_id: Uuid,
     parent_id: Uuid,
-) -> Result<()> {
+) -> Result<i32> {
     let backend = db.get_database_backend();
     let p = |n: usize| match backend {
         sea_orm::DatabaseBackend::Postgres => format!("${n}"),
@@ -118,25 +120,27 @@ pub(crate) async fn check_parent<C: ConnectionTrait>(
             format!("the hierarchy may be at most {MAX_DEPTH} levels deep"),
         ));
     }
-    Ok(())
+    // At most MAX_DEPTH, checked just above.
+    i32::try_from(depth).map_err(|e| Error::internal("hierarchy depth", e))
 }
 
 /// Fails unless `parent_id` is an element of `world_id`. All a create needs: a new
-/// element has no descendants, so naming a parent cannot close a cycle.
+/// element has no descendants, so naming a parent cannot close a cycle. Returns the
+/// depth a child of it has.
 pub(crate) async fn check_parent_in_world<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     parent_id: Uuid,
-) -> Result<()> {
+) -> Result<i32> {
     let found = world_elements::Entity::find_by_id(parent_id)
         .filter(Column::WorldId.eq(world_id))
         .select_only()
-        .column(Column::Id)
-        .into_tuple::<Uuid>()
+        .column(Column::Depth)
+        .into_tuple::<i32>()
         .one(db)
         .await?;
     match found {
-        Some(_) => Ok(()),
+        Some(depth) => Ok(depth + 1),
         None => Err(parent_not_in_world()),
     }
 }
