@@ -68,10 +68,10 @@ pub async fn put_kind(
 ))]
 #[get("/worlds/{world_id}/kinds")]
 pub async fn list_kinds(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
     let kinds = reads
@@ -91,9 +91,9 @@ pub async fn list_kinds(
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}")]
 pub async fn get_kind(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let kind = reads
@@ -143,10 +143,10 @@ pub async fn delete_kind(
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}/violations")]
 pub async fn list_violations(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let page = params.into_request()?;
@@ -210,10 +210,10 @@ pub async fn put_relation_kind(
 ))]
 #[get("/worlds/{world_id}/relation-kinds")]
 pub async fn list_relation_kinds(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
     let kinds = reads
