@@ -116,7 +116,9 @@ fn count(target: &'static str, why: &'static str) {
     metrics::counter!(service::metrics::READS, "target" => target, "why" => why).increment(1);
 }
 
-/// The connection a read runs on. Handlers call [`Reads::run`] with the service call.
+/// The connection a read runs on. Handlers call [`Reads::run`] with the service call, and
+/// take it as their last extractor: a missing or bad credential is 401 before a malformed
+/// token is 400, and the replica is asked nothing for a request refused already.
 pub struct Reads {
     primary: DatabaseConnection,
     /// Set when the read goes to the replica first.

@@ -298,7 +298,17 @@ async fn the_token_without_a_replica(app: TestApp) {
             .await
             .assert_status(200);
     }
-    for malformed in ["yesterday", "0/", "1/2/3", "123456789/0", "0/xyz"] {
+    // A missing credential is reported before a malformed token.
+    app.send_with(
+        Method::GET,
+        "/api/v1/worlds",
+        None,
+        None,
+        &[(CONSISTENCY, "null")],
+    )
+    .await
+    .assert_problem(401, "unauthorized");
+    for malformed in ["yesterday", "0/", "1/2/3", "123456789/0", "0/xyz", "null"] {
         let reply = send(&app, Method::GET, &world_path, token, Some(malformed)).await;
         let problem: Value = reply.assert_problem(400, "bad-request");
         assert!(

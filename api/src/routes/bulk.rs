@@ -51,9 +51,9 @@ pub async fn apply_batch(
 ))]
 #[get("/worlds/{world_id}/export")]
 pub async fn export_world(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let world_id = path.into_inner();
     let chunks = reads

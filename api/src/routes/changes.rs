@@ -37,10 +37,10 @@ pub struct FeedParams {
 ))]
 #[get("/worlds/{world_id}/changes")]
 pub async fn list_changes(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<FeedParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = reads
         .run(async |db| changes::feed(db, caller.as_ref(), *path, params.after, params.limit).await)
@@ -55,10 +55,10 @@ pub async fn list_changes(
 ))]
 #[get("/worlds/{world_id}/trash")]
 pub async fn list_trash(
-    reads: Reads,
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
     let items = reads

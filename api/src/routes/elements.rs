@@ -74,10 +74,10 @@ enum ElementSort {
 ))]
 #[get("/worlds/{world_id}/elements")]
 pub async fn list_elements(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<ElementListParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let query = ElementListQuery {
         kind: params.kind,
@@ -133,10 +133,10 @@ pub struct ElementVersionParams {
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}")]
 pub async fn get_element(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<ElementVersionParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     if let Some(version) = params.version {
@@ -160,10 +160,10 @@ pub async fn get_element(
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/history")]
 pub async fn element_history(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page = params.into_request()?;
@@ -264,10 +264,10 @@ pub struct ElementRelationsParams {
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/relations")]
 pub async fn list_element_relations(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<ElementRelationsParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page = PageRequest::parse(params.limit, params.cursor)?;

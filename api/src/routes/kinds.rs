@@ -54,10 +54,10 @@ pub async fn put_kind(
 ))]
 #[get("/worlds/{world_id}/kinds")]
 pub async fn list_kinds(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
     let kinds = reads
@@ -73,9 +73,9 @@ pub async fn list_kinds(
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}")]
 pub async fn get_kind(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let kind = reads
@@ -114,10 +114,10 @@ pub async fn delete_kind(
 ))]
 #[get("/worlds/{world_id}/kinds/{kind}/violations")]
 pub async fn list_violations(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let page = params.into_request()?;
@@ -167,10 +167,10 @@ pub async fn put_relation_kind(
 ))]
 #[get("/worlds/{world_id}/relation-kinds")]
 pub async fn list_relation_kinds(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
     let kinds = reads

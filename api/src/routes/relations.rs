@@ -42,9 +42,9 @@ pub async fn create_relation(
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}")]
 pub async fn get_relation(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
     let relation = reads
@@ -100,10 +100,10 @@ pub async fn delete_relation(
 ))]
 #[get("/worlds/{world_id}/relations/{relation_id}/history")]
 pub async fn relation_history(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
     let page = params.into_request()?;

@@ -39,10 +39,10 @@ pub struct SearchParams {
 ))]
 #[get("/worlds/{world_id}/search")]
 pub async fn search_elements(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<SearchParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let request = SearchRequest {
         q: params.q,
@@ -82,10 +82,10 @@ pub struct GraphParams {
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/graph")]
 pub async fn element_graph(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<GraphParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let request = GraphRequest {
@@ -130,10 +130,10 @@ pub struct PathParams {
 ))]
 #[get("/worlds/{world_id}/path")]
 pub async fn find_path(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
     QueryParams(params): QueryParams<PathParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let request = PathRequest {
         from: params.from,
@@ -155,10 +155,10 @@ pub async fn find_path(
 ))]
 #[get("/worlds/{world_id}/elements/{element_id}/mentions")]
 pub async fn element_mentions(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
     QueryParams(params): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page: PageRequest = params.into_request()?;

@@ -47,9 +47,9 @@ impl PageParams {
 ))]
 #[get("/worlds")]
 pub async fn list_worlds(
-    reads: Reads,
     Authenticated(actor): Authenticated,
     QueryParams(page): QueryParams<PageParams>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = page.into_request()?;
     let page = reads
@@ -90,9 +90,9 @@ pub async fn create_world(
 ))]
 #[get("/worlds/{world_id}")]
 pub async fn get_world(
-    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let world = reads
         .run(async |db| worlds::get(db, caller.as_ref(), *path).await)
@@ -144,9 +144,9 @@ pub async fn delete_world(
 ))]
 #[get("/worlds/{world_id}/members")]
 pub async fn list_members(
-    reads: Reads,
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
+    reads: Reads,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(
         reads
