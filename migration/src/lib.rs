@@ -31,6 +31,8 @@ mod m20261130_190004_world_id_primary_keys;
 mod m20261130_190016_element_depth;
 mod m20261130_190016_element_depth_backfill;
 mod m20261130_190016_element_depth_concurrently;
+mod m20261130_190101_world_id_in_primary_keys;
+mod m20261130_190102_world_id_in_primary_keys_concurrently;
 pub mod schema_util;
 pub mod workflow;
 
@@ -76,6 +78,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_190016_element_depth::Migration),
             Box::new(m20261130_190016_element_depth_backfill::Migration),
             Box::new(m20261130_190016_element_depth_concurrently::Migration),
+            Box::new(m20261130_190101_world_id_in_primary_keys::Migration),
+            Box::new(m20261130_190102_world_id_in_primary_keys_concurrently::Migration),
         ]
     }
 }

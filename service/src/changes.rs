@@ -665,7 +665,7 @@ impl Resource {
         use sea_orm::PaginatorTrait;
         Ok(match self {
             Resource::Element(id) => {
-                world_elements::Entity::find_by_id(id)
+                world_elements::Entity::find_by_id((id, world_id))
                     .filter(world_elements::Column::WorldId.eq(world_id))
                     .count(db)
                     .await?
@@ -675,7 +675,7 @@ impl Resource {
                     > 0
             }
             Resource::Relation(id) => {
-                element_relations::Entity::find_by_id(id)
+                element_relations::Entity::find_by_id((id, world_id))
                     .filter(element_relations::Column::WorldId.eq(world_id))
                     .count(db)
                     .await?

@@ -62,7 +62,7 @@ pub async fn find<C: ConnectionTrait>(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<world_elements::Model> {
-    world_elements::Entity::find_by_id(element_id)
+    world_elements::Entity::find_by_id((element_id, world_id))
         .filter(world_elements::Column::WorldId.eq(world_id))
         .one(db)
         .await?
@@ -310,7 +310,7 @@ pub async fn delete(w: &mut WorldWrite, current: world_elements::Model) -> Resul
         None,
     )
     .await?;
-    world_elements::Entity::delete_by_id(current.id)
+    world_elements::Entity::delete_by_id((current.id, current.world_id))
         .exec(w.txn())
         .await?;
     let trashed = element_trash::ActiveModel {
@@ -489,7 +489,7 @@ async fn depth_of<C: ConnectionTrait>(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<Option<i32>> {
-    Ok(world_elements::Entity::find_by_id(element_id)
+    Ok(world_elements::Entity::find_by_id((element_id, world_id))
         .filter(world_elements::Column::WorldId.eq(world_id))
         .select_only()
         .column(world_elements::Column::Depth)
@@ -548,7 +548,7 @@ async fn set_descendant_depths<C: ConnectionTrait>(
 }
 
 async fn exists<C: ConnectionTrait>(db: &C, world_id: Uuid, element_id: Uuid) -> Result<bool> {
-    Ok(world_elements::Entity::find_by_id(element_id)
+    Ok(world_elements::Entity::find_by_id((element_id, world_id))
         .filter(world_elements::Column::WorldId.eq(world_id))
         .count(db)
         .await?

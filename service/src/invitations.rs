@@ -273,7 +273,7 @@ pub async fn revoke(
     world_access(db, Some(actor), world_id)
         .await?
         .require(Role::Owner)?;
-    let invitation = invitations::Entity::find_by_id(invitation_id)
+    let invitation = invitations::Entity::find_by_id((invitation_id, world_id))
         .filter(invitations::Column::WorldId.eq(world_id))
         .one(db)
         .await?
@@ -364,7 +364,8 @@ async fn addressed_to_caller(
 ) -> Result<invitations::Model> {
     actor.require(Need::Login)?;
     let email = email_of(db, actor).await?;
-    invitations::Entity::find_by_id(invitation_id)
+    invitations::Entity::find()
+        .filter(invitations::Column::Id.eq(invitation_id))
         .filter(invitations::Column::Email.eq(email))
         .one(db)
         .await?

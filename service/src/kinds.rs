@@ -253,7 +253,7 @@ async fn validator_from_row<C: ConnectionTrait>(
     if let Some(validator) = cached(world_id, kind, id, version) {
         return Ok(Some(validator));
     }
-    let row = element_kinds::Entity::find_by_id(id)
+    let row = element_kinds::Entity::find_by_id((id, world_id))
         .one(db)
         .await?
         .ok_or_else(|| Error::Internal(format!("kind {id} vanished inside a transaction")))?;
@@ -575,7 +575,7 @@ pub async fn delete_kind(
         .await?
         .ok_or(Error::NotFound)?;
     check_if_match(if_match, current.version)?;
-    element_kinds::Entity::delete_by_id(current.id)
+    element_kinds::Entity::delete_by_id((current.id, current.world_id))
         .exec(w.txn())
         .await?;
     w.record(
@@ -919,7 +919,7 @@ pub async fn delete_relation_kind(
         .await?
         .ok_or(Error::NotFound)?;
     check_if_match(if_match, current.version)?;
-    relation_kinds::Entity::delete_by_id(current.id)
+    relation_kinds::Entity::delete_by_id((current.id, current.world_id))
         .exec(w.txn())
         .await?;
     w.record(

@@ -218,7 +218,7 @@ async fn find_in_world<C: ConnectionTrait>(
     world_id: Uuid,
     relation_id: Uuid,
 ) -> Result<element_relations::Model> {
-    element_relations::Entity::find_by_id(relation_id)
+    element_relations::Entity::find_by_id((relation_id, world_id))
         .filter(Column::WorldId.eq(world_id))
         .one(db)
         .await?
@@ -571,7 +571,7 @@ pub mod write {
     }
 
     pub async fn delete(w: &mut WorldWrite, current: element_relations::Model) -> Result<()> {
-        element_relations::Entity::delete_by_id(current.id)
+        element_relations::Entity::delete_by_id((current.id, current.world_id))
             .exec(w.txn())
             .await?;
         w.record(
@@ -601,7 +601,7 @@ pub async fn list_for_element(
         .map(|k| Kind::parse("kind", k))
         .transpose()
         .map_err(|e| Error::Validation(vec![e]))?;
-    world_elements::Entity::find_by_id(element_id)
+    world_elements::Entity::find_by_id((element_id, world_id))
         .filter(world_elements::Column::WorldId.eq(world_id))
         .count(db)
         .await

@@ -205,8 +205,9 @@ async fn navigation(backend: Backend) {
         db.execute_raw(Statement::from_string(db.get_database_backend(), insert))
             .await
             .expect("raw insert");
-        use sea_orm::EntityTrait;
-        let raw = world_elements::Entity::find_by_id(id)
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let raw = world_elements::Entity::find()
+            .filter(world_elements::Column::Id.eq(id))
             .one(&db)
             .await
             .expect("read")

@@ -442,7 +442,8 @@ async fn invitations_expire_after_seven_days(app: TestApp) {
     // An expired invitation is no obstacle to a new one.
     let again = invite(&app, &ada, &w, &bob.email, "viewer").await;
     again.assert_status(201);
-    let stored = invitations::Entity::find_by_id(id)
+    let stored = invitations::Entity::find()
+        .filter(invitations::Column::Id.eq(id))
         .one(&db)
         .await
         .expect("query")

@@ -117,10 +117,8 @@ async fn keys_across_worlds_are_refused_by_the_database(app: TestApp) {
 }
 
 /// On PostgreSQL, from the catalog: every table with a `world_id` has it in each of its
-/// foreign keys to another such table and in each of its unique keys, except a primary
-/// key on one UUID v7 alone (`id`, or `element_search`'s `element_id`), unique by
-/// construction; docs/scaling.md says how each becomes `(id, world_id)` when the tables
-/// are distributed.
+/// foreign keys to another such table and in each of its unique keys, primary keys
+/// included, as distributing the tables by `world_id` requires.
 async fn every_key_between_world_tables_carries_world_id(app: TestApp) {
     if app.backend != Backend::Postgres {
         return;
@@ -158,8 +156,7 @@ async fn every_key_between_world_tables_carries_world_id(app: TestApp) {
         let name: String = row.try_get("", "name").expect("name");
         let kind: String = row.try_get("", "kind").expect("kind");
         let columns: Vec<String> = row.try_get("", "columns").expect("columns");
-        let primary_on_id = kind == "p" && (columns == ["id"] || columns == ["element_id"]);
-        if !primary_on_id && !columns.iter().any(|c| c == "world_id") {
+        if !columns.iter().any(|c| c == "world_id") {
             missing.push(format!("{name} ({kind}) on {columns:?}"));
         }
     }

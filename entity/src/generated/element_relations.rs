@@ -7,7 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "element_relations_world_source_target_kind_key"
+    )]
     pub world_id: Uuid,
     #[sea_orm(unique_key = "element_relations_world_source_target_kind_key")]
     pub source_id: Uuid,

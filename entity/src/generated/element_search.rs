@@ -7,6 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub element_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub world_id: Uuid,
     #[sea_orm(ignore, column_type = "custom(\"tsvector\")", select_as = "text")]
     pub document: String,

@@ -7,7 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    #[sea_orm(unique_key = "relation_kinds_world_kind_key")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "relation_kinds_world_kind_key"
+    )]
     pub world_id: Uuid,
     #[sea_orm(unique_key = "relation_kinds_world_kind_key")]
     pub kind: String,

@@ -75,9 +75,6 @@ impl Related<super::world_members::Entity> for Entity {
 
 impl Related<super::worlds::Entity> for Entity {
     fn to() -> RelationDef {
-        super::world_members::Relation::Worlds.def()
-    }
-    fn via() -> Option<RelationDef> {
-        Some(super::world_members::Relation::Users.def().rev())
+        Relation::Worlds.def()
     }
 }

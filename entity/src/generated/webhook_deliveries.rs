@@ -15,6 +15,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     pub at: DateTimeWithTimeZone,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub world_id: Uuid,
 }
 

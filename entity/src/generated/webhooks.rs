@@ -11,7 +11,11 @@ pub struct Model {
         unique_key = "webhooks_world_id_id_key"
     )]
     pub id: Uuid,
-    #[sea_orm(unique_key = "webhooks_world_id_id_key")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "webhooks_world_id_id_key"
+    )]
     pub world_id: Uuid,
     pub url: String,
     pub events: Json,

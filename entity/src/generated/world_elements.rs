@@ -11,7 +11,11 @@ pub struct Model {
         unique_key = "world_elements_world_id_id_key"
     )]
     pub id: Uuid,
-    #[sea_orm(unique_key = "world_elements_world_id_id_key")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "world_elements_world_id_id_key"
+    )]
     pub world_id: Uuid,
     pub parent_id: Option<Uuid>,
     pub kind: String,
@@ -33,7 +37,7 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::element_mentions::Entity")]
     ElementMentions,
-    #[sea_orm(has_many = "super::element_search::Entity")]
+    #[sea_orm(has_one = "super::element_search::Entity")]
     ElementSearch,
     #[sea_orm(
         belongs_to = "super::users::Entity",

@@ -83,6 +83,12 @@ impl Related<super::relation_kinds::Entity> for Entity {
     }
 }
 
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Users.def()
+    }
+}
+
 impl Related<super::webhooks::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Webhooks.def()
@@ -104,14 +110,5 @@ impl Related<super::world_elements::Entity> for Entity {
 impl Related<super::world_members::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::WorldMembers.def()
-    }
-}
-
-impl Related<super::users::Entity> for Entity {
-    fn to() -> RelationDef {
-        super::world_members::Relation::Users.def()
-    }
-    fn via() -> Option<RelationDef> {
-        Some(super::world_members::Relation::Worlds.def().rev())
     }
 }

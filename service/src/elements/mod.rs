@@ -132,7 +132,7 @@ pub(crate) async fn check_parent_in_world<C: ConnectionTrait>(
     world_id: Uuid,
     parent_id: Uuid,
 ) -> Result<i32> {
-    let found = world_elements::Entity::find_by_id(parent_id)
+    let found = world_elements::Entity::find_by_id((parent_id, world_id))
         .filter(Column::WorldId.eq(world_id))
         .select_only()
         .column(Column::Depth)

@@ -330,7 +330,7 @@ async fn find(
     world_access(db, Some(actor), world_id)
         .await?
         .require(Role::Owner)?;
-    webhooks::Entity::find_by_id(webhook_id)
+    webhooks::Entity::find_by_id((webhook_id, world_id))
         .filter(webhooks::Column::WorldId.eq(world_id))
         .one(db)
         .await?
@@ -401,7 +401,9 @@ pub async fn delete(
     webhook_id: Uuid,
 ) -> Result<()> {
     find(db, actor, world_id, webhook_id).await?;
-    webhooks::Entity::delete_by_id(webhook_id).exec(db).await?;
+    webhooks::Entity::delete_by_id((webhook_id, world_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

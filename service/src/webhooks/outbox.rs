@@ -251,7 +251,7 @@ pub async fn finish(
 ) -> Result<()> {
     let txn = begin_write(db).await?;
     // Deleted during the attempt: its log and deliveries went with it.
-    if webhooks::Entity::find_by_id(claimed.webhook_id)
+    if webhooks::Entity::find_by_id((claimed.webhook_id, claimed.world_id))
         .count(&txn)
         .await?
         == 0

@@ -199,7 +199,7 @@ async fn try_deliver(
     config: DeliveryConfig,
     claimed: &Claimed,
 ) -> Result<()> {
-    let Some(hook) = webhooks::Entity::find_by_id(claimed.webhook_id)
+    let Some(hook) = webhooks::Entity::find_by_id((claimed.webhook_id, claimed.world_id))
         .select_only()
         .columns([
             webhooks::Column::WorldId,
