@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{Linked, RelationDef};
 
-use crate::generated::{element_relations, users, world_elements, worlds};
+use crate::generated::{element_relations, users, world_elements, world_members, worlds};
 
 /// World → its owner.
 pub struct WorldOwner;
@@ -25,6 +25,36 @@ impl Linked for OwnedWorlds {
     type ToEntity = worlds::Entity;
     fn link(&self) -> Vec<RelationDef> {
         vec![worlds::Relation::Users.def().rev()]
+    }
+}
+
+/// User → the worlds they are a member of (through `world_members`). Which of the two
+/// ways between users and worlds the generator names as `Related` depends on the rest of
+/// the schema, so both are named here.
+pub struct MemberWorlds;
+
+impl Linked for MemberWorlds {
+    type FromEntity = users::Entity;
+    type ToEntity = worlds::Entity;
+    fn link(&self) -> Vec<RelationDef> {
+        vec![
+            world_members::Relation::Users.def().rev(),
+            world_members::Relation::Worlds.def(),
+        ]
+    }
+}
+
+/// World → its members' users (through `world_members`).
+pub struct WorldMembers;
+
+impl Linked for WorldMembers {
+    type FromEntity = worlds::Entity;
+    type ToEntity = users::Entity;
+    fn link(&self) -> Vec<RelationDef> {
+        vec![
+            world_members::Relation::Worlds.def().rev(),
+            world_members::Relation::Users.def(),
+        ]
     }
 }
 

@@ -1,8 +1,8 @@
 //! The entity crate's navigation, in code, on both backends: generated `Related` impls in
 //! both directions and the hand-written `Linked` ones.
 use entity::links::{
-    ElementChildren, ElementParent, IncomingRelations, OutgoingRelations, OwnedWorlds,
-    RelationSource, RelationTarget, WorldOwner,
+    ElementChildren, ElementParent, IncomingRelations, MemberWorlds, OutgoingRelations,
+    OwnedWorlds, RelationSource, RelationTarget, WorldMembers, WorldOwner,
 };
 use entity::{element_relations, users, world_elements, world_members, worlds};
 use migration::{Migrator, MigratorTrait};
@@ -111,13 +111,13 @@ async fn navigation(backend: Backend) {
 
     // User ↔ world through memberships; the owner through a link.
     let bobs = bob
-        .find_related(worlds::Entity)
+        .find_linked(MemberWorlds)
         .all(&db)
         .await
         .expect("bob's worlds");
     assert_eq!(bobs.iter().map(|w| w.id).collect::<Vec<_>>(), [world.id]);
     let members = world
-        .find_related(users::Entity)
+        .find_linked(WorldMembers)
         .all(&db)
         .await
         .expect("members");

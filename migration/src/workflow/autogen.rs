@@ -789,11 +789,26 @@ fn plan_difference(
             )),
             sql::alter(table, &format!("DROP CONSTRAINT {}", quote(&check.name))),
         )),
-        Difference::PrimaryKey { table, model, live } => todos.push(format!(
-            "the primary key of {table} changes from ({}) to ({}): write this step by hand",
-            live.join(", "),
-            model.join(", ")
-        )),
+        // After the foreign keys that name the old key are dropped (phase 0), before the
+        // new ones are made (phase 3). PostgreSQL names a table's key `<table>_pkey`.
+        Difference::PrimaryKey { table, model, live } => {
+            let swap = |columns: &[String]| {
+                sql::alter(
+                    table,
+                    &format!(
+                        "DROP CONSTRAINT {}, ADD CONSTRAINT {} PRIMARY KEY ({})",
+                        quote(&format!("{table}_pkey")),
+                        quote(&format!("{table}_pkey")),
+                        columns
+                            .iter()
+                            .map(|c| quote(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            };
+            steps.push(step(2, raw(&swap(model)), raw(&swap(live)), swap(model)))
+        }
         // A unique key that a new foreign key references comes first (see
         // `referenced_by_a_new_key`); other indexes of existing tables go to a revision of
         // their own (`plan_indexes`).
