@@ -7,15 +7,15 @@
 //! children because elements are read in order of their stored `depth` (how many
 //! ancestors each has, kept by the element write path), which the index
 //! `world_elements (world_id, depth, id)` serves: SQLite pages through it by
-//! `(depth, id)`; PostgreSQL reads it through a cursor rather than keyset pages (see
-//! [`Cursor`]), as it reads the relations.
+//! `(depth, id)`; PostgreSQL reads it, and the relations, as one query each whose rows
+//! it sends as it makes them (see [`Part`]).
 //! A task reads the pages ahead of the response, so the database and the rendering and
 //! sending of lines overlap.
 use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use entity::{element_kinds, element_relations, worlds};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
@@ -77,9 +77,9 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
         .await?
         .ok_or(Error::NotFound)?;
     if backend == DbBackend::Postgres {
-        for declare in cursors(world_id) {
-            txn.execute_unprepared(&declare).await?;
-        }
+        // Never a sort of a whole world (which spills to disk): the order is the index's.
+        txn.execute_unprepared("SET LOCAL enable_sort = off")
+            .await?;
     }
     let mut pages = Pages {
         txn: Some(txn),
@@ -94,6 +94,20 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
     tokio::spawn(async move {
         loop {
             let next = pages.next_page().await;
+            if let Ok(Some(Page::Stream(part))) = next {
+                match pages.stream(part, &sender).await {
+                    Ok(true) => {
+                        pages.phase = part.next();
+                        continue;
+                    }
+                    // Nobody reads the export any more.
+                    Ok(false) => break,
+                    Err(error) => {
+                        let _ = sender.send(Err(error)).await;
+                        break;
+                    }
+                }
+            }
             let end = !matches!(next, Ok(Some(_)));
             let next = match next {
                 Ok(Some(chunk)) => Ok(chunk),
@@ -117,60 +131,52 @@ pub async fn open(db: &DatabaseConnection, world_id: Uuid) -> Result<ExportStrea
 /// Pages read ahead of the response (each at most [`PAGE_ROWS`] rows).
 const READ_AHEAD: usize = 2;
 
-/// The cursors a PostgreSQL export reads, in order (see [`Cursor`]): each is one pass
-/// the database plans for its whole result (`cursor_tuple_fraction` 1), where keyset
-/// pages each paid for an index descent and a lookup per row.
-fn cursors(world_id: Uuid) -> [String; 4] {
-    let elements = "e.id AS id, e.parent_id AS parent_id, e.kind AS kind, e.name AS name, \
-                    e.summary AS summary, CAST(e.attributes AS TEXT) AS attributes, \
-                    CAST(e.tags AS TEXT) AS tags, e.created_at AS created_at, \
-                    e.updated_at AS updated_at";
-    // A UUID's text is hex digits and hyphens: safe to write into the statement, which
-    // `DECLARE` over the simple protocol cannot bind.
-    [
-        "SET LOCAL cursor_tuple_fraction = 1".to_owned(),
-        // Never a sort of a whole world (which spills to disk): the order is the index's.
-        "SET LOCAL enable_sort = off".to_owned(),
-        // Every element in the order of the index `(world_id, depth, id)`, no sort: ids
-        // are UUID v7s, in the order rows are written (an import keeps the old ids'
-        // order), so each level reads the table in about the order it is stored. One
-        // pass over the index and the world's rows; reading the roots by a scan of the
-        // table and the rest through the index was a pass and a fifth.
-        format!(
-            "DECLARE export_elements NO SCROLL CURSOR FOR SELECT e.depth AS depth, {elements} \
-             FROM world_elements e WHERE e.world_id = '{world_id}' ORDER BY e.depth, e.id"
-        ),
-        format!(
-            "DECLARE export_relations NO SCROLL CURSOR FOR SELECT id, source_id, target_id, \
-             kind, CAST(attributes AS TEXT) AS attributes, created_at, updated_at \
-             FROM element_relations WHERE world_id = '{world_id}'"
-        ),
-    ]
-}
-
-/// A PostgreSQL export's cursors, in the order they are read.
+/// A PostgreSQL export's two big parts, in the order they are read, each ONE query whose
+/// rows the database sends as it makes them ([`Pages::stream`]): the server parses and
+/// renders rows while the database makes the next ones. Pages fetched one after the other
+/// (keyset pages, then a cursor's `FETCH`es) left the database idle while the server
+/// handled each page, and the server idle while the database made the next.
 #[derive(Clone, Copy)]
-enum Cursor {
+enum Part {
     Elements,
     Relations,
 }
 
-impl Cursor {
-    fn fetch(self) -> Statement {
-        let name = match self {
-            Cursor::Elements => "export_elements",
-            Cursor::Relations => "export_relations",
+impl Part {
+    fn query(self, world_id: Uuid) -> Statement {
+        let sql = match self {
+            // Every element in the order of the index `(world_id, depth, id)`, no sort
+            // (`enable_sort` is off for the export): ids are UUID v7s, in the order rows
+            // are written (an import keeps the old ids' order), so each level reads the
+            // table in about the order it is stored. One pass over the index and the
+            // world's rows; reading the roots by a scan of the table and the rest through
+            // the index was a pass and a fifth.
+            Part::Elements => {
+                "SELECT e.id AS id, e.parent_id AS parent_id, e.kind AS kind, e.name AS name, \
+                 e.summary AS summary, CAST(e.attributes AS TEXT) AS attributes, \
+                 CAST(e.tags AS TEXT) AS tags, e.created_at AS created_at, \
+                 e.updated_at AS updated_at \
+                 FROM world_elements e WHERE e.world_id = $1 ORDER BY e.depth, e.id"
+            }
+            Part::Relations => {
+                "SELECT id, source_id, target_id, kind, CAST(attributes AS TEXT) AS attributes, \
+                 created_at, updated_at FROM element_relations WHERE world_id = $1"
+            }
         };
-        Statement::from_string(
-            DbBackend::Postgres,
-            format!("FETCH FORWARD {PAGE_ROWS} FROM {name}"),
-        )
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, [world_id.into()])
+    }
+
+    fn page(self, rows: Vec<QueryResult>) -> Page {
+        match self {
+            Part::Elements => Page::Elements(rows),
+            Part::Relations => Page::Relations(rows),
+        }
     }
 
     fn next(self) -> Phase {
         match self {
-            Cursor::Elements => Phase::Fetch(Cursor::Relations),
-            Cursor::Relations => Phase::Done,
+            Part::Elements => Phase::Stream(Part::Relations),
+            Part::Relations => Phase::Done,
         }
     }
 }
@@ -187,8 +193,8 @@ enum Phase {
     Kinds {
         after: Option<String>,
     },
-    /// PostgreSQL: the next page of a cursor.
-    Fetch(Cursor),
+    /// PostgreSQL: a part read as one query ([`Pages::stream`]).
+    Stream(Part),
     /// SQLite: the elements after `(depth, id)`.
     Elements {
         after: (i32, Option<Uuid>),
@@ -253,26 +259,13 @@ impl Pages {
                         }
                         None => {
                             self.phase = match self.txn()?.get_database_backend() {
-                                DbBackend::Postgres => Phase::Fetch(Cursor::Elements),
+                                DbBackend::Postgres => Phase::Stream(Part::Elements),
                                 _ => Phase::Elements { after: (-1, None) },
                             }
                         }
                     }
                 }
-                Phase::Fetch(cursor) => {
-                    let cursor = *cursor;
-                    let rows = self.txn()?.query_all_raw(cursor.fetch()).await?;
-                    // A short page is the cursor's last.
-                    if rows.len() < PAGE_ROWS as usize {
-                        self.phase = cursor.next();
-                    }
-                    if !rows.is_empty() {
-                        return Ok(Some(match cursor {
-                            Cursor::Elements => Page::Elements(rows),
-                            Cursor::Relations => Page::Relations(rows),
-                        }));
-                    }
-                }
+                Phase::Stream(part) => return Ok(Some(Page::Stream(*part))),
                 Phase::Elements { after } => {
                     let rows = self.elements_page(*after).await?;
                     match rows.last() {
@@ -305,6 +298,30 @@ impl Pages {
                 }
             }
         }
+    }
+
+    /// Sends `part`'s rows to `sender` in pages of [`PAGE_ROWS`] as the database sends
+    /// them; `false` when the receiver is gone. A full channel stops the reading, and the
+    /// database then waits on the connection: memory stays bounded.
+    async fn stream(
+        &self,
+        part: Part,
+        sender: &tokio::sync::mpsc::Sender<Result<Page>>,
+    ) -> Result<bool> {
+        use sea_orm::StreamTrait;
+        let txn = self.txn()?;
+        let mut rows = txn.stream_raw(part.query(self.world.id)).await?;
+        let mut page = Vec::with_capacity(PAGE_ROWS as usize);
+        while let Some(row) = rows.next().await {
+            page.push(row?);
+            if page.len() == PAGE_ROWS as usize {
+                let full = std::mem::replace(&mut page, Vec::with_capacity(PAGE_ROWS as usize));
+                if sender.send(Ok(part.page(full))).await.is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(page.is_empty() || sender.send(Ok(part.page(page))).await.is_ok())
     }
 
     async fn kinds_page(&self, after: Option<String>) -> Result<Vec<element_kinds::Model>> {
@@ -409,6 +426,8 @@ enum Page {
     Lines(ExportChunk),
     Elements(Vec<QueryResult>),
     Relations(Vec<QueryResult>),
+    /// PostgreSQL: the part to read now, by [`Pages::stream`] (never sent).
+    Stream(Part),
 }
 
 impl Page {
@@ -421,6 +440,7 @@ impl Page {
             Page::Relations(rows) => rendered(&rows, |row, out| {
                 RelationRow::from_query_result(row, "")?.write(out)
             }),
+            Page::Stream(_) => Err(Error::Internal("an export part sent unread".into())),
         }
     }
 }
