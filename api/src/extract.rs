@@ -204,6 +204,17 @@ impl FromRequest for ClientIp {
 /// The version named by `If-Match: "<version>"`, if the header was sent. `*` matches any.
 pub struct IfMatch(pub Option<i32>);
 
+/// `If-Match` on a versioned write, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The `ETag` last seen (`"<version>"`, or `*` for any): the write happens only if
+    /// the resource is still at that version, else 412.
+    #[param(rename = "If-Match")]
+    #[allow(dead_code)]
+    if_match: Option<String>,
+}
+
 impl FromRequest for IfMatch {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;

@@ -22,11 +22,11 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use service::replica::Lsn;
 use service::{DatabaseConnection, Error};
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The header carrying the consistency token, on write answers and on reads.
@@ -201,6 +201,15 @@ impl Reads {
                 outcome
             }
         }
+    }
+
+    /// [`Reads::run`], answered as `200` with the result as JSON.
+    pub async fn json<T: serde::Serialize>(
+        &self,
+        read: impl AsyncFn(&DatabaseConnection) -> service::Result<T>,
+    ) -> ApiResult<HttpResponse> {
+        let found = self.run(read).await?;
+        Ok(HttpResponse::Ok().json(found))
     }
 }
 

@@ -16,7 +16,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     prelude::DateTimeWithTimeZone,
 };
 use serde::Serialize;
@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::access::{
-    Access, LockedWorld, world_access, world_access_locked, world_access_locked_with_element,
+    Access, LockedWorld, Role, world_access, world_access_locked, world_access_locked_with_element,
 };
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
@@ -136,20 +136,22 @@ impl WorldWrite {
     /// Starts the transaction and locks the world's row. `NotFound` when the world is
     /// gone (deleted since the caller's access was checked).
     pub async fn begin(db: &DatabaseConnection, world_id: Uuid, actor_id: Uuid) -> Result<Self> {
-        let txn = begin_write(db).await?;
-        let world = lock_world(&txn, world_id).await?;
-        Ok(Self {
-            txn,
-            world,
-            actor_id,
-            at: now(),
-            changes: Vec::new(),
-            element_delta: 0,
-            has_webhooks: true,
-            pending: Vec::new(),
-            defer: false,
-            flushed: Flushed::default(),
-        })
+        Self::within(begin_write(db).await?, world_id, actor_id).await
+    }
+
+    /// A write by an editor or the owner: the caller is authorized before anything else
+    /// (a stranger learns nothing from 422s), then `write` runs, then the commit.
+    pub async fn edit<T>(
+        db: &DatabaseConnection,
+        actor: &Actor,
+        world_id: Uuid,
+        write: impl AsyncFnOnce(&mut WorldWrite) -> Result<T>,
+    ) -> Result<T> {
+        let (mut w, access) = Self::begin_as(db, actor, world_id).await?;
+        access.require(Role::Editor)?;
+        let out = write(&mut w).await?;
+        w.commit().await?;
+        Ok(out)
     }
 
     /// Starts the transaction and resolves the caller's access to the world in the same
@@ -192,18 +194,12 @@ impl WorldWrite {
 
     fn locked(txn: DatabaseTransaction, actor: &Actor, locked: LockedWorld) -> (Self, Access) {
         let access = locked.access;
-        let write = Self {
+        let write = Self::new(
             txn,
-            world: access.world.clone(),
-            actor_id: actor.user_id,
-            at: now(),
-            changes: Vec::new(),
-            element_delta: 0,
-            has_webhooks: locked.has_webhooks,
-            pending: Vec::new(),
-            defer: false,
-            flushed: Flushed::default(),
-        };
+            access.world.clone(),
+            actor.user_id,
+            locked.has_webhooks,
+        );
         (write, access)
     }
 
@@ -211,18 +207,27 @@ impl WorldWrite {
     /// row: for a use case that made the world in the same transaction (an import).
     pub async fn within(txn: DatabaseTransaction, world_id: Uuid, actor_id: Uuid) -> Result<Self> {
         let world = lock_world(&txn, world_id).await?;
-        Ok(Self {
+        Ok(Self::new(txn, world, actor_id, true))
+    }
+
+    fn new(
+        txn: DatabaseTransaction,
+        world: worlds::Model,
+        actor_id: Uuid,
+        has_webhooks: bool,
+    ) -> Self {
+        Self {
             txn,
             world,
             actor_id,
             at: now(),
             changes: Vec::new(),
             element_delta: 0,
-            has_webhooks: true,
+            has_webhooks,
             pending: Vec::new(),
             defer: false,
             flushed: Flushed::default(),
-        })
+        }
     }
 
     /// Writes the changes recorded so far without committing, so that a long write (an
@@ -555,6 +560,40 @@ impl TryFrom<ChangeText> for ChangeDto {
     }
 }
 
+/// The world's changes as the feed shows them, `data` as the database's text.
+fn changes_of(world_id: Uuid) -> Select<world_changes::Entity> {
+    world_changes::Entity::find()
+        .select_only()
+        .columns([
+            world_changes::Column::Seq,
+            world_changes::Column::Type,
+            world_changes::Column::ResourceId,
+            world_changes::Column::Version,
+            world_changes::Column::ActorId,
+            world_changes::Column::At,
+        ])
+        .column_as(
+            Expr::col(world_changes::Column::Data).cast_as("text"),
+            "data",
+        )
+        .filter(world_changes::Column::WorldId.eq(world_id))
+}
+
+/// One change, exactly as the feed shows it; `None` when retention removed it.
+pub(crate) async fn one_change<C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    seq: i64,
+) -> Result<Option<ChangeDto>> {
+    changes_of(world_id)
+        .filter(world_changes::Column::Seq.eq(seq))
+        .into_model::<ChangeText>()
+        .one(db)
+        .await?
+        .map(ChangeDto::try_from)
+        .transpose()
+}
+
 /// The world's changes after `after`, in `seq` (= commit) order. 410 when changes after
 /// `after` have been removed by retention.
 pub async fn feed(
@@ -581,21 +620,7 @@ pub async fn feed(
             "changes after this seq are no longer kept; resynchronize from the lists".into(),
         ));
     }
-    let mut rows = world_changes::Entity::find()
-        .select_only()
-        .columns([
-            world_changes::Column::Seq,
-            world_changes::Column::Type,
-            world_changes::Column::ResourceId,
-            world_changes::Column::Version,
-            world_changes::Column::ActorId,
-            world_changes::Column::At,
-        ])
-        .column_as(
-            Expr::col(world_changes::Column::Data).cast_as("text"),
-            "data",
-        )
-        .filter(world_changes::Column::WorldId.eq(world_id))
+    let mut rows = changes_of(world_id)
         .filter(world_changes::Column::Seq.gt(after))
         .order_by_asc(world_changes::Column::Seq)
         .limit(limit + 1)

@@ -22,9 +22,10 @@ use crate::kinds;
 use crate::mentions;
 use crate::relations::write::relation_json;
 use crate::values::{Kind, Name, Tags};
-use crate::versioning::{self, Preserved};
+use crate::versioning::{self, Preserved, changed_to};
 
 mod bulk;
+pub(crate) use bulk::in_chunks;
 pub use bulk::{BulkError, create_many};
 
 /// A new element's fields, validated.
@@ -161,32 +162,15 @@ pub async fn update(
 ) -> Result<world_elements::Model> {
     let mut updated = current.clone();
     let mut changes = <world_elements::ActiveModel as Default>::default();
-    let mut changed = false;
-    if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
-        changes.kind = Set(kind.clone());
-        updated.kind = kind;
-        changed = true;
-    }
-    if let Some(name) = edit.name.filter(|n| *n != current.name) {
-        changes.name = Set(name.clone());
-        updated.name = name;
-        changed = true;
-    }
-    if let Some(summary) = edit.summary.filter(|s| *s != current.summary) {
-        changes.summary = Set(summary.clone());
-        updated.summary = summary;
-        changed = true;
-    }
-    if let Some(attributes) = edit.attributes.filter(|a| *a != current.attributes) {
-        changes.attributes = Set(attributes.clone());
-        updated.attributes = attributes;
-        changed = true;
-    }
-    if let Some(tags) = edit.tags.filter(|t| *t != current.tags) {
-        changes.tags = Set(tags.clone());
-        updated.tags = tags;
-        changed = true;
-    }
+    let mut changed = changed_to(edit.kind, &mut updated.kind, &mut changes.kind);
+    changed |= changed_to(edit.name, &mut updated.name, &mut changes.name);
+    changed |= changed_to(edit.summary, &mut updated.summary, &mut changes.summary);
+    changed |= changed_to(
+        edit.attributes,
+        &mut updated.attributes,
+        &mut changes.attributes,
+    );
+    changed |= changed_to(edit.tags, &mut updated.tags, &mut changes.tags);
     if let Some(parent_id) = edit.parent_id.filter(|p| *p != current.parent_id) {
         let depth = match parent_id {
             // The world row lock serializes moves, so two concurrent moves cannot each

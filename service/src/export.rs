@@ -462,26 +462,50 @@ fn rendered(
     })
 }
 
-/// Writes `"name":` and the value as JSON.
-fn field<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
-    name: &str,
-    value: &T,
-) -> serde_json::Result<()> {
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-    serde_json::to_writer(&mut *out, value)
+/// One export line, `{"<wrapper>":{...}}`, written field by field straight into the
+/// chunk's buffer, in the order of the contract.
+struct Line<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
 }
 
-/// Writes `"name":` and a stored JSON document's text as it is: the database keeps only
-/// documents that were valid JSON when they were written (PostgreSQL's `jsonb` renders
-/// its own), so the text is not parsed again on the way out.
-fn raw_field(out: &mut Vec<u8>, name: &str, text: &str) {
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-    out.extend_from_slice(text.as_bytes());
+impl<'o> Line<'o> {
+    fn open(out: &'o mut Vec<u8>, wrapper: &str) -> Self {
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(wrapper.as_bytes());
+        out.extend_from_slice(b"\":{");
+        Line { out, first: true }
+    }
+
+    fn name(&mut self, name: &str) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// `"name":` and the value as JSON.
+    fn field<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Result<Self> {
+        self.name(name);
+        serde_json::to_writer(&mut *self.out, value)
+            .map_err(|e| Error::internal("export line", e))?;
+        Ok(self)
+    }
+
+    /// `"name":` and a stored JSON document's text as it is: the database keeps only
+    /// documents that were valid JSON when they were written (PostgreSQL's `jsonb` renders
+    /// its own), so the text is not parsed again on the way out.
+    fn raw(mut self, name: &str, text: &str) -> Self {
+        self.name(name);
+        self.out.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    fn close(self) {
+        self.out.extend_from_slice(b"}}");
+    }
 }
 
 #[derive(Serialize)]
@@ -526,32 +550,18 @@ struct ElementRow {
 }
 
 impl ElementRow {
-    /// `{"element": {...}}`, its fields in the order of the contract.
     fn write(&self, out: &mut Vec<u8>) -> Result<()> {
-        self.write_json(out)
-            .map_err(|e| Error::internal("export line", e))
-    }
-
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        out.extend_from_slice(b"{\"element\":{");
-        field(out, "id", &self.id)?;
-        out.push(b',');
-        field(out, "parent_id", &self.parent_id)?;
-        out.push(b',');
-        field(out, "kind", &self.kind)?;
-        out.push(b',');
-        field(out, "name", &self.name)?;
-        out.push(b',');
-        field(out, "summary", &self.summary)?;
-        out.push(b',');
-        raw_field(out, "attributes", &self.attributes);
-        out.push(b',');
-        raw_field(out, "tags", &self.tags);
-        out.push(b',');
-        field(out, "created_at", &self.created_at.with_timezone(&Utc))?;
-        out.push(b',');
-        field(out, "updated_at", &self.updated_at.with_timezone(&Utc))?;
-        out.extend_from_slice(b"}}");
+        Line::open(out, "element")
+            .field("id", &self.id)?
+            .field("parent_id", &self.parent_id)?
+            .field("kind", &self.kind)?
+            .field("name", &self.name)?
+            .field("summary", &self.summary)?
+            .raw("attributes", &self.attributes)
+            .raw("tags", &self.tags)
+            .field("created_at", &self.created_at.with_timezone(&Utc))?
+            .field("updated_at", &self.updated_at.with_timezone(&Utc))?
+            .close();
         Ok(())
     }
 }
@@ -568,28 +578,16 @@ struct RelationRow {
 }
 
 impl RelationRow {
-    /// `{"relation": {...}}`, its fields in the order of the contract.
     fn write(&self, out: &mut Vec<u8>) -> Result<()> {
-        self.write_json(out)
-            .map_err(|e| Error::internal("export line", e))
-    }
-
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        out.extend_from_slice(b"{\"relation\":{");
-        field(out, "id", &self.id)?;
-        out.push(b',');
-        field(out, "source_id", &self.source_id)?;
-        out.push(b',');
-        field(out, "target_id", &self.target_id)?;
-        out.push(b',');
-        field(out, "kind", &self.kind)?;
-        out.push(b',');
-        raw_field(out, "attributes", &self.attributes);
-        out.push(b',');
-        field(out, "created_at", &self.created_at.with_timezone(&Utc))?;
-        out.push(b',');
-        field(out, "updated_at", &self.updated_at.with_timezone(&Utc))?;
-        out.extend_from_slice(b"}}");
+        Line::open(out, "relation")
+            .field("id", &self.id)?
+            .field("source_id", &self.source_id)?
+            .field("target_id", &self.target_id)?
+            .field("kind", &self.kind)?
+            .raw("attributes", &self.attributes)
+            .field("created_at", &self.created_at.with_timezone(&Utc))?
+            .field("updated_at", &self.updated_at.with_timezone(&Utc))?
+            .close();
         Ok(())
     }
 }

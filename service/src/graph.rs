@@ -14,7 +14,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
     IdenStatic, QueryFilter, QuerySelect,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{world_access, world_access_with_element};
@@ -106,12 +106,23 @@ fn check_range(checks: &mut Checks, field: &str, value: u32, max: u32) {
     }
 }
 
-/// A neighbourhood request as the client sent it.
-#[derive(Debug, Default, Clone)]
+/// A neighbourhood request as the client sent it: the query string of the graph endpoint.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GraphRequest {
+    /// How many relations away from the element, 1 to 4 (default 1).
+    #[param(minimum = 1, maximum = 4)]
     pub depth: Option<u32>,
+    /// Follow relations from source to target (`out`), target to source (`in`) or both
+    /// ways (`both`, the default).
+    #[param(inline)]
     pub direction: Option<Direction>,
+    /// Repeatable: follow only relations of these kinds (at most 32).
+    #[serde(default, rename = "kind")]
+    #[param(style = Form, explode)]
     pub kinds: Vec<String>,
+    /// At most this many nodes, the start element included: 1 to 1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     pub max_nodes: Option<u32>,
 }
 
@@ -307,12 +318,20 @@ async fn relations_of<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// A path request as the client sent it.
-#[derive(Debug, Default, Clone)]
+/// A path request as the client sent it: the query string of the path endpoint.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PathRequest {
+    /// Where the path starts (required).
     pub from: Option<Uuid>,
+    /// Where it ends (required).
     pub to: Option<Uuid>,
+    /// At most this many relations, 1 to 8 (default 6).
+    #[param(minimum = 1, maximum = 8)]
     pub max_depth: Option<u32>,
+    /// Repeatable: follow only relations of these kinds (at most 32).
+    #[serde(default, rename = "kind")]
+    #[param(style = Form, explode)]
     pub kinds: Vec<String>,
 }
 

@@ -145,21 +145,25 @@ pub async fn complete(
         .col_expr(Column::Status, i32::from(answer.status).into())
         .col_expr(Column::Headers, sea_orm::sea_query::Expr::value(headers))
         .col_expr(Column::Body, answer.body.into())
-        .filter(Column::UserId.eq(user_id))
-        .filter(Column::Key.eq(key.as_str()))
-        .filter(Column::Status.is_null())
+        .filter(unanswered(user_id, key))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The caller's key, taken by a request that has not answered yet.
+fn unanswered(user_id: Uuid, key: &IdempotencyKey) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::UserId.eq(user_id))
+        .add(Column::Key.eq(key.as_str()))
+        .add(Column::Status.is_null())
 }
 
 /// Gives the key up without an answer (the request failed in a way worth retrying), so
 /// that a repeat runs again.
 pub async fn release(db: &DatabaseConnection, user_id: Uuid, key: &IdempotencyKey) -> Result<()> {
     idempotency_keys::Entity::delete_many()
-        .filter(Column::UserId.eq(user_id))
-        .filter(Column::Key.eq(key.as_str()))
-        .filter(Column::Status.is_null())
+        .filter(unanswered(user_id, key))
         .exec(db)
         .await?;
     Ok(())

@@ -27,7 +27,7 @@ use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, FieldError, Result};
 use crate::paging::{Cursor, KeyType, Keyset, Page, PageRequest};
 use crate::values::{Checks, Kind, parse_text};
-use crate::versioning::{check_if_match, update_versioned};
+use crate::versioning::{check_if_match, delete_if_version, update_versioned};
 
 /// A schema may be at most this large, as compact JSON.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
@@ -380,16 +380,70 @@ async fn count_elements<C: ConnectionTrait>(db: &C, world_id: Uuid, kind: &str) 
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// The two tables of kinds, element kinds and relation kinds: versioned rows named by
+/// their world and kind.
+trait KindTable: entity::Versioned {
+    const WORLD: Self::Column;
+    const KIND: Self::Column;
+    fn id_and_version(row: &Self::Model) -> (Uuid, i32);
+}
+
+impl KindTable for element_kinds::Entity {
+    const WORLD: Self::Column = element_kinds::Column::WorldId;
+    const KIND: Self::Column = element_kinds::Column::Kind;
+    fn id_and_version(row: &Self::Model) -> (Uuid, i32) {
+        (row.id, row.version)
+    }
+}
+
+impl KindTable for relation_kinds::Entity {
+    const WORLD: Self::Column = relation_kinds::Column::WorldId;
+    const KIND: Self::Column = relation_kinds::Column::Kind;
+    fn id_and_version(row: &Self::Model) -> (Uuid, i32) {
+        (row.id, row.version)
+    }
+}
+
+async fn find_row<E: KindTable, C: ConnectionTrait>(
+    db: &C,
+    world_id: Uuid,
+    kind: &str,
+) -> Result<Option<E::Model>> {
+    Ok(E::find()
+        .filter(E::WORLD.eq(world_id))
+        .filter(E::KIND.eq(kind))
+        .one(db)
+        .await?)
+}
+
 async fn find_kind<C: ConnectionTrait>(
     db: &C,
     world_id: Uuid,
     kind: &str,
 ) -> Result<Option<element_kinds::Model>> {
-    Ok(element_kinds::Entity::find()
-        .filter(element_kinds::Column::WorldId.eq(world_id))
-        .filter(element_kinds::Column::Kind.eq(kind))
-        .one(db)
-        .await?)
+    find_row::<element_kinds::Entity, _>(db, world_id, kind).await
+}
+
+/// Removes a kind of table `E` (editor), at the version `If-Match` names if it names one.
+async fn delete_row<E: KindTable>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    world_id: Uuid,
+    kind: String,
+    if_match: Option<i32>,
+) -> Result<()> {
+    WorldWrite::edit(db, actor, world_id, async |w| {
+        let kind = path_kind(kind)?;
+        let current = find_row::<E, _>(w.txn(), world_id, kind.as_str())
+            .await?
+            .ok_or(Error::NotFound)?;
+        let (id, version) = E::id_and_version(&current);
+        check_if_match(if_match, version)?;
+        delete_if_version::<E, _>(w.txn(), id, Some(version)).await?;
+        w.record(ChangeType::KindDeleted, id, Some(version), None);
+        Ok(())
+    })
+    .await
 }
 
 /// A kind named in a path: a malformed one can name no kind, so it is 404.
@@ -407,12 +461,10 @@ pub async fn put_kind(
     if_match: Option<i32>,
     request: PutKindRequest,
 ) -> Result<Put<KindDto>> {
-    // Authorize before validating: a stranger learns nothing from 422s.
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let put = put_kind_in(&mut w, kind, if_match, request).await?;
-    w.commit().await?;
-    Ok(put)
+    WorldWrite::edit(db, actor, world_id, async |w| {
+        put_kind_in(w, kind, if_match, request).await
+    })
+    .await
 }
 
 /// Validates a PUT and applies it inside `w`, whose caller was authorized: what the
@@ -568,23 +620,7 @@ pub async fn delete_kind(
     kind: String,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let kind = path_kind(kind)?;
-    let current = find_kind(w.txn(), world_id, kind.as_str())
-        .await?
-        .ok_or(Error::NotFound)?;
-    check_if_match(if_match, current.version)?;
-    element_kinds::Entity::delete_by_id((current.id, current.world_id))
-        .exec(w.txn())
-        .await?;
-    w.record(
-        ChangeType::KindDeleted,
-        current.id,
-        Some(current.version),
-        None,
-    );
-    w.commit().await
+    delete_row::<element_kinds::Entity>(db, actor, world_id, kind, if_match).await
 }
 
 /// An element that does not satisfy its kind's schema.
@@ -772,11 +808,7 @@ async fn find_relation_kind<C: ConnectionTrait>(
     world_id: Uuid,
     kind: &str,
 ) -> Result<Option<relation_kinds::Model>> {
-    Ok(relation_kinds::Entity::find()
-        .filter(relation_kinds::Column::WorldId.eq(world_id))
-        .filter(relation_kinds::Column::Kind.eq(kind))
-        .one(db)
-        .await?)
+    find_row::<relation_kinds::Entity, _>(db, world_id, kind).await
 }
 
 /// Creates or replaces a relation kind (editor). Existing relations are not checked.
@@ -912,23 +944,7 @@ pub async fn delete_relation_kind(
     kind: String,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let kind = path_kind(kind)?;
-    let current = find_relation_kind(w.txn(), world_id, kind.as_str())
-        .await?
-        .ok_or(Error::NotFound)?;
-    check_if_match(if_match, current.version)?;
-    relation_kinds::Entity::delete_by_id((current.id, current.world_id))
-        .exec(w.txn())
-        .await?;
-    w.record(
-        ChangeType::KindDeleted,
-        current.id,
-        Some(current.version),
-        None,
-    );
-    w.commit().await
+    delete_row::<relation_kinds::Entity>(db, actor, world_id, kind, if_match).await
 }
 
 /// Fails with 422 when `kind` is a registered relation kind of `world_id` and an end's

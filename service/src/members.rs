@@ -100,15 +100,7 @@ pub async fn put(
     }
     let role: Role = request.role.into();
     if member.role != role.as_str() {
-        let mut active: world_members::ActiveModel = member.into();
-        active.role = Set(role.as_str().to_owned());
-        active.update(w.txn()).await?;
-        w.record(
-            ChangeType::MemberUpdated,
-            user_id,
-            None,
-            Some(member_json(user_id, role)),
-        );
+        set_role(&mut w, member, role).await?;
     }
     w.commit().await?;
     Ok(MemberDto {
@@ -125,6 +117,21 @@ pub(crate) fn member_json(user_id: Uuid, role: Role) -> serde_json::Value {
     serde_json::json!({"user_id": user_id, "role": role})
 }
 
+/// Gives `member` another role, recorded in the change log.
+async fn set_role(w: &mut WorldWrite, member: world_members::Model, role: Role) -> Result<()> {
+    let user_id = member.user_id;
+    let mut active: world_members::ActiveModel = member.into();
+    active.role = Set(role.as_str().to_owned());
+    active.update(w.txn()).await?;
+    w.record(
+        ChangeType::MemberUpdated,
+        user_id,
+        None,
+        Some(member_json(user_id, role)),
+    );
+    Ok(())
+}
+
 /// Makes `user_id` a member with `role` (accepting an invitation), inside the world's
 /// write. A member already keeps the higher of the two roles.
 pub(crate) async fn add(w: &mut WorldWrite, user_id: Uuid, role: Role) -> Result<()> {
@@ -136,16 +143,7 @@ pub(crate) async fn add(w: &mut WorldWrite, user_id: Uuid, role: Role) -> Result
         if Role::from_db(&member.role).is_some_and(|held| held >= role) {
             return Ok(());
         }
-        let mut active: world_members::ActiveModel = member.into();
-        active.role = Set(role.as_str().to_owned());
-        active.update(w.txn()).await?;
-        w.record(
-            ChangeType::MemberUpdated,
-            user_id,
-            None,
-            Some(member_json(user_id, role)),
-        );
-        return Ok(());
+        return set_role(w, member, role).await;
     }
     world_members::ActiveModel {
         world_id: Set(world_id),

@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use entity::element_relations::{self, Column};
 use entity::world_elements;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::{Role, world_access};
+use crate::access::world_access;
 use crate::auth::{Actor, Caller};
 use crate::changes::{ChangeType, WorldWrite};
 use crate::error::{Error, Result, is_unique_violation};
@@ -20,7 +20,7 @@ use crate::kinds;
 use crate::paging::{Keyset, Page, PageRequest, into_page};
 use crate::patch::{merge_document, reject_null};
 use crate::values::{Checks, Kind, parse_document, parse_object};
-use crate::versioning::{check_if_match, update_versioned};
+use crate::versioning::{changed_to, check_if_match, update_versioned};
 
 /// `Relation` in the contract.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -120,11 +120,8 @@ pub async fn create(
     world_id: Uuid,
     request: CreateRelationRequest,
 ) -> Result<RelationDto> {
-    // Authorize before validating: a stranger learns nothing from 422s.
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let relation = create_in(&mut w, request).await?;
-    w.commit().await?;
+    let relation =
+        WorldWrite::edit(db, actor, world_id, async |w| create_in(w, request).await).await?;
     Ok(relation.into())
 }
 
@@ -245,11 +242,10 @@ pub async fn update(
     if_match: Option<i32>,
     request: UpdateRelationRequest,
 ) -> Result<RelationDto> {
-    // Authorize before validating: a stranger learns nothing from 422s.
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let updated = update_in(&mut w, relation_id, if_match, request).await?;
-    w.commit().await?;
+    let updated = WorldWrite::edit(db, actor, world_id, async |w| {
+        update_in(w, relation_id, if_match, request).await
+    })
+    .await?;
     Ok(updated.into())
 }
 
@@ -289,10 +285,10 @@ pub async fn delete(
     relation_id: Uuid,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    delete_in(&mut w, relation_id, if_match).await?;
-    w.commit().await
+    WorldWrite::edit(db, actor, world_id, async |w| {
+        delete_in(w, relation_id, if_match).await
+    })
+    .await
 }
 
 /// Deletes a relation inside `w`, whose caller was authorized: what the endpoint and a
@@ -419,15 +415,7 @@ pub mod write {
         rows: Vec<(Uuid, NewRelation)>,
     ) -> std::result::Result<Vec<element_relations::Model>, BulkError> {
         let per_statement = crate::seed::batch_rows(w.backend(), crate::seed::RELATION_COLUMNS);
-        let mut made = Vec::with_capacity(rows.len());
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(per_statement).collect();
-            let offset = made.len();
-            let models = create_chunk(w, chunk).await.map_err(|e| e.after(offset))?;
-            made.extend(models);
-        }
-        Ok(made)
+        crate::element_write::in_chunks(w, rows, per_statement, create_chunk).await
     }
 
     async fn create_chunk(
@@ -527,15 +515,13 @@ pub mod write {
         edit: RelationEdit,
     ) -> Result<element_relations::Model> {
         let mut changes = <element_relations::ActiveModel as Default>::default();
-        let mut changed = false;
-        if let Some(kind) = edit.kind.filter(|k| *k != current.kind) {
-            changes.kind = Set(kind);
-            changed = true;
-        }
-        if let Some(attributes) = edit.attributes.filter(|a| *a != current.attributes) {
-            changes.attributes = Set(attributes);
-            changed = true;
-        }
+        let mut edited = current.clone();
+        let mut changed = changed_to(edit.kind, &mut edited.kind, &mut changes.kind);
+        changed |= changed_to(
+            edit.attributes,
+            &mut edited.attributes,
+            &mut changes.attributes,
+        );
         if !changed {
             return Ok(current);
         }

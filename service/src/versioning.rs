@@ -27,6 +27,22 @@ pub fn check_if_match(if_match: Option<i32>, current: i32) -> Result<()> {
     }
 }
 
+/// Whether `edit` gives `field` another value; if so, the value goes into both `field`
+/// and the column's `change`.
+pub fn changed_to<T>(edit: Option<T>, field: &mut T, change: &mut sea_orm::ActiveValue<T>) -> bool
+where
+    T: PartialEq + Clone + Into<sea_orm::Value>,
+{
+    match edit {
+        Some(value) if value != *field => {
+            *change = sea_orm::ActiveValue::Set(value.clone());
+            *field = value;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Applies `changes` to the row `id` of a versioned table, bumping `version` and
 /// `updated_at` in the same statement, and returns the row as stored. The caller read the
 /// row at `expected` under its world's write lock, which every writer of the world holds:

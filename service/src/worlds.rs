@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::paging::{Keyset, Page, PageRequest};
 use crate::patch::{double_option, merge_document, reject_null};
 use crate::values::{Checks, Name, Visibility, parse_document, parse_object, parse_text};
-use crate::versioning::{self, check_if_match, update_versioned};
+use crate::versioning::{self, changed_to, check_if_match, update_versioned};
 
 /// `World` in the contract, as the caller sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -213,33 +213,25 @@ pub async fn update(
     if request.visibility.is_some() {
         access.require(Role::Owner)?;
     }
-    let world = w.world().clone();
+    let mut world = w.world().clone();
     check_if_match(if_match, world.version)?;
     let mut changes = <worlds::ActiveModel as Default>::default();
-    let mut changed = false;
-    if let Some(name) = name.map(Name::into_inner).filter(|n| *n != world.name) {
-        changes.name = Set(name);
-        changed = true;
-    }
-    if let Some(description) = description.filter(|d| *d != world.description) {
-        changes.description = Set(description);
-        changed = true;
-    }
     let settings = settings_patch
         .map(|patch| merge_document("settings", world.settings.clone(), &patch))
         .transpose()?;
-    if let Some(settings) = settings.filter(|s| *s != world.settings) {
-        changes.settings = Set(settings);
-        changed = true;
-    }
-    if let Some(visibility) = request
-        .visibility
-        .map(|v| v.as_str().to_owned())
-        .filter(|v| *v != world.visibility)
-    {
-        changes.visibility = Set(visibility);
-        changed = true;
-    }
+    let visibility = request.visibility.map(|v| v.as_str().to_owned());
+    let mut changed = changed_to(
+        name.map(Name::into_inner),
+        &mut world.name,
+        &mut changes.name,
+    );
+    changed |= changed_to(
+        description,
+        &mut world.description,
+        &mut changes.description,
+    );
+    changed |= changed_to(settings, &mut world.settings, &mut changes.settings);
+    changed |= changed_to(visibility, &mut world.visibility, &mut changes.visibility);
     if !changed {
         w.commit().await?;
         return Ok(WorldDto::new(world, access.role));

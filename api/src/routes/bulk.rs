@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// operation's status (404, 409, 412 or 422) with `errors[].field` naming it, e.g.
 /// `operations[3].body.name`. Accepts `Idempotency-Key`.
 #[utoipa::path(tag = "bulk", security(("bearer" = [])), request_body = BatchRequest,
-    params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader),
+    params(crate::idempotency::IdempotencyKeyHeader),
     responses(
         (status = 200, body = BatchResponse),
         crate::responses::VersionedWriteErrors,
@@ -45,7 +45,7 @@ pub async fn apply_batch(
 /// children, and one `{"relation": {id, source_id, target_id, kind, attributes,
 /// created_at, updated_at}}` per relation. One consistent snapshot, however long it
 /// streams. Readable by whoever can read the world.
-#[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "bulk", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader), responses(
     (status = 200, description = "The export, one JSON object per line", content_type = "application/x-ndjson", body = String),
     crate::responses::ReadErrors,
 ))]

@@ -30,7 +30,7 @@ pub struct FeedParams {
 /// Every change to the world after `after`, in commit order, deletions included. Pass
 /// `next_after` back as `after` to read on; reading from the last `seq` seen returns each
 /// change exactly once.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), FeedParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, FeedParams), responses(
     (status = 200, body = ChangesPage),
     (status = 410, response = crate::responses::ChangesExpired),
     crate::responses::ReadErrors,
@@ -42,14 +42,15 @@ pub async fn list_changes(
     QueryParams(params): QueryParams<FeedParams>,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
-    let page = reads
-        .run(async |db| changes::feed(db, caller.as_ref(), *path, params.after, params.limit).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+    reads
+        .json(async |db| {
+            changes::feed(db, caller.as_ref(), *path, params.after, params.limit).await
+        })
+        .await
 }
 
 /// The world's deleted elements, most recently deleted first (owner, editor).
-#[utoipa::path(tag = "history", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<TrashedElementDto>),
     crate::responses::ReadErrors,
 ))]
@@ -61,15 +62,14 @@ pub async fn list_trash(
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let items = reads
-        .run(async |db| trash::list(db, &actor, *path, page.clone()).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(items))
+    reads
+        .json(async |db| trash::list(db, &actor, *path, page.clone()).await)
+        .await
 }
 
 /// Brings a deleted element back with its id and a new version, with the relations deleted
 /// with it whose other end still exists (owner, editor).
-#[utoipa::path(tag = "history", security(("bearer" = [])), params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "history", security(("bearer" = [])), responses(
     (status = 200, body = ElementDto, headers(("ETag" = String))),
     crate::responses::WriteErrors,
 ))]

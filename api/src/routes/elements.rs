@@ -68,7 +68,7 @@ enum ElementSort {
 }
 
 /// The world's elements, filtered and sorted, paginated.
-#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ElementListParams), responses(
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ElementListParams), responses(
     (status = 200, body = Page<ElementDto>),
     crate::responses::ReadErrors,
 ))]
@@ -89,14 +89,13 @@ pub async fn list_elements(
         limit: params.limit,
         cursor: params.cursor,
     };
-    let page = reads
-        .run(async |db| elements::list(db, caller.as_ref(), *path, query.clone()).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+    reads
+        .json(async |db| elements::list(db, caller.as_ref(), *path, query.clone()).await)
+        .await
 }
 
 /// Adds an element to the world (owner, editor).
-#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
+#[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = CreateElementRequest, params(crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = ElementDto, headers(("Location" = String), ("ETag" = String)), links(
         ("GetElement" = (operation_id = "get_element", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
         ("UpdateElement" = (operation_id = "update_element", parameters(("world_id" = "$request.path.world_id"), ("element_id" = "$response.body#/id")))),
@@ -127,7 +126,7 @@ pub struct ElementVersionParams {
 }
 
 /// One element, as it is or (with `version`) as it was.
-#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementVersionParams), responses(
+#[utoipa::path(tag = "elements", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ElementVersionParams), responses(
     (status = 200, body = ElementDto, headers(("ETag" = String, description = "Only without `version`"))),
     crate::responses::ReadErrors,
 ))]
@@ -154,7 +153,7 @@ pub async fn get_element(
 }
 
 /// The element's revisions, newest first, each with the JSON Patch that made it.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
     crate::responses::ReadErrors,
 ))]
@@ -167,8 +166,8 @@ pub async fn element_history(
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     let page = params.into_request()?;
-    let history = reads
-        .run(async |db| {
+    reads
+        .json(async |db| {
             changes::history(
                 db,
                 caller.as_ref(),
@@ -178,13 +177,12 @@ pub async fn element_history(
             )
             .await
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(history))
+        .await
 }
 
 /// Makes the element's fields those of an earlier version, as a new version (owner, editor).
 #[utoipa::path(tag = "history", security(("bearer" = [])), request_body = RevertRequest,
-    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = ElementDto, headers(("ETag" = String))),
         crate::responses::VersionedWriteErrors,
@@ -204,7 +202,7 @@ pub async fn revert_element(
 
 /// Changes an element (owner, editor). `attributes` is a merge patch; `tags` replaces.
 #[utoipa::path(tag = "elements", security(("bearer" = [])), request_body = UpdateElementRequest,
-    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = ElementDto, headers(("ETag" = String))),
         crate::responses::VersionedWriteErrors,
@@ -224,7 +222,7 @@ pub async fn update_element(
 
 /// Deletes an element: its relations go with it, its children become roots.
 #[utoipa::path(tag = "elements", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::VersionedWriteErrors,
@@ -258,7 +256,7 @@ pub struct ElementRelationsParams {
 }
 
 /// The element's relations, each with its other end embedded.
-#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("element_id" = Uuid, Path), ElementRelationsParams), responses(
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ElementRelationsParams), responses(
     (status = 200, body = Page<ElementRelationDto>),
     crate::responses::ReadErrors,
 ))]
@@ -272,8 +270,8 @@ pub async fn list_element_relations(
     let (world_id, element_id) = path.into_inner();
     let page = PageRequest::parse(params.limit, params.cursor)?;
     let direction = params.direction.unwrap_or_default();
-    let page = reads
-        .run(async |db| {
+    reads
+        .json(async |db| {
             relations::list_for_element(
                 db,
                 caller.as_ref(),
@@ -285,6 +283,5 @@ pub async fn list_element_relations(
             )
             .await
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+        .await
 }

@@ -14,7 +14,6 @@ use crate::state::AppState;
 /// whether or not the address has an account; it expires after 7 days. 409 when the address
 /// is a member already or has a pending invitation to this world.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = CreateInvitationRequest,
-    params(("world_id" = Uuid, Path)),
     responses(
         (status = 201, body = InvitationDto, headers(("Location" = String, description = "The new invitation"))),
         crate::responses::WriteErrors,
@@ -37,7 +36,7 @@ pub async fn create_invitation(
 }
 
 /// The world's pending invitations, newest first (owner only).
-#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, body = service::paging::Page<InvitationDto>),
     crate::responses::ReadErrors,
 ))]
@@ -56,7 +55,6 @@ pub async fn list_world_invitations(
 
 /// Revokes a pending invitation (owner only); 409 when it is no longer pending.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("invitation_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Revoked"),
         crate::responses::WriteErrors,
@@ -91,7 +89,7 @@ pub async fn list_my_invitations(
 /// Accepts an invitation addressed to the caller: the caller becomes a member with the
 /// invited role. Anyone else's invitation is 404; one no longer pending (accepted,
 /// declined, revoked or expired) is 409.
-#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("invitation_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "invitations", security(("bearer" = [])), responses(
     (status = 200, body = WorldDto),
     crate::responses::WriteErrors,
 ))]
@@ -106,7 +104,7 @@ pub async fn accept_invitation(
 
 /// Declines an invitation addressed to the caller. Anyone else's invitation is 404; one no
 /// longer pending is 409.
-#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("invitation_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "invitations", security(("bearer" = [])), responses(
     (status = 204, description = "Declined"),
     crate::responses::WriteErrors,
 ))]

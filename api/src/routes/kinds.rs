@@ -22,7 +22,7 @@ use crate::state::AppState;
 /// with `#`), names another `$schema`, or is larger than 64 KiB as compact JSON is 422;
 /// `format` is asserted. The server never fetches anything a schema names.
 #[utoipa::path(tag = "kinds", security(("bearer" = [])), request_body = PutKindRequest,
-    params(("world_id" = Uuid, Path), ("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = KindDto, headers(("ETag" = String))),
         (status = 201, body = KindDto, headers(("Location" = String), ("ETag" = String))),
@@ -48,7 +48,7 @@ pub async fn put_kind(
 }
 
 /// The world's element kinds that have a schema, by name.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<KindDto>),
     crate::responses::ReadErrors,
 ))]
@@ -60,14 +60,13 @@ pub async fn list_kinds(
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let kinds = reads
-        .run(async |db| kinds::list_kinds(db, caller.as_ref(), *path, page.clone()).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(kinds))
+    reads
+        .json(async |db| kinds::list_kinds(db, caller.as_ref(), *path, page.clone()).await)
+        .await
 }
 
 /// One element kind with its schema.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("kind" = String, Path)), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader), responses(
     (status = 200, body = KindDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
@@ -87,7 +86,7 @@ pub async fn get_kind(
 /// Removes an element kind's schema (owner, editor): its elements keep their kind,
 /// unvalidated.
 #[utoipa::path(tag = "kinds", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::VersionedWriteErrors,
@@ -108,7 +107,7 @@ pub async fn delete_kind(
 /// with one error per violation. A page looks at up to 10,000 elements: it may hold fewer
 /// than `limit` items (even none) and still carry a `next_cursor`; the list ends when
 /// `next_cursor` is null.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("kind" = String, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<ViolationDto>),
     crate::responses::ReadErrors,
 ))]
@@ -121,12 +120,11 @@ pub async fn list_violations(
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
     let page = params.into_request()?;
-    let violations = reads
-        .run(async |db| {
+    reads
+        .json(async |db| {
             kinds::violations_page(db, caller.as_ref(), world_id, kind.clone(), page.clone()).await
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(violations))
+        .await
 }
 
 /// Registers a relation kind, or replaces it (owner, editor): the element kinds its source
@@ -134,7 +132,7 @@ pub async fn list_violations(
 /// this kind, or changing a relation to it, with an end of another kind is 422; existing
 /// relations are not checked. 201 when new, 200 when replaced.
 #[utoipa::path(tag = "kinds", security(("bearer" = [])), request_body = PutRelationKindRequest,
-    params(("world_id" = Uuid, Path), ("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(("kind" = String, Path, pattern = "^[a-z][a-z0-9_]{0,63}$"), crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = RelationKindDto, headers(("ETag" = String))),
         (status = 201, body = RelationKindDto, headers(("Location" = String), ("ETag" = String))),
@@ -161,7 +159,7 @@ pub async fn put_relation_kind(
 }
 
 /// The world's relation kinds, by name.
-#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "kinds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<RelationKindDto>),
     crate::responses::ReadErrors,
 ))]
@@ -173,15 +171,14 @@ pub async fn list_relation_kinds(
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = params.into_request()?;
-    let kinds = reads
-        .run(async |db| kinds::list_relation_kinds(db, caller.as_ref(), *path, page.clone()).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(kinds))
+    reads
+        .json(async |db| kinds::list_relation_kinds(db, caller.as_ref(), *path, page.clone()).await)
+        .await
 }
 
 /// Removes a relation kind (owner, editor): its relations stay, unchecked.
 #[utoipa::path(tag = "kinds", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("kind" = String, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::VersionedWriteErrors,

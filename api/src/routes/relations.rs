@@ -14,7 +14,7 @@ use crate::routes::worlds::PageParams;
 use crate::state::AppState;
 
 /// Relates two elements of the world (owner, editor).
-#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(("world_id" = Uuid, Path), crate::idempotency::IdempotencyKeyHeader), responses(
+#[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = CreateRelationRequest, params(crate::idempotency::IdempotencyKeyHeader), responses(
     (status = 201, body = RelationDto, headers(("Location" = String), ("ETag" = String)), links(
         ("GetRelation" = (operation_id = "get_relation", parameters(("world_id" = "$request.path.world_id"), ("relation_id" = "$response.body#/id")))),
         ("UpdateRelation" = (operation_id = "update_relation", parameters(("world_id" = "$request.path.world_id"), ("relation_id" = "$response.body#/id")))),
@@ -36,7 +36,7 @@ pub async fn create_relation(
 }
 
 /// One relation.
-#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("relation_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "relations", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader), responses(
     (status = 200, body = RelationDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
@@ -55,7 +55,7 @@ pub async fn get_relation(
 
 /// Changes a relation's kind or attributes (merge patch).
 #[utoipa::path(tag = "relations", security(("bearer" = [])), request_body = UpdateRelationRequest,
-    params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = RelationDto, headers(("ETag" = String))),
         crate::responses::VersionedWriteErrors,
@@ -76,7 +76,7 @@ pub async fn update_relation(
 
 /// Deletes a relation.
 #[utoipa::path(tag = "relations", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::VersionedWriteErrors,
@@ -94,7 +94,7 @@ pub async fn delete_relation(
 }
 
 /// The relation's revisions, newest first, each with the JSON Patch that made it.
-#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path), ("relation_id" = Uuid, Path), PageParams), responses(
+#[utoipa::path(tag = "history", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, PageParams), responses(
     (status = 200, body = Page<RevisionDto>),
     crate::responses::ReadErrors,
 ))]
@@ -107,10 +107,9 @@ pub async fn relation_history(
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
     let page = params.into_request()?;
-    let history = reads
-        .run(async |db| {
+    reads
+        .json(async |db| {
             relations::history(db, caller.as_ref(), world_id, relation_id, page.clone()).await
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(history))
+        .await
 }

@@ -50,7 +50,7 @@ pub async fn list_tokens(
 
 /// Deletes one of the caller's personal access tokens; it stops working at once. Needs a
 /// login.
-#[utoipa::path(tag = "tokens", security(("bearer" = [])), params(("token_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
     crate::responses::WriteErrors,
 ))]
@@ -80,7 +80,7 @@ pub async fn list_sessions(
 
 /// Ends one of the caller's logins: its refresh and access tokens stop working at once.
 /// Needs a login.
-#[utoipa::path(tag = "tokens", security(("bearer" = [])), params(("session_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
     (status = 204, description = "Ended"),
     crate::responses::WriteErrors,
 ))]

@@ -16,7 +16,6 @@ use crate::state::AppState;
 /// says (`webhook-id` is `<world_id>:<seq>`), in `seq` order, at least once; failures are
 /// retried for 24 hours, then the webhook is deactivated.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = CreateWebhookRequest,
-    params(("world_id" = Uuid, Path)),
     responses(
         (status = 201, body = CreatedWebhookDto, headers(("Location" = String))),
         crate::responses::WriteErrors,
@@ -40,7 +39,7 @@ pub async fn create_webhook(
 }
 
 /// The world's webhooks, oldest first (owner only; at most 20, so one page).
-#[utoipa::path(tag = "webhooks", security(("bearer" = [])), params(("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "webhooks", security(("bearer" = [])), responses(
     (status = 200, body = Vec<WebhookDto>),
     crate::responses::ReadErrors,
 ))]
@@ -56,7 +55,6 @@ pub async fn list_webhooks(
 /// Changes a webhook (owner only). `active: true` reactivates a deactivated one;
 /// `active: false` pauses it and drops what it was still owed.
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])), request_body = UpdateWebhookRequest,
-    params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path)),
     responses(
         (status = 200, body = WebhookDto),
         crate::responses::WriteErrors,
@@ -83,7 +81,6 @@ pub async fn update_webhook(
 
 /// Deletes a webhook, with its pending deliveries and its log (owner only).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::WriteErrors,
@@ -102,7 +99,7 @@ pub async fn delete_webhook(
 /// The webhook's recent delivery attempts, newest first (owner only). Kept as long as
 /// the change log (`CHANGES_RETENTION_DAYS`).
 #[utoipa::path(tag = "webhooks", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("webhook_id" = Uuid, Path), PageParams),
+    params(PageParams),
     responses(
         (status = 200, body = Page<DeliveryDto>),
         crate::responses::ReadErrors,

@@ -52,10 +52,9 @@ pub async fn list_worlds(
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let page = page.into_request()?;
-    let page = reads
-        .run(async |db| worlds::list(db, &actor, page.clone()).await)
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+    reads
+        .json(async |db| worlds::list(db, &actor, page.clone()).await)
+        .await
 }
 
 /// Creates a world owned by the caller.
@@ -84,7 +83,7 @@ pub async fn create_world(
 }
 
 /// A world. Public worlds are readable by anyone, also without a token.
-#[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "worlds", security((), ("bearer" = [])), params(crate::reads::ConsistencyTokenHeader), responses(
     (status = 200, body = WorldDto, headers(("ETag" = String))),
     crate::responses::ReadErrors,
 ))]
@@ -102,7 +101,7 @@ pub async fn get_world(
 
 /// Changes a world (owner, editor; visibility: owner only). `settings` is a merge patch.
 #[utoipa::path(tag = "worlds", security(("bearer" = [])), request_body = UpdateWorldRequest,
-    params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 200, body = WorldDto, headers(("ETag" = String))),
         crate::responses::VersionedWriteErrors,
@@ -121,7 +120,7 @@ pub async fn update_world(
 
 /// Deletes a world with everything in it (owner only).
 #[utoipa::path(tag = "worlds", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag last seen")),
+    params(crate::extract::IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
         crate::responses::VersionedWriteErrors,
@@ -138,7 +137,7 @@ pub async fn delete_world(
 }
 
 /// The world's members, the owner included (members only).
-#[utoipa::path(tag = "members", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader, ("world_id" = Uuid, Path)), responses(
+#[utoipa::path(tag = "members", security(("bearer" = [])), params(crate::reads::ConsistencyTokenHeader), responses(
     (status = 200, body = Vec<MemberDto>),
     crate::responses::ReadErrors,
 ))]
@@ -157,7 +156,6 @@ pub async fn list_members(
 
 /// Grants a user a role in the world (owner only).
 #[utoipa::path(tag = "members", security(("bearer" = [])), request_body = PutMemberRequest,
-    params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses(
         (status = 200, body = MemberDto),
         crate::responses::WriteErrors,
@@ -175,7 +173,6 @@ pub async fn put_member(
 
 /// Removes a member (the owner, or the member themself).
 #[utoipa::path(tag = "members", security(("bearer" = [])),
-    params(("world_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses(
         (status = 204, description = "Removed"),
         crate::responses::WriteErrors,

@@ -68,6 +68,17 @@ pub async fn create_many(
     rows: Vec<(Uuid, NewElement)>,
 ) -> Result<Vec<world_elements::Model>, BulkError> {
     let per_statement = batch_rows(w.backend(), ELEMENT_COLUMNS);
+    in_chunks(w, rows, per_statement, create_chunk).await
+}
+
+/// Writes `rows` with `create_chunk`, `per_statement` rows at a time (one multi-row
+/// statement each), and gives a failure the index of its row among all `rows`.
+pub(crate) async fn in_chunks<Row, Made>(
+    w: &mut WorldWrite,
+    rows: Vec<Row>,
+    per_statement: usize,
+    mut create_chunk: impl AsyncFnMut(&mut WorldWrite, Vec<Row>) -> Result<Vec<Made>, BulkError>,
+) -> Result<Vec<Made>, BulkError> {
     let mut made = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

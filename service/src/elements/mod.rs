@@ -165,12 +165,11 @@ pub async fn create(
     world_id: Uuid,
     request: CreateElementRequest,
 ) -> Result<ElementDto> {
-    // Authorize before validating: a stranger learns nothing from 422s.
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    w.defer_final_write();
-    let element = create_in(&mut w, request).await?;
-    w.commit().await?;
+    let element = WorldWrite::edit(db, actor, world_id, async |w| {
+        w.defer_final_write();
+        create_in(w, request).await
+    })
+    .await?;
     Ok(element.into())
 }
 
@@ -304,10 +303,10 @@ pub async fn delete(
     element_id: Uuid,
     if_match: Option<i32>,
 ) -> Result<()> {
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    delete_in(&mut w, element_id, if_match).await?;
-    w.commit().await
+    WorldWrite::edit(db, actor, world_id, async |w| {
+        delete_in(w, element_id, if_match).await
+    })
+    .await
 }
 
 /// Deletes an element inside `w`, whose caller was authorized: what the endpoint and a
@@ -402,9 +401,9 @@ pub async fn restore(
     world_id: Uuid,
     element_id: Uuid,
 ) -> Result<ElementDto> {
-    let (mut w, access) = WorldWrite::begin_as(db, actor, world_id).await?;
-    access.require(Role::Editor)?;
-    let element = element_write::restore(&mut w, element_id).await?;
-    w.commit().await?;
+    let element = WorldWrite::edit(db, actor, world_id, async |w| {
+        element_write::restore(w, element_id).await
+    })
+    .await?;
     Ok(element.into())
 }

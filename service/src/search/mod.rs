@@ -8,7 +8,7 @@ mod sql;
 use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use query::SearchQuery;
@@ -54,11 +54,20 @@ pub struct SearchResults {
     pub items: Vec<SearchHit>,
 }
 
-/// A search request as the client sent it.
-#[derive(Debug, Default, Clone)]
+/// A search request as the client sent it: the query string of the search endpoint.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchRequest {
+    /// What to look for, 1 to 200 characters: words (all must appear; English stemming,
+    /// case and accents ignored), `"quoted phrases"`, `-excluded` words, `or` between
+    /// alternatives. The last word also matches as a prefix (`drag` finds `dragon`).
+    #[param(min_length = 1, max_length = 200)]
     pub q: Option<String>,
+    /// Only elements of this kind.
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
+    /// Results, 1 to 50 (default 20).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<u64>,
 }
 

@@ -56,18 +56,23 @@ fn html_escaped(text: &str) -> String {
     )
 }
 
-fn postgres(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
-    let query = search
-        .query
-        .to_tsquery(CONFIG, &mut |word| binds.bind(word.into()));
-    let world = binds.bind(world_id.into());
-    let kind = match &search.kind {
+/// `AND` the element's kind, when the search names one (the same on both backends).
+fn kind_filter(binds: &mut Binds, search: &Search) -> String {
+    match &search.kind {
         Some(kind) => format!(
             "AND EXISTS (SELECT 1 FROM world_elements k WHERE k.id = s.element_id AND k.kind = {})",
             binds.bind(kind.as_str().into())
         ),
         None => String::new(),
-    };
+    }
+}
+
+fn postgres(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
+    let query = search
+        .query
+        .to_tsquery(CONFIG, &mut |word| binds.bind(word.into()));
+    let world = binds.bind(world_id.into());
+    let kind = kind_filter(binds, search);
     let limit = binds.bind((search.limit as i64).into());
     let options = binds.bind(HEADLINE_OPTIONS.into());
     let headline = |text: &str| {
@@ -101,13 +106,7 @@ fn postgres(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
 fn sqlite(binds: &mut Binds, world_id: Uuid, search: &Search) -> String {
     let matched = binds.bind(search.query.to_fts5().into());
     let world = binds.bind(world_id.into());
-    let kind = match &search.kind {
-        Some(kind) => format!(
-            "AND EXISTS (SELECT 1 FROM world_elements k WHERE k.id = s.element_id AND k.kind = {})",
-            binds.bind(kind.as_str().into())
-        ),
-        None => String::new(),
-    };
+    let kind = kind_filter(binds, search);
     let limit = binds.bind((search.limit as i64).into());
     let snippet = |column: u32| {
         format!(

@@ -5,18 +5,15 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use entity::{webhooks, world_changes};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use entity::webhooks;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    prelude::DateTimeWithTimeZone,
+    DatabaseConnection, EntityTrait, FromQueryResult, QuerySelect, prelude::DateTimeWithTimeZone,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::outbox::{self, AfterFailure, Claimed, Disposition, Outcome};
 use super::target::{self, TargetPolicy, WebhookUrl};
-use crate::changes::ChangeDto;
 use crate::error::{Error, Result};
 use crate::versioning::now;
 
@@ -170,18 +167,6 @@ struct Hook {
     active: bool,
 }
 
-/// A change as the feed reads it, `data` as the database's text.
-#[derive(Debug, FromQueryResult)]
-struct ChangeRow {
-    seq: i64,
-    r#type: String,
-    resource_id: uuid::Uuid,
-    version: Option<i32>,
-    actor_id: Option<uuid::Uuid>,
-    at: DateTimeWithTimeZone,
-    data: Option<String>,
-}
-
 /// One attempt at one delivery, start to finish; errors are logged, and the lease makes
 /// the delivery due again.
 async fn deliver(db: &DatabaseConnection, config: DeliveryConfig, claimed: Claimed) {
@@ -253,39 +238,8 @@ async fn change_body(
     world_id: uuid::Uuid,
     seq: i64,
 ) -> Result<Option<Vec<u8>>> {
-    let row = world_changes::Entity::find()
-        .select_only()
-        .columns([
-            world_changes::Column::Seq,
-            world_changes::Column::Type,
-            world_changes::Column::ResourceId,
-            world_changes::Column::Version,
-            world_changes::Column::ActorId,
-            world_changes::Column::At,
-        ])
-        .column_as(
-            Expr::col(world_changes::Column::Data).cast_as("text"),
-            "data",
-        )
-        .filter(world_changes::Column::WorldId.eq(world_id))
-        .filter(world_changes::Column::Seq.eq(seq))
-        .into_model::<ChangeRow>()
-        .one(db)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let data = row
-        .data
-        .map(serde_json::value::RawValue::from_string)
-        .transpose()
-        .map_err(|e| Error::internal("stored change data is not JSON", e))?;
-    let change = ChangeDto {
-        seq: row.seq,
-        change_type: row.r#type,
-        resource_id: row.resource_id,
-        version: row.version,
-        actor_id: row.actor_id,
-        at: row.at.with_timezone(&Utc),
-        data,
+    let Some(change) = crate::changes::one_change(db, world_id, seq).await? else {
+        return Ok(None);
     };
     serde_json::to_vec(&change)
         .map(Some)
