@@ -271,6 +271,22 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
     }
 }
 
+/// The page a list request asks for: its `limit` and `cursor` (declared in the document as
+/// [`crate::routes::worlds::PageParams`]); a bad one is 400.
+pub struct Paged(pub service::paging::PageRequest);
+
+impl FromRequest for Paged {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let parsed = QueryParams::<crate::routes::worlds::PageParams>::from_request(req, payload)
+            .into_inner()
+            .and_then(|QueryParams(params)| Ok(params.into_request()?));
+        std::future::ready(parsed.map(Paged))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,21 @@ pub fn versioned(status: StatusCode, version: i32, body: &impl Serialize) -> Htt
         .json(body)
 }
 
+/// A PUT's answer: 201 with `location` when it made the resource, 200 when it replaced
+/// it; `ETag` either way.
+pub fn put_answer(
+    created_it: bool,
+    location: String,
+    version: i32,
+    body: &impl Serialize,
+) -> HttpResponse {
+    if created_it {
+        created(location, version, body)
+    } else {
+        versioned(StatusCode::OK, version, body)
+    }
+}
+
 /// 201 with the new resource's `Location` and `ETag`.
 pub fn created(location: String, version: i32, body: &impl Serialize) -> HttpResponse {
     HttpResponse::Created()

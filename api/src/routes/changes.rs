@@ -8,7 +8,7 @@ use service::paging::Page;
 use service::trash::{self, TrashedElementDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, MaybeCaller, QueryParams};
+use crate::extract::{Authenticated, MaybeCaller, Paged, QueryParams};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
 use crate::respond::versioned;
@@ -58,10 +58,9 @@ pub async fn list_changes(
 pub async fn list_trash(
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
-    let page = params.into_request()?;
     reads
         .json(async |db| trash::list(db, &actor, *path, page.clone()).await)
         .await

@@ -10,7 +10,7 @@ use service::paging::{Page, PageRequest};
 use service::relations::{self, Direction, ElementRelationDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, Paged, QueryParams};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
 use crate::respond::{created, versioned};
@@ -139,12 +139,11 @@ pub async fn get_element(
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
     if let Some(version) = params.version {
-        let element = reads
-            .run(async |db| {
+        return reads
+            .json(async |db| {
                 elements::get_version(db, caller.as_ref(), world_id, element_id, version).await
             })
-            .await?;
-        return Ok(HttpResponse::Ok().json(element));
+            .await;
     }
     let element = reads
         .run(async |db| elements::get(db, caller.as_ref(), world_id, element_id).await)
@@ -161,11 +160,10 @@ pub async fn get_element(
 pub async fn element_history(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
-    let page = params.into_request()?;
     reads
         .json(async |db| {
             changes::history(

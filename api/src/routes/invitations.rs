@@ -5,7 +5,7 @@ use service::invitations::{self, CreateInvitationRequest, InvitationDto, Receive
 use service::worlds::WorldDto;
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, JsonBody, QueryParams};
+use crate::extract::{Authenticated, JsonBody, Paged};
 use crate::problem::ApiResult;
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -45,11 +45,9 @@ pub async fn list_world_invitations(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     path: web::Path<Uuid>,
-    QueryParams(page): QueryParams<PageParams>,
+    Paged(page): Paged,
 ) -> ApiResult<HttpResponse> {
-    let page =
-        invitations::list_for_world(&state.db, &actor, path.into_inner(), page.into_request()?)
-            .await?;
+    let page = invitations::list_for_world(&state.db, &actor, path.into_inner(), page).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -80,9 +78,9 @@ pub async fn revoke_invitation(
 pub async fn list_my_invitations(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-    QueryParams(page): QueryParams<PageParams>,
+    Paged(page): Paged,
 ) -> ApiResult<HttpResponse> {
-    let page = invitations::list_mine(&state.db, &actor, page.into_request()?).await?;
+    let page = invitations::list_mine(&state.db, &actor, page).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

@@ -7,10 +7,10 @@ use service::kinds::{
 use service::paging::Page;
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, Paged};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
-use crate::respond::{created, versioned};
+use crate::respond::{put_answer, versioned};
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
 
@@ -39,12 +39,8 @@ pub async fn put_kind(
     let (world_id, kind) = path.into_inner();
     let put = kinds::put_kind(&state.db, &actor, world_id, kind, if_match, body).await?;
     let kind = put.resource;
-    Ok(if put.created {
-        let location = format!("/api/v1/worlds/{world_id}/kinds/{}", kind.kind);
-        created(location, kind.version, &kind)
-    } else {
-        versioned(StatusCode::OK, kind.version, &kind)
-    })
+    let location = format!("/api/v1/worlds/{world_id}/kinds/{}", kind.kind);
+    Ok(put_answer(put.created, location, kind.version, &kind))
 }
 
 /// The world's element kinds that have a schema, by name.
@@ -56,10 +52,9 @@ pub async fn put_kind(
 pub async fn list_kinds(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
-    let page = params.into_request()?;
     reads
         .json(async |db| kinds::list_kinds(db, caller.as_ref(), *path, page.clone()).await)
         .await
@@ -115,11 +110,10 @@ pub async fn delete_kind(
 pub async fn list_violations(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, String)>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, kind) = path.into_inner();
-    let page = params.into_request()?;
     reads
         .json(async |db| {
             kinds::violations_page(db, caller.as_ref(), world_id, kind.clone(), page.clone()).await
@@ -149,13 +143,9 @@ pub async fn put_relation_kind(
     let (world_id, kind) = path.into_inner();
     let put = kinds::put_relation_kind(&state.db, &actor, world_id, kind, if_match, body).await?;
     let kind = put.resource;
-    Ok(if put.created {
-        // The resource's own URI: the contract gives it PUT and DELETE (no GET of one).
-        let location = format!("/api/v1/worlds/{world_id}/relation-kinds/{}", kind.kind);
-        created(location, kind.version, &kind)
-    } else {
-        versioned(StatusCode::OK, kind.version, &kind)
-    })
+    // The resource's own URI: the contract gives it PUT and DELETE (no GET of one).
+    let location = format!("/api/v1/worlds/{world_id}/relation-kinds/{}", kind.kind);
+    Ok(put_answer(put.created, location, kind.version, &kind))
 }
 
 /// The world's relation kinds, by name.
@@ -167,10 +157,9 @@ pub async fn put_relation_kind(
 pub async fn list_relation_kinds(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<Uuid>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
-    let page = params.into_request()?;
     reads
         .json(async |db| kinds::list_relation_kinds(db, caller.as_ref(), *path, page.clone()).await)
         .await

@@ -6,7 +6,7 @@ use service::paging::Page;
 use service::relations::{self, CreateRelationRequest, RelationDto, UpdateRelationRequest};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, Paged};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
 use crate::respond::{created, versioned};
@@ -102,11 +102,10 @@ pub async fn delete_relation(
 pub async fn relation_history(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, relation_id) = path.into_inner();
-    let page = params.into_request()?;
     reads
         .json(async |db| {
             relations::history(db, caller.as_ref(), world_id, relation_id, page.clone()).await

@@ -4,11 +4,11 @@ use actix_web::{HttpResponse, get, web};
 use service::elements::ElementDto;
 use service::graph::{self, Graph, GraphRequest, PathDto, PathRequest};
 use service::mentions;
-use service::paging::{Page, PageRequest};
+use service::paging::Page;
 use service::search::{self, SearchRequest, SearchResults};
 use uuid::Uuid;
 
-use crate::extract::{MaybeCaller, QueryParams};
+use crate::extract::{MaybeCaller, Paged, QueryParams};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
 use crate::routes::worlds::PageParams;
@@ -84,11 +84,10 @@ pub async fn find_path(
 pub async fn element_mentions(
     MaybeCaller(caller): MaybeCaller,
     path: web::Path<(Uuid, Uuid)>,
-    QueryParams(params): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
     let (world_id, element_id) = path.into_inner();
-    let page: PageRequest = params.into_request()?;
     reads
         .json(async |db| {
             mentions::list(db, caller.as_ref(), world_id, element_id, page.clone()).await

@@ -7,7 +7,7 @@ use service::personal_tokens::{
 use service::sessions::{self, SessionDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, JsonBody, QueryParams};
+use crate::extract::{Authenticated, JsonBody, Paged};
 use crate::problem::ApiResult;
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -42,9 +42,9 @@ pub async fn create_token(
 pub async fn list_tokens(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-    QueryParams(page): QueryParams<PageParams>,
+    Paged(page): Paged,
 ) -> ApiResult<HttpResponse> {
-    let page = personal_tokens::list(&state.db, &actor, page.into_request()?).await?;
+    let page = personal_tokens::list(&state.db, &actor, page).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

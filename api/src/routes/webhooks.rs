@@ -6,7 +6,7 @@ use service::webhooks::{
 };
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, JsonBody, QueryParams};
+use crate::extract::{Authenticated, JsonBody, Paged};
 use crate::problem::ApiResult;
 use crate::routes::worlds::PageParams;
 use crate::state::AppState;
@@ -109,16 +109,9 @@ pub async fn list_deliveries(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     path: web::Path<(Uuid, Uuid)>,
-    QueryParams(page): QueryParams<PageParams>,
+    Paged(page): Paged,
 ) -> ApiResult<HttpResponse> {
     let (world_id, webhook_id) = path.into_inner();
-    let page = webhooks::deliveries(
-        &state.db,
-        &actor,
-        world_id,
-        webhook_id,
-        page.into_request()?,
-    )
-    .await?;
+    let page = webhooks::deliveries(&state.db, &actor, world_id, webhook_id, page).await?;
     Ok(HttpResponse::Ok().json(page))
 }

@@ -7,7 +7,7 @@ use service::paging::PageRequest;
 use service::worlds::{self, CreateWorldRequest, UpdateWorldRequest, WorldDto};
 use uuid::Uuid;
 
-use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, QueryParams};
+use crate::extract::{Authenticated, IfMatch, JsonBody, MaybeCaller, Paged};
 use crate::problem::ApiResult;
 use crate::reads::Reads;
 use crate::respond::{created, versioned};
@@ -48,10 +48,9 @@ impl PageParams {
 #[get("/worlds")]
 pub async fn list_worlds(
     Authenticated(actor): Authenticated,
-    QueryParams(page): QueryParams<PageParams>,
+    Paged(page): Paged,
     reads: Reads,
 ) -> ApiResult<HttpResponse> {
-    let page = page.into_request()?;
     reads
         .json(async |db| worlds::list(db, &actor, page.clone()).await)
         .await
