@@ -2,9 +2,8 @@
 use super::*;
 
 async fn every_filter_alone_and_combined(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let other_world = app.new_world(token, "Narnia").await;
     app.create_element(token, &other_world, json!({"kind": "character", "name": "Aslan", "tags": ["hero"], "attributes": {"race": "elf"}})).await;
 

@@ -2,9 +2,8 @@
 use super::*;
 
 async fn parent_must_be_in_the_same_world(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let other = app.new_world(token, "Narnia").await;
     let foreign = app.element_id(token, &other, "place", "Cair Paravel").await;
     let local = app.element_id(token, &world, "place", "Shire").await;
@@ -43,36 +42,19 @@ async fn parent_must_be_in_the_same_world(app: TestApp) {
     )
     .await
     .assert_problem(422, "validation-failed");
-    let hobbiton = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "Hobbiton", "parent_id": local}),
-        )
-        .await;
+    let w = app.in_world(token, &world);
+    let hobbiton = w.child("place", "Hobbiton", &local).await;
     assert_eq!(hobbiton["parent_id"], local.as_str());
 }
 
 async fn cycles_are_refused(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let a = app.element_id(token, &world, "place", "a").await;
-    let b = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "b", "parent_id": a}),
-        )
-        .await;
+    let w = app.in_world(token, &world);
+    let b = w.child("place", "b", &a).await;
     let b = id_of(&b);
-    let c = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "c", "parent_id": b}),
-        )
-        .await;
+    let c = w.child("place", "c", &b).await;
     let c = id_of(&c);
 
     // A -> B -> C; making C the parent of A would close the loop.
@@ -107,7 +89,7 @@ async fn cycles_are_refused(app: TestApp) {
     )
     .await
     .assert_problem(422, "validation-failed");
-    let a_now = app.get(&element_path(&world, &a), Some(token)).await.json();
+    let a_now = app.get_json(&element_path(&world, &a), token).await;
     assert_eq!(a_now["parent_id"], Value::Null);
     assert_eq!(a_now["version"], 1);
 

@@ -5,14 +5,12 @@ use super::*;
 /// differs from created_at order).
 async fn sortable_world(app: &TestApp, token: &str) -> (String, Vec<Value>) {
     let world = app.new_world(token, "Sorting").await;
+    let w = app.in_world(token, &world);
     let mut elements = Vec::new();
     for name in [
         "delta", "alpha", "charlie", "bravo", "echo", "bravo", "alpha", "foxtrot", "bravo",
     ] {
-        elements.push(
-            app.create_element(token, &world, json!({"kind": "thing", "name": name}))
-                .await,
-        );
+        elements.push(w.create(json!({"kind": "thing", "name": name})).await);
     }
     for index in [2, 0, 6] {
         let reply = app
@@ -151,6 +149,7 @@ async fn keyset_paging_is_stable_under_concurrent_inserts(app: TestApp) {
 
     for sort in SORTS {
         let (world, elements) = sortable_world(&app, token).await;
+        let w = app.in_world(token, &world);
         let initial: HashSet<String> = elements.iter().map(id_of).collect();
         // Another task inserts while the list is walked ...
         let writer = background_inserts(&app, token, &world, 12);
@@ -178,8 +177,7 @@ async fn keyset_paging_is_stable_under_concurrent_inserts(app: TestApp) {
             // ... and some inserts certainly fall between two pages, before and after
             // the cursor.
             let name = ["abc", "mmm", "zzz"][page % 3];
-            app.create_element(token, &world, json!({"kind": "thing", "name": name}))
-                .await;
+            w.create(json!({"kind": "thing", "name": name})).await;
             assert!(page < 500, "the walk never ends");
         }
         writer.await.expect("writer task");
