@@ -743,10 +743,9 @@ impl InWorld<'_> {
 
     /// Relates `source` to `target` with `kind` and returns the relation's id.
     pub async fn relate(&self, source: &str, target: &str, kind: &str) -> String {
-        let app = self.app;
-        id_of(
-            &app.relate(self.token, self.world, source, target, kind)
-                .await,
-        )
+        let relation = self
+            .app
+            .relate(self.token, self.world, source, target, kind);
+        id_of(&relation.await)
     }
 }
