@@ -285,36 +285,20 @@ async fn deleting_a_world_removes_everything_in_it(app: TestApp) {
         .await
         .assert_problem(404, "not-found");
 
-    use sea_orm::{EntityTrait, PaginatorTrait};
     let db = app.db().await;
-    assert_eq!(
-        entity::world_elements::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::element_relations::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::world_members::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::users::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        2
-    );
+    assert_eq!(rows::<entity::world_elements::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::element_relations::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::world_members::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::users::Entity>(&db).await, 2);
+}
+
+/// How many rows the table of `E` holds.
+async fn rows<E: sea_orm::EntityTrait>(db: &sea_orm::DatabaseConnection) -> u64
+where
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    E::find().count(db).await.expect("count")
 }
 
 async fn members_are_managed_by_the_owner(app: TestApp) {
@@ -376,34 +360,19 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     );
 
     let token = Some(ada.access_token.as_str());
-    app.put(
-        &format!("{members_path}/{}", bob.id),
-        token,
-        json!({"role": "owner"}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    app.put(
-        &format!("{members_path}/{}", ada.id),
-        token,
-        json!({"role": "viewer"}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    app.put(
-        &format!("{members_path}/{}", uuid::Uuid::now_v7()),
-        token,
-        json!({"role": "viewer"}),
-    )
-    .await
-    .assert_problem(404, "not-found");
-    app.put(
-        &format!("{members_path}/{}", cy.id),
-        Some(&bob.access_token),
-        json!({"role": "editor"}),
-    )
-    .await
-    .assert_problem(403, "forbidden");
+    // Refused role changes: a second owner, the owner's own role, someone who is no
+    // member, and anyone but the owner.
+    for (by, member, role, status, slug) in [
+        (&ada, bob.id, "owner", 422, "validation-failed"),
+        (&ada, ada.id, "viewer", 422, "validation-failed"),
+        (&ada, uuid::Uuid::now_v7(), "viewer", 404, "not-found"),
+        (&bob, cy.id, "editor", 403, "forbidden"),
+    ] {
+        let path = format!("{members_path}/{member}");
+        app.put(&path, Some(&by.access_token), json!({ "role": role }))
+            .await
+            .assert_problem(status, slug);
+    }
 
     // Only the owner removes others; anyone may leave; the owner cannot.
     app.delete(
