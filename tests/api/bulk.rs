@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{Reply, TestApp, TestUser, spawn_app_with};
 use crate::helpers::{element_path, elements_path, id_of};
+use crate::helpers::{relations_path, sorted_keys, world_path};
 use crate::on_both_backends;
 
 fn batch_path(world: &str) -> String {
@@ -33,13 +34,9 @@ async fn batch(app: &TestApp, token: &str, world: &str, operations: Value) -> Re
 /// The world's change feed, as (type, resource_id) pairs.
 async fn feed(app: &TestApp, token: &str, world: &str) -> Vec<(String, String)> {
     let reply = app
-        .get(
-            &format!("/api/v1/worlds/{world}/changes?limit=1000"),
-            Some(token),
-        )
+        .get_json(&format!("/api/v1/worlds/{world}/changes?limit=1000"), token)
         .await;
-    reply.assert_status(200);
-    reply.json()["items"]
+    reply["items"]
         .as_array()
         .expect("items")
         .iter()
@@ -53,11 +50,8 @@ async fn feed(app: &TestApp, token: &str, world: &str) -> Vec<(String, String)> 
 }
 
 async fn element_count(app: &TestApp, token: &str, world: &str) -> i64 {
-    let reply = app
-        .get(&format!("/api/v1/worlds/{world}"), Some(token))
-        .await;
-    reply.assert_status(200);
-    reply.json()["element_count"].as_i64().expect("count")
+    let reply = app.get_json(&world_path(world), token).await;
+    reply["element_count"].as_i64().expect("count")
 }
 
 /// The `field`s of a problem's errors.
@@ -74,12 +68,10 @@ fn fields(problem: &Value) -> Vec<String> {
 // Batch
 
 async fn a_batch_resolves_refs_in_order_and_answers_each_result(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
-    let old = app
-        .create_element(token, &world, json!({"kind": "item", "name": "Old sword"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let old = w.create(json!({"kind": "item", "name": "Old sword"})).await;
     let reply = batch(
         &app,
         token,
@@ -144,12 +136,10 @@ async fn a_batch_resolves_refs_in_order_and_answers_each_result(app: TestApp) {
 }
 
 async fn a_failing_operation_applies_nothing_and_is_named(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
-    let kept = app
-        .create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let kept = w.create(json!({"kind": "place", "name": "Varn"})).await;
     let kept_id = id_of(&kept);
     let before = feed(&app, token, &world).await;
 
@@ -169,7 +159,7 @@ async fn a_failing_operation_applies_nothing_and_is_named(app: TestApp) {
     let problem = reply.assert_problem(422, "validation-failed");
     assert_eq!(fields(&problem), ["operations[3].body.name"]);
     // Nothing of the first three operations remains.
-    let list = app.get(&elements_path(&world), Some(token)).await.json();
+    let list = app.get_json(&elements_path(&world), token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["name"], "Varn");
     assert_eq!(list["items"][0]["version"], 1);
@@ -236,14 +226,13 @@ async fn a_failing_operation_applies_nothing_and_is_named(app: TestApp) {
     assert_eq!(fields(&problem), ["operations[0].body.attributes/race"]);
 
     assert_eq!(element_count(&app, token, &world).await, 1);
-    let list = app.get(&elements_path(&world), Some(token)).await.json();
+    let list = app.get_json(&elements_path(&world), token).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
 async fn batch_operations_are_checked_as_the_contract_says(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let cases = [
         (json!([]), "operations"),
         (
@@ -423,23 +412,9 @@ async fn a_repeated_key_gets_the_first_answer_without_a_second_effect(app: TestA
     assert_eq!(again.text, refused.text);
     assert_eq!(again.status, refused.status);
     let ends = json!({"source_id": id_of(&first.json()["results"][0]["resource"]), "target_id": id_of(&first.json()["results"][0]["resource"]), "kind": "is"});
-    let relation = post_with_key(
-        &app,
-        &format!("/api/v1/worlds/{world}/relations"),
-        token,
-        "rel-1",
-        &ends,
-    )
-    .await;
+    let relation = post_with_key(&app, &relations_path(&world), token, "rel-1", &ends).await;
     relation.assert_status(201);
-    let again = post_with_key(
-        &app,
-        &format!("/api/v1/worlds/{world}/relations"),
-        token,
-        "rel-1",
-        &ends,
-    )
-    .await;
+    let again = post_with_key(&app, &relations_path(&world), token, "rel-1", &ends).await;
     assert_eq!(again.text, relation.text);
 }
 
@@ -478,9 +453,8 @@ async fn stored_key(
 }
 
 async fn a_repeat_while_the_first_runs_is_409_and_keys_expire(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let path = elements_path(&world);
     let body = json!({"kind": "character", "name": "Ada"});
     // A first request still running (claimed, no answer yet), on this or another server.
@@ -563,13 +537,10 @@ async fn sample_world(app: &TestApp, token: &str) -> String {
     )
     .await
     .assert_status(201);
-    let child = app.create_element(token, &world, json!({"kind": "character", "name": "Ada", "summary": "Hero", "attributes": {"level": 3, "bag": {"gold": 12}}, "tags": ["hero", "elf"]})).await;
-    let parent = app
-        .create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
-        .await;
-    let root = app
-        .create_element(token, &world, json!({"kind": "region", "name": "North"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let child = w.create(json!({"kind": "character", "name": "Ada", "summary": "Hero", "attributes": {"level": 3, "bag": {"gold": 12}}, "tags": ["hero", "elf"]})).await;
+    let parent = w.create(json!({"kind": "place", "name": "Varn"})).await;
+    let root = w.create(json!({"kind": "region", "name": "North"})).await;
     app.patch(
         &element_path(&world, &id_of(&parent)),
         Some(token),
@@ -593,14 +564,14 @@ async fn sample_world(app: &TestApp, token: &str) -> String {
     .await
     .assert_status(200);
     app.post(
-        &format!("/api/v1/worlds/{world}/relations"),
+        &relations_path(&world),
         Some(token),
         json!({"source_id": id_of(&child), "target_id": id_of(&parent), "kind": "lives_in", "attributes": {"since": 1203}}),
     )
     .await
     .assert_status(201);
     app.post(
-        &format!("/api/v1/worlds/{world}/relations"),
+        &relations_path(&world),
         Some(token),
         json!({"source_id": id_of(&parent), "target_id": id_of(&root), "kind": "part_of"}),
     )
@@ -615,17 +586,6 @@ fn ndjson_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    keys
-}
-
 async fn an_export_streams_the_world_in_the_contract_order(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
@@ -636,19 +596,22 @@ async fn an_export_streams_the_world_in_the_contract_order(app: TestApp) {
     let lines = ndjson_lines(&reply.text);
     assert_eq!(lines.len(), 1 + 1 + 3 + 2);
     let header = &lines[0];
-    assert_eq!(keys(header), ["exported_at", "format", "version", "world"]);
+    assert_eq!(
+        sorted_keys(header),
+        ["exported_at", "format", "version", "world"]
+    );
     assert_eq!(header["format"], "lorebase.world");
     assert_eq!(header["version"], 1);
     assert_eq!(
         header["world"],
         json!({"name": "Eldoria", "description": "A land", "settings": {"calendar": "elven"}, "visibility": "public"})
     );
-    assert_eq!(keys(&lines[1]), ["kind"]);
+    assert_eq!(sorted_keys(&lines[1]), ["kind"]);
     assert_eq!(lines[1]["kind"]["kind"], "character");
     let elements: Vec<&Value> = lines[2..5].iter().map(|l| &l["element"]).collect();
     for element in &elements {
         assert_eq!(
-            keys(element),
+            sorted_keys(element),
             [
                 "attributes",
                 "created_at",
@@ -674,17 +637,16 @@ async fn an_export_streams_the_world_in_the_contract_order(app: TestApp) {
     );
     assert_eq!(elements[2]["tags"], json!(["hero", "elf"]));
     let stored = app
-        .get(
+        .get_json(
             &element_path(&world, elements[2]["id"].as_str().unwrap()),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(elements[2]["created_at"], stored["created_at"]);
     assert_eq!(elements[2]["updated_at"], stored["updated_at"]);
     for line in &lines[5..] {
         assert_eq!(
-            keys(&line["relation"]),
+            sorted_keys(&line["relation"]),
             [
                 "attributes",
                 "created_at",
@@ -783,10 +745,7 @@ async fn an_import_makes_a_new_world_with_new_ids_and_the_same_contents(app: Tes
     let imported = reply.json();
     let new_id = id_of(&imported);
     assert_ne!(new_id, world);
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/v1/worlds/{new_id}").as_str())
-    );
+    assert_eq!(reply.header("location"), Some(world_path(&new_id).as_str()));
     assert_eq!(imported["owner_id"], bob.id.to_string());
     assert_eq!(imported["role"], "owner");
     assert_eq!(imported["name"], "Eldoria");
@@ -815,18 +774,16 @@ async fn an_import_makes_a_new_world_with_new_ids_and_the_same_contents(app: Tes
     }
     // The element that breaks the imported kind's schema is there, in its violations.
     let violations = app
-        .get(
+        .get_json(
             &format!("/api/v1/worlds/{new_id}/kinds/character/violations"),
-            Some(&bob.access_token),
+            &bob.access_token,
         )
         .await;
-    violations.assert_status(200);
-    assert_eq!(violations.json()["items"][0]["element"]["name"], "Ada");
+    assert_eq!(violations["items"][0]["element"]["name"], "Ada");
     // The relations list of the new world works through the mapped ids.
     let list = app
-        .get(&elements_path(&new_id), Some(&bob.access_token))
-        .await
-        .json();
+        .get_json(&elements_path(&new_id), &bob.access_token)
+        .await;
     let ada_el = list["items"]
         .as_array()
         .unwrap()
@@ -835,12 +792,11 @@ async fn an_import_makes_a_new_world_with_new_ids_and_the_same_contents(app: Tes
         .unwrap()
         .clone();
     let relations = app
-        .get(
+        .get_json(
             &format!("{}/relations", element_path(&new_id, &id_of(&ada_el))),
-            Some(&bob.access_token),
+            &bob.access_token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(relations["items"][0]["other"]["name"], "Varn");
 }
 
@@ -851,20 +807,14 @@ async fn a_dry_run_counts_and_writes_nothing(app: TestApp) {
         .get(&export_path(&world), Some(&ada.access_token))
         .await
         .text;
-    let before = app
-        .get("/api/v1/worlds", Some(&ada.access_token))
-        .await
-        .json();
+    let before = app.get_json("/api/v1/worlds", &ada.access_token).await;
     let reply = import_body(&app, &ada.access_token, "?dry_run=true", export).await;
     reply.assert_status(200);
     assert_eq!(
         reply.json(),
         json!({"elements": 3, "relations": 2, "kinds": 1})
     );
-    let after = app
-        .get("/api/v1/worlds", Some(&ada.access_token))
-        .await
-        .json();
+    let after = app.get_json("/api/v1/worlds", &ada.access_token).await;
     assert_eq!(after, before);
 }
 
@@ -879,7 +829,7 @@ async fn a_bad_line_is_named_and_nothing_is_written(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
     let good = [HEADER, KIND, A, B_UNDER_A, A_TO_B].join("\n");
-    let before = app.get("/api/v1/worlds", Some(token)).await.json();
+    let before = app.get_json("/api/v1/worlds", token).await;
     let nameless = A.replace("\"A\"", "\"\"");
     let versioned = A.replace("\"name\"", "\"version\":1,\"name\"");
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -906,12 +856,12 @@ async fn a_bad_line_is_named_and_nothing_is_written(app: TestApp) {
         let problem = reply.assert_problem(422, "validation-failed");
         assert_eq!(fields(&problem)[0], field, "{body}\n{problem}");
     }
-    assert_eq!(app.get("/api/v1/worlds", Some(token)).await.json(), before);
+    assert_eq!(app.get_json("/api/v1/worlds", token).await, before);
     // The well-formed file imports, its timestamps kept.
     let reply = import_body(&app, token, "", good).await;
     reply.assert_status(201);
     let world = id_of(&reply.json());
-    let list = app.get(&elements_path(&world), Some(token)).await.json();
+    let list = app.get_json(&elements_path(&world), token).await;
     let a = list["items"]
         .as_array()
         .unwrap()
@@ -1013,16 +963,7 @@ async fn import_size_limit(backend: crate::helpers::Backend) {
     .assert_problem(413, "payload-too-large");
 }
 
-mod import_size_limit {
-    #[tokio::test]
-    async fn postgres() {
-        super::import_size_limit(crate::helpers::Backend::Postgres).await
-    }
-    #[tokio::test]
-    async fn sqlite() {
-        super::import_size_limit(crate::helpers::Backend::Sqlite).await
-    }
-}
+crate::with_each_backend!(import_size_limit);
 
 /// POSTs `lines` as an import with `Transfer-Encoding: chunked` (no length declared) and
 /// returns the answer's status.
@@ -1076,12 +1017,11 @@ async fn a_long_import_keeps_counts_and_the_change_log_right(app: TestApp) {
     let mut after = 0;
     loop {
         let page = app
-            .get(
+            .get_json(
                 &format!("/api/v1/worlds/{world}/changes?after={after}&limit=1000"),
-                Some(token),
+                token,
             )
-            .await
-            .json();
+            .await;
         for change in page["items"].as_array().expect("items") {
             assert_eq!(change["type"], "element.created");
             seqs.push(change["seq"].as_i64().expect("seq"));
@@ -1092,16 +1032,12 @@ async fn a_long_import_keeps_counts_and_the_change_log_right(app: TestApp) {
         }
     }
     assert_eq!(seqs, (1..=1100).collect::<Vec<i64>>());
+    let w = app.in_world(token, &world);
     // The next write continues the sequence.
-    app.create_element(token, &world, json!({"kind": "place", "name": "After"}))
-        .await;
+    w.create(json!({"kind": "place", "name": "After"})).await;
     let next = app
-        .get(
-            &format!("/api/v1/worlds/{world}/changes?after=1100"),
-            Some(token),
-        )
-        .await
-        .json();
+        .get_json(&format!("/api/v1/worlds/{world}/changes?after=1100"), token)
+        .await;
     assert_eq!(next["items"][0]["seq"], 1101);
     assert_eq!(element_count(&app, token, &world).await, 1101);
 }
@@ -1155,12 +1091,11 @@ async fn all_changes(app: &TestApp, token: &str, world: &str) -> Vec<Value> {
     let mut after = 0;
     loop {
         let page = app
-            .get(
+            .get_json(
                 &format!("/api/v1/worlds/{world}/changes?after={after}&limit=1000"),
-                Some(token),
+                token,
             )
-            .await
-            .json();
+            .await;
         changes.extend(page["items"].as_array().expect("items").iter().cloned());
         after = page["next_after"].as_i64().expect("next_after");
         if page["has_more"] != true {
@@ -1255,7 +1190,7 @@ on_both_backends!(an_import_of_several_chunks_keeps_every_reference_and_change);
 async fn a_bad_line_in_a_later_chunk_is_named(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
-    let before = app.get("/api/v1/worlds", Some(token)).await.json();
+    let before = app.get_json("/api/v1/worlds", token).await;
     // Element i is on line i + 2, relation j on line CHUNKED_ELEMENTS + j + 2.
     let line_of_element = |i: usize| format!("line {}", i + 2);
     let bad_parent = |i: usize, parent: usize| {
@@ -1298,19 +1233,16 @@ async fn a_bad_line_in_a_later_chunk_is_named(app: TestApp) {
         let problem = reply.assert_problem(422, "validation-failed");
         assert_eq!(fields(&problem)[0], field, "{problem}");
     }
-    assert_eq!(app.get("/api/v1/worlds", Some(token)).await.json(), before);
+    assert_eq!(app.get_json("/api/v1/worlds", token).await, before);
 }
 
 on_both_backends!(a_bad_line_in_a_later_chunk_is_named);
 
 async fn consecutive_creates_in_a_batch_link_parents_and_mentions(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
-    let varn = id_of(
-        &app.create_element(token, &world, json!({"kind": "place", "name": "Varn"}))
-            .await,
-    );
+    let w = app.in_world(token, &world);
+    let varn = w.element(json!({"kind": "place", "name": "Varn"})).await;
     let nowhere = "0192b1c4-0000-7000-8000-000000000000";
     let reply = batch(
         &app,
@@ -1342,12 +1274,8 @@ async fn consecutive_creates_in_a_batch_link_parents_and_mentions(app: TestApp) 
     assert_eq!(element_count(&app, token, &world).await, 5);
     // C and D mention Varn; the id that names nothing stays text.
     let mentions = app
-        .get(
-            &format!("{}/mentions", element_path(&world, &varn)),
-            Some(token),
-        )
-        .await
-        .json();
+        .get_json(&format!("{}/mentions", element_path(&world, &varn)), token)
+        .await;
     let mut names: Vec<&str> = mentions["items"]
         .as_array()
         .unwrap()
@@ -1381,13 +1309,9 @@ on_both_backends!(consecutive_creates_in_a_batch_link_parents_and_mentions);
 /// The names of the elements whose summaries mention `element`.
 async fn mentioned_by(app: &TestApp, token: &str, world: &str, element: &str) -> Vec<String> {
     let reply = app
-        .get(
-            &format!("{}/mentions", element_path(world, element)),
-            Some(token),
-        )
+        .get_json(&format!("{}/mentions", element_path(world, element)), token)
         .await;
-    reply.assert_status(200);
-    let mut names: Vec<String> = reply.json()["items"]
+    let mut names: Vec<String> = reply["items"]
         .as_array()
         .expect("items")
         .iter()
@@ -1401,22 +1325,17 @@ async fn mentioned_by(app: &TestApp, token: &str, world: &str, element: &str) ->
 /// those that name an element later in the file too. A mention of something that is no
 /// element of the world stays text.
 async fn an_import_maps_and_links_mentions(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let other_world = app.new_world(token, "Elsewhere").await;
     let stranger = id_of(
         &app.create_element(token, &other_world, json!({"kind": "place", "name": "Far"}))
             .await,
     );
-    let first = id_of(
-        &app.create_element(token, &world, json!({"kind": "place", "name": "First"}))
-            .await,
-    );
+    let w = app.in_world(token, &world);
+    let first = w.element(json!({"kind": "place", "name": "First"})).await;
     let second = id_of(
-        &app.create_element(
-            token,
-            &world,
+        &w.create(
             json!({"kind": "place", "name": "Second", "parent_id": first,
                    "summary": format!("below [[{first}|the first]]")}),
         )
@@ -1439,9 +1358,8 @@ async fn an_import_maps_and_links_mentions(app: TestApp) {
     reply.assert_status(201);
     let copy = id_of(&reply.json());
     let list = app
-        .get(&format!("{}?limit=10", elements_path(&copy)), Some(token))
-        .await
-        .json();
+        .get_json(&format!("{}?limit=10", elements_path(&copy)), token)
+        .await;
     let by_name: HashMap<String, Value> = list["items"]
         .as_array()
         .expect("items")

@@ -116,9 +116,8 @@ async fn move_to(app: &TestApp, token: &str, world: &str, element: &str, parent:
 }
 
 async fn depth_follows_every_hierarchy_change(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Deep").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Deep").await;
     // a > b > c > d, and x > y.
     let a = root(&app, token, &world, "a").await;
     let b = child(&app, token, &world, "b", &a).await;
@@ -295,13 +294,4 @@ async fn the_revision_backfills_depth(backend: Backend) {
     assert_eq!(stored(&db, world).await.len(), 5);
 }
 
-mod the_revision_backfills_depth {
-    #[tokio::test]
-    async fn postgres() {
-        super::the_revision_backfills_depth(crate::helpers::Backend::Postgres).await
-    }
-    #[tokio::test]
-    async fn sqlite() {
-        super::the_revision_backfills_depth(crate::helpers::Backend::Sqlite).await
-    }
-}
+crate::with_each_backend!(the_revision_backfills_depth);

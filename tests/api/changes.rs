@@ -8,8 +8,9 @@ use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::TestApp;
 use crate::helpers::{element_path, id_of};
+use crate::helpers::{elements_path, world_path};
 use crate::{on_both_backends, on_both_backends_with};
 
 fn changes_path(world: &str) -> String {
@@ -50,50 +51,18 @@ fn summary(changes: &[Value]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Makes `user` a member of `world` with `role`, directly in the database: these tests
-/// are about the change log, not about how people join.
-async fn add_member(app: &TestApp, world: &str, user: &TestUser, role: &str) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    entity::world_members::ActiveModel {
-        world_id: Set(world.parse().expect("world id")),
-        user_id: Set(user.id),
-        role: Set(role.to_owned()),
-        ..Default::default()
-    }
-    .insert(&app.db().await)
-    .await
-    .expect("add member");
-}
-
 async fn feed_records_every_change_with_deletions(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    let parent = app
-        .create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "place", "name": "Keep", "attributes": {"size": 3}}),
-        )
+    let w = app.in_world(&ada.access_token, &world);
+    let parent = w
+        .create(json!({"kind": "place", "name": "Keep", "attributes": {"size": 3}}))
         .await;
     let parent_id = id_of(&parent);
-    let child = app
-        .create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "place", "name": "Tower", "parent_id": parent_id}),
-        )
-        .await;
+    let child = w.child("place", "Tower", &parent_id).await;
     let child_id = id_of(&child);
-    let relation = app
-        .post(
-            &format!("/api/v1/worlds/{world}/relations"),
-            token,
-            json!({"source_id": child_id, "target_id": parent_id, "kind": "part_of"}),
-        )
-        .await;
-    relation.assert_status(201);
-    let relation_id = id_of(&relation.json());
+    let relation_id = w.relate(&child_id, &parent_id, "part_of").await;
     let patched = app
         .patch(
             &element_path(&world, &parent_id),
@@ -102,13 +71,9 @@ async fn feed_records_every_change_with_deletions(app: TestApp) {
         )
         .await;
     patched.assert_status(200);
-    app.patch(
-        &format!("/api/v1/worlds/{world}"),
-        token,
-        json!({"name": "Eldoria Prime"}),
-    )
-    .await
-    .assert_status(200);
+    app.patch(&world_path(&world), token, json!({"name": "Eldoria Prime"}))
+        .await
+        .assert_status(200);
 
     // Changing nothing records nothing and keeps the version.
     for body in [
@@ -123,11 +88,7 @@ async fn feed_records_every_change_with_deletions(app: TestApp) {
         assert_eq!(same.header("etag"), Some("\"2\""));
     }
     let world_same = app
-        .patch(
-            &format!("/api/v1/worlds/{world}"),
-            token,
-            json!({"name": "Eldoria Prime"}),
-        )
+        .patch(&world_path(&world), token, json!({"name": "Eldoria Prime"}))
         .await;
     world_same.assert_status(200);
     assert_eq!(world_same.json()["version"], 2);
@@ -218,13 +179,9 @@ async fn feed_parameters_and_access(app: TestApp) {
         .assert_problem(404, "not-found");
     app.get(&path, None).await.assert_problem(404, "not-found");
     // A public one is readable by anyone, as the world is.
-    app.patch(
-        &format!("/api/v1/worlds/{world}"),
-        token,
-        json!({"visibility": "public"}),
-    )
-    .await
-    .assert_status(200);
+    app.patch(&world_path(&world), token, json!({"visibility": "public"}))
+        .await
+        .assert_status(200);
     let anonymous = read_feed(&app, None, &world, 0).await;
     assert_eq!(
         summary(&anonymous),
@@ -233,7 +190,7 @@ async fn feed_parameters_and_access(app: TestApp) {
     // The log shows the world as a stranger sees it: no caller's role in it.
     assert_eq!(anonymous[0]["data"]["role"], Value::Null);
     let viewer = app.register("viewer").await;
-    add_member(&app, &world, &viewer, "viewer").await;
+    app.add_member(&world, &viewer, "viewer").await;
     assert_eq!(
         read_feed(&app, Some(&viewer.access_token), &world, 0)
             .await
@@ -246,10 +203,9 @@ async fn history_versions_and_revert(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    let v1 = app
-        .create_element(
-            &ada.access_token,
-            &world,
+    let w = app.in_world(&ada.access_token, &world);
+    let v1 = w
+        .create(
             json!({"kind": "character", "name": "Ada", "summary": "An elf",
                "attributes": {"stats": {"level": 1}}, "tags": ["hero"]}),
         )
@@ -333,22 +289,22 @@ async fn history_versions_and_revert(app: TestApp) {
 
     // Revert: the fields of version 1, as version 5; If-Match is honoured.
     let revert = format!("{path}/revert");
-    app.send_with(
+    app.if_match(
         Method::POST,
         &revert,
-        token,
+        &ada.access_token,
         Some(&json!({"version": 1})),
-        &[("if-match", "\"3\"")],
+        "\"3\"",
     )
     .await
     .assert_problem(412, "precondition-failed");
     let reverted = app
-        .send_with(
+        .if_match(
             Method::POST,
             &revert,
-            token,
+            &ada.access_token,
             Some(&json!({"version": 1})),
-            &[("if-match", "\"4\"")],
+            "\"4\"",
         )
         .await;
     reverted.assert_status(200);
@@ -377,7 +333,7 @@ async fn history_versions_and_revert(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
     let viewer = app.register("viewer").await;
-    add_member(&app, &world, &viewer, "viewer").await;
+    app.add_member(&world, &viewer, "viewer").await;
     app.post(&revert, Some(&viewer.access_token), json!({"version": 2}))
         .await
         .assert_problem(403, "forbidden");
@@ -404,22 +360,10 @@ async fn relation_history(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    let a = id_of(
-        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "A"}))
-            .await,
-    );
-    let b = id_of(
-        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "B"}))
-            .await,
-    );
-    let relation = app
-        .post(
-            &format!("/api/v1/worlds/{world}/relations"),
-            token,
-            json!({"source_id": a, "target_id": b, "kind": "knows"}),
-        )
-        .await
-        .json();
+    let w = app.in_world(&ada.access_token, &world);
+    let a = w.element(json!({"kind": "c", "name": "A"})).await;
+    let b = w.element(json!({"kind": "c", "name": "B"})).await;
+    let relation = app.relate(&ada.access_token, &world, &a, &b, "knows").await;
     let path = format!("/api/v1/worlds/{world}/relations/{}", id_of(&relation));
     app.patch(&path, token, json!({"attributes": {"since": 1200}}))
         .await
@@ -468,48 +412,21 @@ async fn trash_and_restore(app: TestApp) {
     let ada = app.register("ada").await;
     let token = Some(ada.access_token.as_str());
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    let keep = id_of(
-        &app.create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "place", "name": "Keep"}),
-        )
-        .await,
-    );
-    let ada_el = app
-        .create_element(
-            &ada.access_token,
-            &world,
+    let w = app.in_world(&ada.access_token, &world);
+    let keep = w.element(json!({"kind": "place", "name": "Keep"})).await;
+    let ada_el = w
+        .create(
             json!({"kind": "character", "name": "Ada", "parent_id": keep, "attributes": {"hp": 9}}),
         )
         .await;
     let ada_id = id_of(&ada_el);
-    let bran = id_of(
-        &app.create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "character", "name": "Bran"}),
-        )
-        .await,
-    );
-    let cy = id_of(
-        &app.create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "character", "name": "Cy"}),
-        )
-        .await,
-    );
+    let bran = w
+        .element(json!({"kind": "character", "name": "Bran"}))
+        .await;
+    let cy = w.element(json!({"kind": "character", "name": "Cy"})).await;
     let relate = async |source: &str, target: &str| {
-        let reply = app
-            .post(
-                &format!("/api/v1/worlds/{world}/relations"),
-                token,
-                json!({"source_id": source, "target_id": target, "kind": "knows"}),
-            )
-            .await;
-        reply.assert_status(201);
-        reply.json()
+        app.relate(&ada.access_token, &world, source, target, "knows")
+            .await
     };
     let to_bran = relate(&ada_id, &bran).await;
     let from_cy = relate(&cy, &ada_id).await;
@@ -586,10 +503,7 @@ async fn trash_and_restore(app: TestApp) {
     assert_eq!(back, vec![to_bran["id"].as_str().unwrap()]);
     assert_eq!(relations["items"][0]["version"], 2);
     assert_ne!(from_cy["id"], to_bran["id"]);
-    let world_now = app
-        .get(&format!("/api/v1/worlds/{world}"), token)
-        .await
-        .json();
+    let world_now = app.get(&world_path(&world), token).await.json();
     assert_eq!(world_now["element_count"], 2);
     let after = read_feed(&app, token, &world, before as i64).await;
     assert_eq!(
@@ -627,7 +541,7 @@ async fn trash_and_restore(app: TestApp) {
     .assert_status(200);
     // The trash is for editors.
     let viewer = app.register("viewer").await;
-    add_member(&app, &world, &viewer, "viewer").await;
+    app.add_member(&world, &viewer, "viewer").await;
     app.get(
         &format!("/api/v1/worlds/{world}/trash"),
         Some(&viewer.access_token),
@@ -677,13 +591,11 @@ async fn feed_under_concurrent_writers(app: TestApp) {
             loop {
                 let finished = done.load(std::sync::atomic::Ordering::SeqCst);
                 let page = app
-                    .get(
+                    .get_json(
                         &format!("{}?after={after}&limit=5", changes_path(world)),
-                        Some(token),
+                        token,
                     )
                     .await;
-                page.assert_status(200);
-                let page = page.json();
                 after = page["next_after"].as_i64().unwrap();
                 seen.extend(page["items"].as_array().unwrap().iter().cloned());
                 if finished && !page["has_more"].as_bool().unwrap() {
@@ -699,7 +611,7 @@ async fn feed_under_concurrent_writers(app: TestApp) {
             for round in 0..ROUNDS {
                 let created = app
                     .post(
-                        &format!("/api/v1/worlds/{world}/elements"),
+                        &elements_path(&world),
                         Some(&token),
                         json!({"kind": "item", "name": format!("w{w}-{round}")}),
                     )
@@ -755,15 +667,9 @@ async fn retention_prunes_and_expires_old_positions(app: TestApp) {
     let token = Some(ada.access_token.as_str());
     let world = app.new_world(&ada.access_token, "Old").await;
     let mut ids = Vec::new();
+    let w = app.in_world(&ada.access_token, &world);
     for name in ["a", "b", "c"] {
-        ids.push(id_of(
-            &app.create_element(
-                &ada.access_token,
-                &world,
-                json!({"kind": "x", "name": name}),
-            )
-            .await,
-        ));
+        ids.push(w.element(json!({"kind": "x", "name": name})).await);
     }
     app.delete(&element_path(&world, &ids[0]), token)
         .await
@@ -873,14 +779,9 @@ async fn member_changes_are_recorded(app: TestApp) {
 async fn tokens_follow_their_scope(app: TestApp) {
     let ada = app.register("ada").await;
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    let element = id_of(
-        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "A"}))
-            .await,
-    );
-    let gone = id_of(
-        &app.create_element(&ada.access_token, &world, json!({"kind": "c", "name": "B"}))
-            .await,
-    );
+    let w = app.in_world(&ada.access_token, &world);
+    let element = w.element(json!({"kind": "c", "name": "A"})).await;
+    let gone = w.element(json!({"kind": "c", "name": "B"})).await;
     app.delete(&element_path(&world, &gone), Some(&ada.access_token))
         .await
         .assert_status(204);

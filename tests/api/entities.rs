@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, Database, DatabaseConnection, 
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, fresh_database};
+use crate::helpers::{Backend, element_row, fresh_database};
 
 async fn user(db: &DatabaseConnection, email: &str) -> users::Model {
     users::ActiveModel {
@@ -33,16 +33,9 @@ async fn element(
     name: &str,
 ) -> world_elements::Model {
     world_elements::ActiveModel {
-        world_id: Set(world),
         parent_id: Set(parent),
-        kind: Set("character".to_owned()),
-        name: Set(name.to_owned()),
-        summary: Set(None),
         attributes: Set(json!({"n": name})),
-        tags: Set(json!([])),
-        version: Set(1),
-        created_by: Set(None),
-        ..Default::default()
+        ..element_row(world, "character", name)
     }
     .insert(db)
     .await
@@ -219,12 +212,4 @@ async fn navigation(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn navigation_on_postgres() {
-    navigation(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn navigation_on_sqlite() {
-    navigation(Backend::Sqlite).await;
-}
+crate::backend_tests!(navigation: navigation_on_postgres, navigation_on_sqlite);

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::auth::{LOGIN, ME};
 use crate::helpers::{Backend, JWT_SECRET, Reply, TestApp, TestUser, fresh_database};
 use crate::helpers::{element_path, elements_path, enc, id_of};
+use crate::helpers::{relations_path, world_path};
 use crate::{on_both_backends, on_both_backends_with};
 
 /// `{"a": {"a": ... 1}}` with `levels` objects.
@@ -32,15 +33,11 @@ on_both_backends!(
 
 async fn where_and_q_are_bounded(app: TestApp) {
     let app = &app;
-    let user = app.register("bounds").await;
+    let (user, world) = app.user_with_world("bounds", "Bounds").await;
     let token = user.access_token.as_str();
-    let world = app.new_world(token, "Bounds").await;
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "thing", "name": "x", "attributes": {"a": 1}}),
-    )
-    .await;
+    let w = app.in_world(token, &world);
+    w.create(json!({"kind": "thing", "name": "x", "attributes": {"a": 1}}))
+        .await;
     let list = |params: String| {
         let path = format!("{}?{params}", elements_path(&world));
         async move { app.get(&path, Some(token)).await }
@@ -145,9 +142,8 @@ fn blob(bytes: usize) -> String {
 }
 
 async fn stored_documents_stay_bounded(app: TestApp) {
-    let user = app.register("documents").await;
+    let (user, world) = app.user_with_world("documents", "Documents").await;
     let token = user.access_token.as_str();
-    let world = app.new_world(token, "Documents").await;
 
     // Created too large: refused, whatever the body's 1 MiB allows.
     let problem = app
@@ -162,12 +158,9 @@ async fn stored_documents_stay_bounded(app: TestApp) {
 
     // Grown by merge patches, each fine on its own: the one that passes 256 KiB is refused
     // and changes nothing.
-    let element = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "thing", "name": "grows", "attributes": {"a": blob(200 * 1024)}}),
-        )
+    let w = app.in_world(token, &world);
+    let element = w
+        .create(json!({"kind": "thing", "name": "grows", "attributes": {"a": blob(200 * 1024)}}))
         .await;
     let path = element_path(&world, &id_of(&element));
     let problem = app
@@ -179,7 +172,7 @@ async fn stored_documents_stay_bounded(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
     assert_eq!(field_of(&problem), "attributes");
-    let current = app.get(&path, Some(token)).await.json();
+    let current = app.get_json(&path, token).await;
     assert_eq!(current["version"], 1);
     assert!(current["attributes"].get("b").is_none());
     // Replacing a key keeps the document small enough.
@@ -192,12 +185,10 @@ async fn stored_documents_stay_bounded(app: TestApp) {
     .assert_status(200);
 
     // The same for a relation's attributes, a world's settings and the preferences.
-    let other = app
-        .create_element(token, &world, json!({"kind": "thing", "name": "o"}))
-        .await;
+    let other = w.create(json!({"kind": "thing", "name": "o"})).await;
     let relation = app
         .post(
-            &format!("/api/v1/worlds/{world}/relations"),
+            &relations_path(&world),
             Some(token),
             json!({"source_id": id_of(&element), "target_id": id_of(&other), "kind": "knows",
                    "attributes": {"a": blob(200 * 1024)}}),
@@ -208,7 +199,7 @@ async fn stored_documents_stay_bounded(app: TestApp) {
         "/api/v1/worlds/{world}/relations/{}",
         id_of(&relation.json())
     );
-    let world_path = format!("/api/v1/worlds/{world}");
+    let world_path = world_path(&world);
     for (path, field) in [
         (relation_path.as_str(), "attributes"),
         (world_path.as_str(), "settings"),
@@ -269,20 +260,14 @@ async fn chain(app: &TestApp, world: &str, owner: uuid::Uuid, length: usize) -> 
 }
 
 async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestApp) {
-    let user = app.register("chains").await;
+    let (user, world) = app.user_with_world("chains", "Chains").await;
     let token = user.access_token.as_str();
-    let world = app.new_world(token, "Chains").await;
     let ids = chain(&app, &world, user.id, 1_001).await;
     let (root, leaf) = (ids[0], ids[1_000]);
 
     // A create never closes a cycle: no walk up the 1,001 ancestors, so no depth cap.
-    let child = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "level", "name": "below the leaf", "parent_id": leaf}),
-        )
-        .await;
+    let w = app.in_world(token, &world);
+    let child = w.child("level", "below the leaf", &leaf.to_string()).await;
     assert_eq!(child["parent_id"], leaf.to_string());
 
     // A move is checked: the root under its deepest descendant closes a cycle found
@@ -304,9 +289,7 @@ async fn moves_check_cycles_in_one_bounded_query_and_creates_skip_it(app: TestAp
     );
 
     // Moving an unrelated element under the 1,001st level goes past the depth cap.
-    let loose = app
-        .create_element(token, &world, json!({"kind": "x", "name": "loose"}))
-        .await;
+    let loose = w.create(json!({"kind": "x", "name": "loose"})).await;
     let problem = app
         .patch(
             &element_path(&world, &id_of(&loose)),
@@ -380,10 +363,9 @@ async fn slow_where_world(app: &TestApp, token: &str) -> (String, String) {
 }
 
 async fn a_slow_statement_is_stopped_while_others_are_served(app: TestApp) {
-    let user = app.register("slow").await;
+    let (user, world) = app.user_with_world("slow", "Quick").await;
     let token = user.access_token.as_str();
-    let world = app.new_world(token, "Quick").await;
-    let quick = format!("/api/v1/worlds/{world}");
+    let quick = world_path(&world);
     let (slow_path, _holder) = match app.backend {
         Backend::Sqlite => (slow_where_world(&app, token).await.1, None),
         // PostgreSQL answers the same filter from its GIN index in milliseconds; a
@@ -740,7 +722,7 @@ async fn security_headers_on_every_answer(app: TestApp) {
     let replies = [
         app.get("/healthz", None).await,
         app.get(ME, token).await,
-        app.get(&format!("/api/v1/worlds/{world}"), token).await,
+        app.get(&world_path(&world), token).await,
         app.get("/api/v1/nothing-here", None).await,
         app.post("/api/v1/worlds", token, json!({})).await,
         app.get("/api-docs/openapi.json", None).await,
@@ -832,9 +814,7 @@ async fn metrics_in_prometheus_text_format(app: TestApp) {
     let user = app.register("metrics").await;
     let token = Some(user.access_token.as_str());
     let world = app.new_world(&user.access_token, "Metrics").await;
-    app.get(&format!("/api/v1/worlds/{world}"), token)
-        .await
-        .assert_status(200);
+    app.get(&world_path(&world), token).await.assert_status(200);
     let before = app.get("/metrics", None).await;
     before.assert_status(200);
     assert!(

@@ -155,6 +155,16 @@ impl Reply {
         body
     }
 
+    /// Asserts a 201 whose `Location` is `{collection}/{id}`, and returns the body.
+    #[track_caller]
+    pub fn assert_created(&self, collection: &str) -> Value {
+        self.assert_status(201);
+        let body = self.json();
+        let location = format!("{collection}/{}", id_of(&body));
+        assert_eq!(self.header("location"), Some(location.as_str()));
+        body
+    }
+
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
@@ -250,14 +260,8 @@ impl TestApp {
                 .expect("user id"),
             email,
             password: PASSWORD.to_owned(),
-            access_token: body["access_token"]
-                .as_str()
-                .expect("access token")
-                .to_owned(),
-            refresh_token: body["refresh_token"]
-                .as_str()
-                .expect("refresh token")
-                .to_owned(),
+            access_token: text_at(&body, "access_token"),
+            refresh_token: text_at(&body, "refresh_token"),
         }
     }
 
@@ -272,10 +276,7 @@ impl TestApp {
             )
             .await;
         invitation.assert_status(201);
-        let id = invitation.json()["id"]
-            .as_str()
-            .expect("invitation id")
-            .to_owned();
+        let id = id_of(&invitation.json());
         self.post(
             &format!("/api/v1/users/me/invitations/{id}/accept"),
             Some(&user.access_token),
@@ -315,28 +316,43 @@ impl TestApp {
         }
     }
 
+    /// Eight concurrent merge patches `body(i)` with `If-Match: "1"` on the resource at
+    /// `path`: exactly one answers 200, the others 412. Returns the winner's body.
+    pub async fn assert_one_of_eight_wins(
+        &self,
+        path: &str,
+        token: &str,
+        body: impl Fn(usize) -> Value,
+    ) -> Value {
+        let writers = (0..8).map(|i| {
+            let body = body(i);
+            async move {
+                self.if_match(Method::PATCH, path, token, Some(&body), "\"1\"")
+                    .await
+            }
+        });
+        let replies = futures_util::future::join_all(writers).await;
+        let winners: Vec<&Reply> = replies
+            .iter()
+            .filter(|r| r.status.as_u16() == 200)
+            .collect();
+        assert_eq!(winners.len(), 1, "exactly one writer wins: {replies:#?}");
+        for reply in replies.iter().filter(|r| r.status.as_u16() != 200) {
+            reply.assert_problem(412, "precondition-failed");
+        }
+        winners[0].json()
+    }
+
     /// A second server on this app's database, as behind a load balancer.
     pub async fn spawn_beside(&self) -> TestApp {
-        let vars: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), self.database_url.clone()),
-            ("JWT_SECRET".into(), JWT_SECRET.into()),
-            ("HOST".into(), "127.0.0.1".into()),
-            ("PORT".into(), "0".into()),
-            ("LOREBASE_WORKERS".into(), "1".into()),
-        ]);
-        let config = Config::from_map(&vars).expect("test configuration");
-        let app = Application::build(config)
-            .await
-            .expect("second server starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address,
-            backend: self.backend,
-            database_url: self.database_url.clone(),
-            client: reqwest::Client::new(),
-            _dir: None,
-        }
+        self.spawn_beside_with(&[]).await
+    }
+
+    /// A second server on this app's database, with extra configuration variables.
+    pub async fn spawn_beside_with(&self, extra: &[(&str, &str)]) -> TestApp {
+        let mut vars = vec![("LOREBASE_WORKERS", "1")];
+        vars.extend_from_slice(extra);
+        spawn_app_on(self.backend, self.database_url.clone(), None, &vars).await
     }
 
     /// A direct connection to the app's database, for checks HTTP cannot make.
@@ -362,6 +378,40 @@ macro_rules! on_both_backends {
             }
         }
     )+};
+}
+
+/// Runs each named `async fn(Backend)` once on each backend, as the tests
+/// `<name>::postgres` and `<name>::sqlite`: for tests that start their own servers or
+/// databases.
+#[macro_export]
+macro_rules! with_each_backend {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn postgres() {
+                super::$test($crate::helpers::Backend::Postgres).await
+            }
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::helpers::Backend::Sqlite).await
+            }
+        }
+    )+};
+}
+
+/// Like `with_each_backend!`, with the tests named `$on_postgres` and `$on_sqlite`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($test:ident: $on_postgres:ident, $on_sqlite:ident) => {
+        #[tokio::test]
+        async fn $on_postgres() {
+            $test($crate::helpers::Backend::Postgres).await
+        }
+        #[tokio::test]
+        async fn $on_sqlite() {
+            $test($crate::helpers::Backend::Sqlite).await
+        }
+    };
 }
 
 // Shared by the test files: paths, query strings and ids.
@@ -391,6 +441,10 @@ pub fn query(params: &[(&str, &str)]) -> String {
     format!("?{}", pairs.join("&"))
 }
 
+pub fn world_path(world: &str) -> String {
+    format!("/api/v1/worlds/{world}")
+}
+
 pub fn elements_path(world: &str) -> String {
     format!("/api/v1/worlds/{world}/elements")
 }
@@ -399,8 +453,25 @@ pub fn element_path(world: &str, element: &str) -> String {
     format!("/api/v1/worlds/{world}/elements/{element}")
 }
 
+pub fn relations_path(world: &str) -> String {
+    format!("/api/v1/worlds/{world}/relations")
+}
+
+pub fn relation_path(world: &str, relation: &str) -> String {
+    format!("/api/v1/worlds/{world}/relations/{relation}")
+}
+
 pub fn id_of(body: &Value) -> String {
-    body["id"].as_str().expect("id").to_owned()
+    text_at(body, "id")
+}
+
+/// The string at `key` of a body.
+#[track_caller]
+pub fn text_at(body: &Value, key: &str) -> String {
+    match body[key].as_str() {
+        Some(text) => text.to_owned(),
+        None => panic!("no string {key} in {body}"),
+    }
 }
 
 pub fn page_url(path: &str, params: &[(&str, &str)], limit: usize, cursor: Option<&str>) -> String {
@@ -413,19 +484,149 @@ pub fn page_url(path: &str, params: &[(&str, &str)], limit: usize, cursor: Optio
     format!("{path}{}", query(&all))
 }
 
+/// A root element row `{kind, name}` with empty attributes and tags, for tests that write
+/// to the database directly; override what a test needs with `..element_row(...)`.
+pub fn element_row(world: Uuid, kind: &str, name: &str) -> entity::world_elements::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    entity::world_elements::ActiveModel {
+        world_id: Set(world),
+        parent_id: Set(None),
+        kind: Set(kind.to_owned()),
+        name: Set(name.to_owned()),
+        summary: Set(None),
+        attributes: Set(json!({})),
+        tags: Set(json!([])),
+        version: Set(1),
+        created_by: Set(None),
+        ..Default::default()
+    }
+}
+
 pub fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(id_of).collect()
 }
 
+/// The ids of a list page's items.
+pub fn ids_in(page: &Value) -> Vec<String> {
+    ids(page["items"].as_array().expect("items"))
+}
+
+/// The keys of a JSON object, sorted.
+pub fn sorted_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The `field` of each error of a validation problem, in the problem's order.
+pub fn error_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect()
+}
+
+/// An RFC 3339 time of a body.
+pub fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .expect("RFC 3339 time")
+        .with_timezone(&chrono::Utc)
+}
+
 /// Worlds, elements and lists, as most tests need them.
 impl TestApp {
+    /// Creates a world owned by the token's user and returns its body (asserting 201).
+    pub async fn create_world(&self, token: &str, body: Value) -> Value {
+        let reply = self.post("/api/v1/worlds", Some(token), body).await;
+        reply.assert_status(201);
+        reply.json()
+    }
+
     /// Creates a world owned by the token's user and returns its id.
     pub async fn new_world(&self, token: &str, name: &str) -> String {
-        let reply = self
-            .post("/api/v1/worlds", Some(token), json!({ "name": name }))
-            .await;
+        id_of(&self.create_world(token, json!({ "name": name })).await)
+    }
+
+    /// A registered user and a world they own: how most tests begin.
+    pub async fn user_with_world(&self, user: &str, world: &str) -> (TestUser, String) {
+        let user = self.register(user).await;
+        let world = self.new_world(&user.access_token, world).await;
+        (user, world)
+    }
+
+    /// GETs `path`, asserting 200, and returns the body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let reply = self.get(path, Some(token)).await;
+        reply.assert_status(200);
+        reply.json()
+    }
+
+    /// The resource at `path` is gone: reading and deleting it are 404.
+    pub async fn assert_gone(&self, path: &str, token: &str) {
+        for method in [Method::GET, Method::DELETE] {
+            self.send(method, path, Some(token), None)
+                .await
+                .assert_problem(404, "not-found");
+        }
+    }
+
+    /// Reverts the element at `path` to the fields of `version`.
+    pub async fn revert(&self, path: &str, token: &str, version: i64) -> Reply {
+        let body = json!({ "version": version });
+        self.post(&format!("{path}/revert"), Some(token), body)
+            .await
+    }
+
+    /// A write with `If-Match: etag`.
+    pub async fn if_match(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        etag: &str,
+    ) -> Reply {
+        self.send_with(method, path, Some(token), body, &[("If-Match", etag)])
+            .await
+    }
+
+    /// Relates `source` to `target` with `kind` and returns the relation (asserting 201).
+    pub async fn relate(
+        &self,
+        token: &str,
+        world: &str,
+        source: &str,
+        target: &str,
+        kind: &str,
+    ) -> Value {
+        let body = json!({"source_id": source, "target_id": target, "kind": kind});
+        let reply = self.post(&relations_path(world), Some(token), body).await;
         reply.assert_status(201);
-        reply.json()["id"].as_str().expect("world id").to_owned()
+        reply.json()
+    }
+
+    /// Makes `user` a member of the world with `role`, in the database: for tests where
+    /// how someone joins is another feature's business.
+    pub async fn add_member(&self, world: &str, user: &TestUser, role: &str) {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        entity::world_members::ActiveModel {
+            world_id: Set(world.parse().expect("world id")),
+            user_id: Set(user.id),
+            role: Set(role.to_owned()),
+            ..Default::default()
+        }
+        .insert(&self.db().await)
+        .await
+        .expect("member added");
     }
 
     /// Creates an element and returns its body (asserting 201).
@@ -441,6 +642,15 @@ impl TestApp {
             .create_element(token, world, json!({ "kind": kind, "name": name }))
             .await;
         id_of(&body)
+    }
+
+    /// One user's view of one world, for tests that write much in it.
+    pub fn in_world<'a>(&'a self, token: &'a str, world: &'a str) -> InWorld<'a> {
+        InWorld {
+            app: self,
+            token,
+            world,
+        }
     }
 
     /// Every item of a list, page by page with `limit`, asserting each page's size.
@@ -504,5 +714,38 @@ impl TestApp {
             headers: response.headers().clone(),
             text: response.text().await.expect("response body"),
         }
+    }
+}
+
+/// Writes in one world with one token, so that a test's setup reads one line a write.
+pub struct InWorld<'a> {
+    pub app: &'a TestApp,
+    pub token: &'a str,
+    pub world: &'a str,
+}
+
+impl InWorld<'_> {
+    /// Creates an element from `body` and returns its body (asserting 201).
+    pub async fn create(&self, body: Value) -> Value {
+        self.app.create_element(self.token, self.world, body).await
+    }
+
+    /// Creates an element from `body` and returns its id.
+    pub async fn element(&self, body: Value) -> String {
+        id_of(&self.create(body).await)
+    }
+
+    /// An element `{kind, name}` under `parent`, returning its body.
+    pub async fn child(&self, kind: &str, name: &str, parent: &str) -> Value {
+        let body = json!({"kind": kind, "name": name, "parent_id": parent});
+        self.create(body).await
+    }
+
+    /// Relates `source` to `target` with `kind` and returns the relation's id.
+    pub async fn relate(&self, source: &str, target: &str, kind: &str) -> String {
+        let relation = self
+            .app
+            .relate(self.token, self.world, source, target, kind);
+        id_of(&relation.await)
     }
 }

@@ -1,28 +1,22 @@
 //! Invitations: people join a world only by accepting one. The owner gets the same answer
 //! whether or not an email has an account; emails compare case-insensitively; invitations
 //! expire after 7 days; nobody but the invited account can see one.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use entity::invitations;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Reply, TestApp, TestUser};
+use crate::helpers::world_path;
+use crate::helpers::{Reply, TestApp, TestUser, ids_in, sorted_keys, time};
 use crate::on_both_backends;
 
 const MINE: &str = "/api/v1/users/me/invitations";
 
 async fn world(app: &TestApp, owner: &TestUser, name: &str, visibility: &str) -> String {
-    let reply = app
-        .post(
-            "/api/v1/worlds",
-            Some(&owner.access_token),
-            json!({"name": name, "visibility": visibility}),
-        )
-        .await;
-    reply.assert_status(201);
-    reply.json()["id"].as_str().expect("id").to_owned()
+    let body = json!({"name": name, "visibility": visibility});
+    crate::helpers::id_of(&app.create_world(&owner.access_token, body).await)
 }
 
 async fn invite(app: &TestApp, owner: &TestUser, world_id: &str, email: &str, role: &str) -> Reply {
@@ -47,23 +41,6 @@ fn id_of(reply: &Reply) -> String {
     reply.json()["id"].as_str().expect("id").to_owned()
 }
 
-fn time(value: &Value) -> DateTime<Utc> {
-    value
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .expect("RFC 3339 time")
-        .with_timezone(&Utc)
-}
-
-fn ids_in(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|item| item["id"].as_str().map(str::to_owned))
-        .collect()
-}
-
 async fn an_accepted_invitation_makes_a_member(app: TestApp) {
     let ada = app.register("ada").await;
     let bob = app.register("bob").await;
@@ -77,20 +54,9 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
         "editor",
     )
     .await;
-    reply.assert_status(201);
-    let invitation = reply.json();
+    let invitation = reply.assert_created(&format!("/api/v1/worlds/{w}/invitations"));
     let id = id_of(&reply);
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/v1/worlds/{w}/invitations/{id}").as_str())
-    );
-    let mut keys: Vec<&str> = invitation
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = sorted_keys(&invitation);
     assert_eq!(
         keys,
         [
@@ -113,7 +79,7 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
     );
 
     // Not a member yet: the world stays hidden.
-    app.get(&format!("/api/v1/worlds/{w}"), Some(&bob.access_token))
+    app.get(&world_path(&w), Some(&bob.access_token))
         .await
         .assert_problem(404, "not-found");
     // The owner sees it among the world's pending invitations.
@@ -126,9 +92,7 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
     pending.assert_status(200);
     assert_eq!(ids_in(&pending.json()), std::slice::from_ref(&id));
     // The invited account sees it with the world and who sent it.
-    let mine = app.get(MINE, Some(&bob.access_token)).await;
-    mine.assert_status(200);
-    let mine = mine.json();
+    let mine = app.get_json(MINE, &bob.access_token).await;
     assert_eq!(ids_in(&mine), std::slice::from_ref(&id));
     assert_eq!(
         mine["items"][0]["world"],
@@ -147,18 +111,12 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
     assert_eq!(joined["id"], w);
     assert_eq!(joined["role"], "editor");
     assert_eq!(
-        app.get(&format!("/api/v1/worlds/{w}"), Some(&bob.access_token))
-            .await
-            .json()["role"],
+        app.get_json(&world_path(&w), &bob.access_token).await["role"],
         "editor"
     );
     let members = app
-        .get(
-            &format!("/api/v1/worlds/{w}/members"),
-            Some(&bob.access_token),
-        )
-        .await
-        .json();
+        .get_json(&format!("/api/v1/worlds/{w}/members"), &bob.access_token)
+        .await;
     assert!(
         members
             .as_array()
@@ -173,15 +131,14 @@ async fn an_accepted_invitation_makes_a_member(app: TestApp) {
     answer(&app, &bob, &id, "decline")
         .await
         .assert_problem(409, "conflict");
-    assert!(ids_in(&app.get(MINE, Some(&bob.access_token)).await.json()).is_empty());
+    assert!(ids_in(&app.get_json(MINE, &bob.access_token).await).is_empty());
     assert!(
         ids_in(
-            &app.get(
+            &app.get_json(
                 &format!("/api/v1/worlds/{w}/invitations"),
-                Some(&ada.access_token)
+                &ada.access_token
             )
             .await
-            .json()
         )
         .is_empty()
     );
@@ -259,7 +216,7 @@ async fn the_answer_is_the_same_with_or_without_an_account(app: TestApp) {
             .expect("token")
             .to_owned(),
     };
-    let mine = app.get(MINE, Some(&newcomer.access_token)).await.json();
+    let mine = app.get_json(MINE, &newcomer.access_token).await;
     assert_eq!(ids_in(&mine), [id_of(&unknown)]);
     answer(&app, &newcomer, &id_of(&unknown), "accept")
         .await
@@ -283,7 +240,7 @@ async fn nobody_but_the_invited_account_sees_an_invitation(app: TestApp) {
         answer(&app, user, &id, "decline")
             .await
             .assert_problem(404, "not-found");
-        assert!(ids_in(&app.get(MINE, Some(&user.access_token)).await.json()).is_empty());
+        assert!(ids_in(&app.get_json(MINE, &user.access_token).await).is_empty());
     }
     answer(&app, &bob, &Uuid::now_v7().to_string(), "accept")
         .await
@@ -332,7 +289,7 @@ async fn nobody_but_the_invited_account_sees_an_invitation(app: TestApp) {
         .assert_problem(401, "unauthorized");
 
     // Still pending and untouched.
-    let mine = app.get(MINE, Some(&bob.access_token)).await.json();
+    let mine = app.get_json(MINE, &bob.access_token).await;
     assert_eq!(ids_in(&mine), [id]);
 }
 
@@ -362,11 +319,11 @@ async fn revoked_and_declined_invitations_are_answered_409(app: TestApp) {
         .await
         .assert_problem(409, "conflict");
     assert!(ids_in(&app.get(&list, token).await.json()).is_empty());
-    assert!(ids_in(&app.get(MINE, Some(&bob.access_token)).await.json()).is_empty());
+    assert!(ids_in(&app.get_json(MINE, &bob.access_token).await).is_empty());
     answer(&app, &bob, &first, "accept")
         .await
         .assert_problem(409, "conflict");
-    app.get(&format!("/api/v1/worlds/{w}"), Some(&bob.access_token))
+    app.get(&world_path(&w), Some(&bob.access_token))
         .await
         .assert_problem(404, "not-found");
 
@@ -381,7 +338,7 @@ async fn revoked_and_declined_invitations_are_answered_409(app: TestApp) {
     app.delete(&format!("{list}/{second}"), token)
         .await
         .assert_problem(409, "conflict");
-    app.get(&format!("/api/v1/worlds/{w}"), Some(&bob.access_token))
+    app.get(&world_path(&w), Some(&bob.access_token))
         .await
         .assert_problem(404, "not-found");
     invite(&app, &ada, &w, &bob.email, "editor")
@@ -425,9 +382,9 @@ async fn invitations_expire_after_seven_days(app: TestApp) {
         .expect("age the invitation");
     assert!(created + Duration::days(7) > Utc::now(), "really made now");
 
-    assert!(ids_in(&app.get(MINE, Some(&bob.access_token)).await.json()).is_empty());
+    assert!(ids_in(&app.get_json(MINE, &bob.access_token).await).is_empty());
     let list = format!("/api/v1/worlds/{w}/invitations");
-    assert!(ids_in(&app.get(&list, Some(&ada.access_token)).await.json()).is_empty());
+    assert!(ids_in(&app.get_json(&list, &ada.access_token).await).is_empty());
     let late = answer(&app, &bob, &id.to_string(), "accept").await;
     let problem = late.assert_problem(409, "conflict");
     assert!(
@@ -436,7 +393,7 @@ async fn invitations_expire_after_seven_days(app: TestApp) {
             .is_some_and(|d| d.contains("expired")),
         "{problem}"
     );
-    app.get(&format!("/api/v1/worlds/{w}"), Some(&bob.access_token))
+    app.get(&world_path(&w), Some(&bob.access_token))
         .await
         .assert_problem(404, "not-found");
     // An expired invitation is no obstacle to a new one.

@@ -4,11 +4,11 @@
 //! change of kind, `inverse_kind` on incoming relations), the change feed, and who may do
 //! what.
 use reqwest::Method;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::TestApp;
 use crate::helpers::{element_path, elements_path, id_of};
+use crate::helpers::{error_fields, relations_path};
 use crate::on_both_backends;
 
 fn kinds_path(world: &str) -> String {
@@ -56,42 +56,18 @@ async fn put_schema(app: &TestApp, token: &str, world: &str, kind: &str, schema:
 }
 
 /// The `field`s of a 422's errors, sorted.
-fn fields(problem: &Value) -> Vec<String> {
-    let mut fields: Vec<String> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .map(|e| e["field"].as_str().expect("field").to_owned())
-        .collect();
+fn fields(problem: &Value) -> Vec<&str> {
+    let mut fields = error_fields(problem);
     fields.sort();
     fields
 }
 
-/// Makes `user` a member of the world with `role`, in the database: how someone joins is
-/// another feature's business.
-async fn add_member(app: &TestApp, world: &str, user: &TestUser, role: &str) {
-    let db = app.db().await;
-    entity::world_members::ActiveModel {
-        world_id: Set(world.parse().expect("world id")),
-        user_id: Set(user.id),
-        role: Set(role.to_owned()),
-        ..Default::default()
-    }
-    .insert(&db)
-    .await
-    .expect("member added");
-}
-
 async fn kind_put_get_list_delete(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf"}}),
-    )
-    .await;
+    let w = app.in_world(token, &world);
+    w.create(json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf"}}))
+        .await;
     let path = kind_path(&world, "character");
 
     let reply = app
@@ -125,22 +101,22 @@ async fn kind_put_get_list_delete(app: TestApp) {
 
     // If-Match: a stale version is 412 and changes nothing; the current one goes through.
     let stricter = json!({"type": "object", "required": ["race", "stats"]});
-    app.send_with(
+    app.if_match(
         Method::PUT,
         &path,
-        Some(token),
+        token,
         Some(&json!({"schema": stricter})),
-        &[("If-Match", "\"7\"")],
+        "\"7\"",
     )
     .await
     .assert_problem(412, "precondition-failed");
     let replaced = app
-        .send_with(
+        .if_match(
             Method::PUT,
             &path,
-            Some(token),
+            token,
             Some(&json!({"schema": stricter})),
-            &[("If-Match", "\"1\"")],
+            "\"1\"",
         )
         .await;
     replaced.assert_status(200);
@@ -150,12 +126,12 @@ async fn kind_put_get_list_delete(app: TestApp) {
     // A PUT replaces the whole kind: the description left out is gone.
     assert_eq!(replaced["description"], Value::Null);
     // If-Match on a kind that does not exist yet fails the precondition.
-    app.send_with(
+    app.if_match(
         Method::PUT,
         &kind_path(&world, "place"),
-        Some(token),
+        token,
         Some(&json!({"schema": {}})),
-        &[("If-Match", "\"1\"")],
+        "\"1\"",
     )
     .await
     .assert_problem(412, "precondition-failed");
@@ -169,10 +145,8 @@ async fn kind_put_get_list_delete(app: TestApp) {
     put_schema(&app, token, &world, "place", json!({"type": "object"})).await;
     put_schema(&app, token, &world, "artifact", json!(true)).await;
     let first = app
-        .get(&format!("{}?limit=2", kinds_path(&world)), Some(token))
+        .get_json(&format!("{}?limit=2", kinds_path(&world)), token)
         .await;
-    first.assert_status(200);
-    let first = first.json();
     let names: Vec<&str> = first["items"]
         .as_array()
         .expect("items")
@@ -183,48 +157,28 @@ async fn kind_put_get_list_delete(app: TestApp) {
     assert_eq!(first["items"][1]["element_count"], 1);
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let second = app
-        .get(
+        .get_json(
             &format!("{}?limit=2&cursor={cursor}", kinds_path(&world)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(second["items"][0]["kind"], "place");
     assert_eq!(second["items"][0]["element_count"], 0);
     assert_eq!(second["next_cursor"], Value::Null);
 
     // DELETE: stale If-Match is 412; then 204, and the elements keep their kind,
     // unvalidated.
-    app.send_with(
-        Method::DELETE,
-        &path,
-        Some(token),
-        None,
-        &[("If-Match", "\"1\"")],
-    )
-    .await
-    .assert_problem(412, "precondition-failed");
+    app.if_match(Method::DELETE, &path, token, None, "\"1\"")
+        .await
+        .assert_problem(412, "precondition-failed");
     app.delete(&path, Some(token)).await.assert_status(204);
-    app.get(&path, Some(token))
-        .await
-        .assert_problem(404, "not-found");
-    app.delete(&path, Some(token))
-        .await
-        .assert_problem(404, "not-found");
+    app.assert_gone(&path, token).await;
     let elements = app
-        .get(
-            &format!("{}?kind=character", elements_path(&world)),
-            Some(token),
-        )
-        .await
-        .json();
+        .get_json(&format!("{}?kind=character", elements_path(&world)), token)
+        .await;
     assert_eq!(elements["items"][0]["name"], "Aria");
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "character", "name": "Anything goes", "attributes": {"race": 3}}),
-    )
-    .await;
+    w.create(json!({"kind": "character", "name": "Anything goes", "attributes": {"race": 3}}))
+        .await;
 
     // A kind that cannot exist is 404.
     app.get(&kind_path(&world, "Not-A-Kind"), Some(token))
@@ -233,9 +187,8 @@ async fn kind_put_get_list_delete(app: TestApp) {
 }
 
 async fn refused_schemas(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let path = kind_path(&world, "character");
     let refuse = |schema: Value| {
         let app = &app;
@@ -311,13 +264,10 @@ async fn refused_schemas(app: TestApp) {
         )
         .await
         .assert_problem(422, "validation-failed");
+    let w = app.in_world(token, &world);
     assert_eq!(fields(&problem), ["attributes/on"]);
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "event", "name": "Feast", "attributes": {"on": "2026-12-21"}}),
-    )
-    .await;
+    w.create(json!({"kind": "event", "name": "Feast", "attributes": {"on": "2026-12-21"}}))
+        .await;
     // A schema that cannot be compiled is refused where it breaks.
     let problem = refuse(json!({"properties": {"motto": {"pattern": "("}}})).await;
     assert!(
@@ -327,9 +277,8 @@ async fn refused_schemas(app: TestApp) {
 }
 
 async fn element_writes_are_validated(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     put_schema(&app, token, &world, "character", character_schema()).await;
 
     // Create: one entry per violation, at the offending value's pointer.
@@ -360,19 +309,12 @@ async fn element_writes_are_validated(app: TestApp) {
         fields(&problem),
         ["attributes/race", "attributes/stats/level"]
     );
+    let w = app.in_world(token, &world);
     // Other kinds are free.
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "place", "name": "Vale", "attributes": {"race": 1}}),
-    )
-    .await;
+    w.create(json!({"kind": "place", "name": "Vale", "attributes": {"race": 1}}))
+        .await;
 
-    let aria = app.create_element(token,
-        &world,
-        json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf", "stats": {"level": 3}}}),
-    )
-    .await;
+    let aria = w.create(json!({"kind": "character", "name": "Aria", "attributes": {"race": "elf", "stats": {"level": 3}}})).await;
     let path = element_path(&world, &id_of(&aria));
 
     // PATCH: checked after the merge patch is applied.
@@ -424,7 +366,7 @@ async fn element_writes_are_validated(app: TestApp) {
         json!({"type": "object", "required": ["race", "title"]}),
     )
     .await;
-    let stored = app.get(&path, Some(token)).await.json();
+    let stored = app.get_json(&path, token).await;
     assert_eq!(stored["version"], 2);
     // ...but their next change must satisfy it, also one that leaves attributes alone.
     let problem = app
@@ -446,13 +388,11 @@ async fn element_writes_are_validated(app: TestApp) {
 }
 
 async fn revert_and_restore_are_validated(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     // Version 1 has no race; version 2 has one.
-    let aria = app
-        .create_element(token, &world, json!({"kind": "character", "name": "Aria"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let aria = w.create(json!({"kind": "character", "name": "Aria"})).await;
     let path = element_path(&world, &id_of(&aria));
     app.patch(&path, Some(token), json!({"attributes": {"race": "elf"}}))
         .await
@@ -466,15 +406,11 @@ async fn revert_and_restore_are_validated(app: TestApp) {
     put_schema(&app, token, &world, "character", character_schema()).await;
 
     let problem = app
-        .post(
-            &format!("{path}/revert"),
-            Some(token),
-            json!({"version": 1}),
-        )
+        .revert(&path, token, 1)
         .await
         .assert_problem(422, "validation-failed");
     assert_eq!(fields(&problem), ["attributes/race"]);
-    assert_eq!(app.get(&path, Some(token)).await.json()["version"], 2);
+    assert_eq!(app.get_json(&path, token).await["version"], 2);
 
     let restore = format!("/api/v1/worlds/{world}/trash/{bran}/restore");
     let problem = app
@@ -484,31 +420,24 @@ async fn revert_and_restore_are_validated(app: TestApp) {
     assert_eq!(fields(&problem), ["attributes/race"]);
     // Still in the trash.
     let trash = app
-        .get(&format!("/api/v1/worlds/{world}/trash"), Some(token))
-        .await
-        .json();
+        .get_json(&format!("/api/v1/worlds/{world}/trash"), token)
+        .await;
     assert_eq!(trash["items"][0]["id"], bran.as_str());
 
     // Without the schema both go through.
     app.delete(&kind_path(&world, "character"), Some(token))
         .await
         .assert_status(204);
-    app.post(
-        &format!("{path}/revert"),
-        Some(token),
-        json!({"version": 1}),
-    )
-    .await
-    .assert_status(200);
+    app.revert(&path, token, 1).await.assert_status(200);
     app.post(&restore, Some(token), json!({}))
         .await
         .assert_status(200);
 }
 
 async fn violations_are_listed_and_paged(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
+    let w = app.in_world(token, &world);
     let mut broken = Vec::new();
     for (name, attributes) in [
         ("A", json!({"race": "elf"})),
@@ -518,12 +447,8 @@ async fn violations_are_listed_and_paged(app: TestApp) {
         ("E", json!({"race": "human"})),
         ("F", json!({"race": 7})),
     ] {
-        let element = app
-            .create_element(
-                token,
-                &world,
-                json!({"kind": "character", "name": name, "attributes": attributes}),
-            )
+        let element = w
+            .create(json!({"kind": "character", "name": name, "attributes": attributes}))
             .await;
         if ["B", "D", "F"].contains(&name) {
             broken.push(id_of(&element));
@@ -537,9 +462,7 @@ async fn violations_are_listed_and_paged(app: TestApp) {
         .assert_problem(404, "not-found");
     put_schema(&app, token, &world, "character", character_schema()).await;
 
-    let first = app.get(&format!("{path}?limit=2"), Some(token)).await;
-    first.assert_status(200);
-    let first = first.json();
+    let first = app.get_json(&format!("{path}?limit=2"), token).await;
     let items = first["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["element"], json!({"id": broken[0], "name": "B"}));
@@ -551,18 +474,14 @@ async fn violations_are_listed_and_paged(app: TestApp) {
     );
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let second = app
-        .get(&format!("{path}?limit=2&cursor={cursor}"), Some(token))
-        .await
-        .json();
+        .get_json(&format!("{path}?limit=2&cursor={cursor}"), token)
+        .await;
     let items = second["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["element"]["id"], broken[2].as_str());
     assert_eq!(second["next_cursor"], Value::Null);
     // Exactly `limit` violations: the page says there is no more.
-    let all = app
-        .get(&format!("{path}?limit=3"), Some(token))
-        .await
-        .json();
+    let all = app.get_json(&format!("{path}?limit=3"), token).await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(all["next_cursor"], Value::Null);
 
@@ -584,14 +503,13 @@ async fn violations_are_listed_and_paged(app: TestApp) {
     )
     .await
     .assert_status(200);
-    let after_fix = app.get(&path, Some(token)).await.json();
+    let after_fix = app.get_json(&path, token).await;
     assert_eq!(after_fix["items"].as_array().map(Vec::len), Some(2));
 }
 
 async fn relation_kinds_enforce_ends(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let gandalf = app.element_id(token, &world, "character", "Gandalf").await;
     let frodo = app.element_id(token, &world, "character", "Frodo").await;
     let shire = app.element_id(token, &world, "place", "Shire").await;
@@ -632,7 +550,7 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
 
-    let relations = format!("/api/v1/worlds/{world}/relations");
+    let relations = relations_path(&world);
     // An end of a kind the relation kind does not allow: 422 naming that end.
     let problem = app
         .post(
@@ -652,24 +570,10 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
         .await
         .assert_problem(422, "validation-failed");
     assert_eq!(fields(&problem), ["source_id", "target_id"]);
-    let mentors = app
-        .post(
-            &relations,
-            Some(token),
-            json!({"source_id": gandalf, "target_id": frodo, "kind": "mentors"}),
-        )
-        .await;
-    mentors.assert_status(201);
+    app.relate(token, &world, &gandalf, &frodo, "mentors").await;
     // Unregistered kinds are free.
-    let near = app
-        .post(
-            &relations,
-            Some(token),
-            json!({"source_id": frodo, "target_id": shire, "kind": "lives_in"}),
-        )
-        .await;
-    near.assert_status(201);
-    let near_path = format!("{relations}/{}", id_of(&near.json()));
+    let near = app.relate(token, &world, &frodo, &shire, "lives_in").await;
+    let near_path = format!("{relations}/{}", id_of(&near));
     // Changing a relation's kind checks its ends against the new kind.
     let problem = app
         .patch(&near_path, Some(token), json!({"kind": "mentors"}))
@@ -688,9 +592,8 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
     )
     .await
     .assert_status(201);
-    let existing = app.get(&near_path, Some(token)).await;
-    existing.assert_status(200);
-    assert_eq!(existing.json()["version"], 2);
+    let existing = app.get_json(&near_path, token).await;
+    assert_eq!(existing["version"], 2);
     let problem = app
         .patch(&near_path, Some(token), json!({"attributes": {"since": 2}}))
         .await
@@ -699,23 +602,21 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
 
     // Incoming relations carry the inverse name; outgoing ones do not.
     let incoming = app
-        .get(
+        .get_json(
             &format!("{}/relations?direction=in", element_path(&world, &frodo)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     let items = incoming["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["kind"], "mentors");
     assert_eq!(items[0]["inverse_kind"], "mentored_by");
     let to_shire = app
-        .get(
+        .get_json(
             &format!("{}/relations?direction=in", element_path(&world, &shire)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(to_shire["items"][0]["inverse_kind"], Value::Null);
     assert!(
         to_shire["items"][0]
@@ -724,12 +625,11 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
             .contains_key("inverse_kind")
     );
     let outgoing = app
-        .get(
+        .get_json(
             &format!("{}/relations?direction=out", element_path(&world, &gandalf)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     assert!(
         !outgoing["items"][0]
             .as_object()
@@ -739,28 +639,18 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
 
     // The list; then DELETE lifts the rule.
     let list = app
-        .get(
-            &format!("/api/v1/worlds/{world}/relation-kinds"),
-            Some(token),
-        )
+        .get_json(&format!("/api/v1/worlds/{world}/relation-kinds"), token)
         .await;
-    list.assert_status(200);
-    let listed: Vec<Value> = list.json()["items"]
+    let listed: Vec<Value> = list["items"]
         .as_array()
         .expect("items")
         .iter()
         .map(|k| k["kind"].clone())
         .collect();
     assert_eq!(listed, [json!("lives_in"), json!("mentors")]);
-    app.send_with(
-        Method::DELETE,
-        &path,
-        Some(token),
-        None,
-        &[("If-Match", "\"9\"")],
-    )
-    .await
-    .assert_problem(412, "precondition-failed");
+    app.if_match(Method::DELETE, &path, token, None, "\"9\"")
+        .await
+        .assert_problem(412, "precondition-failed");
     app.delete(&path, Some(token)).await.assert_status(204);
     app.delete(&path, Some(token))
         .await
@@ -771,9 +661,8 @@ async fn relation_kinds_enforce_ends(app: TestApp) {
 }
 
 async fn kind_changes_are_in_the_feed(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let feed = format!("/api/v1/worlds/{world}/changes");
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
@@ -788,7 +677,7 @@ async fn kind_changes_are_in_the_feed(app: TestApp) {
     app.delete(&kind_path(&world, "character"), Some(token))
         .await
         .assert_status(204);
-    let changes = app.get(&feed, Some(token)).await.json();
+    let changes = app.get_json(&feed, token).await;
     let items = changes["items"].as_array().expect("items");
     let types: Vec<&str> = items
         .iter()
@@ -825,8 +714,8 @@ async fn who_may_do_what(app: TestApp) {
     let ed = app.register("ed").await;
     let stranger = app.register("stranger").await;
     let world = app.new_world(&ada.access_token, "Eldoria").await;
-    add_member(&app, &world, &vic, "viewer").await;
-    add_member(&app, &world, &ed, "editor").await;
+    app.add_member(&world, &vic, "viewer").await;
+    app.add_member(&world, &ed, "editor").await;
     let path = kind_path(&world, "character");
     let rpath = relation_kind_path(&world, "mentors");
     let body = json!({"schema": character_schema()});
@@ -888,18 +777,14 @@ async fn who_may_do_what(app: TestApp) {
 }
 
 async fn a_change_through_another_server_is_seen_at_once(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Eldoria").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Eldoria").await;
     let other = app.spawn_beside().await;
     put_schema(&app, token, &world, "character", json!({"type": "object"})).await;
+    let w = app.in_world(token, &world);
     // This server compiles and caches version 1.
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "character", "name": "A", "attributes": {}}),
-    )
-    .await;
+    w.create(json!({"kind": "character", "name": "A", "attributes": {}}))
+        .await;
     // The other server makes it stricter; this one refuses at once.
     put_schema(&other, token, &world, "character", character_schema()).await;
     let problem = app
@@ -924,12 +809,8 @@ async fn a_change_through_another_server_is_seen_at_once(app: TestApp) {
         json!({"type": "object"}),
     )
     .await;
-    app.create_element(
-        token,
-        &world,
-        json!({"kind": "character", "name": "C", "attributes": {}}),
-    )
-    .await;
+    w.create(json!({"kind": "character", "name": "C", "attributes": {}}))
+        .await;
 }
 
 on_both_backends!(

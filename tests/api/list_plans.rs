@@ -11,8 +11,8 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::elements_path;
 use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{element_row, elements_path};
 use crate::on_both_backends;
 
 /// More rows than the shortest probe reads, so a rare filter takes the fallback.
@@ -75,9 +75,7 @@ async fn pages(app: &TestApp, token: &str, path: &str) -> Vec<Vec<String>> {
             Some(c) => format!("{path}&cursor={c}"),
             None => path.to_owned(),
         };
-        let reply = app.get(&url, Some(token)).await;
-        reply.assert_status(200);
-        let body = reply.json();
+        let body = app.get_json(&url, token).await;
         pages.push(
             body["items"]
                 .as_array()
@@ -105,27 +103,18 @@ fn enc(text: &str) -> String {
 }
 
 async fn rare_filters_page_through_the_probe_and_the_fallback(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Sparse").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Sparse").await;
     let world_id: Uuid = world.parse().expect("world id");
     let db = app.db().await;
     let parent = Uuid::now_v7();
     let at = Utc::now().fixed_offset() - Duration::days(2);
     world_elements::Entity::insert(world_elements::ActiveModel {
         id: Set(parent),
-        world_id: Set(world_id),
-        parent_id: Set(None),
-        kind: Set("place".into()),
-        name: Set("Vault".into()),
-        summary: Set(None),
-        attributes: Set(json!({})),
-        tags: Set(json!([])),
-        version: Set(1),
-        created_by: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
         depth: Set(0),
+        ..element_row(world_id, "place", "Vault")
     })
     .exec(&db)
     .await

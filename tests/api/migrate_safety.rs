@@ -8,14 +8,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 use crate::helpers::{Backend, fresh_database};
-use crate::workflow::{exec, migrated_on, single_connection, up};
-
-fn names() -> Vec<String> {
-    Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect()
-}
+use crate::workflow::{exec, migrated_on, names, single_connection, up};
 
 async fn applied(db: &DatabaseConnection) -> Vec<String> {
     let backend = db.get_database_backend();

@@ -61,15 +61,7 @@ async fn round_trip(backend: Backend) {
     assert_eq!(schema_snapshot(&db).await, before);
 }
 
-#[tokio::test]
-async fn revisions_round_trip_on_postgres() {
-    round_trip(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn revisions_round_trip_on_sqlite() {
-    round_trip(Backend::Sqlite).await;
-}
+crate::backend_tests!(round_trip: revisions_round_trip_on_postgres, revisions_round_trip_on_sqlite);
 
 #[tokio::test]
 async fn postgres_has_gin_indexes_for_json_filters() {
@@ -88,10 +80,7 @@ async fn postgres_has_gin_indexes_for_json_filters() {
 
 /// How many revisions `down` must roll back to undo `name` and every revision after it.
 fn steps_to_undo(name: &str) -> u32 {
-    let names: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
+    let names = crate::workflow::names();
     let at = names
         .iter()
         .position(|n| n == name)

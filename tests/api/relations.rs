@@ -7,44 +7,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::helpers::{element_path, id_of, ids, page_url, query};
+use crate::helpers::{
+    element_path, error_fields, id_of, ids, page_url, query, relation_path, relations_path,
+};
 use crate::on_both_backends;
-
-fn relations_path(world: &str) -> String {
-    format!("/api/v1/worlds/{world}/relations")
-}
-
-fn relation_path(world: &str, relation: &str) -> String {
-    format!("/api/v1/worlds/{world}/relations/{relation}")
-}
 
 fn element_relations_path(world: &str, element: &str) -> String {
     format!("{}/relations", element_path(world, element))
 }
 
-async fn relate(
-    app: &TestApp,
-    token: &str,
-    world: &str,
-    source: &str,
-    target: &str,
-    kind: &str,
-) -> Value {
-    let reply = app
-        .post(
-            &relations_path(world),
-            Some(token),
-            json!({"source_id": source, "target_id": target, "kind": kind}),
-        )
-        .await;
-    reply.assert_status(201);
-    reply.json()
-}
-
 async fn create_get_patch_delete(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let gandalf = app.element_id(token, &world, "character", "Gandalf").await;
     let frodo = app.element_id(token, &world, "character", "Frodo").await;
 
@@ -88,18 +62,12 @@ async fn create_get_patch_delete(app: TestApp) {
         .assert_problem(404, "not-found");
 
     // Defaults.
-    let plain = relate(&app, token, &world, &frodo, &gandalf, "trusts").await;
+    let plain = app.relate(token, &world, &frodo, &gandalf, "trusts").await;
     assert_eq!(plain["attributes"], json!({}));
 
     // PATCH: kind replaces, attributes merge; If-Match guards it.
     let reply = app
-        .send_with(
-            Method::PATCH,
-            &path,
-            Some(token),
-            Some(&json!({"kind": "guides", "attributes": {"since": null, "meta": {"b": 3}, "until": 3019}})),
-            &[("If-Match", "\"1\"")],
-        )
+        .if_match(Method::PATCH, &path, token, Some(&json!({"kind": "guides", "attributes": {"since": null, "meta": {"b": 3}, "until": 3019}})), "\"1\"")
         .await;
     reply.assert_status(200);
     assert_eq!(reply.header("etag"), Some("\"2\""));
@@ -112,24 +80,18 @@ async fn create_get_patch_delete(app: TestApp) {
     assert_eq!(patched["version"], 2);
     assert_eq!(patched["source_id"], gandalf.as_str());
 
-    app.send_with(
+    app.if_match(
         Method::PATCH,
         &path,
-        Some(token),
+        token,
         Some(&json!({"kind": "lost"})),
-        &[("If-Match", "\"1\"")],
+        "\"1\"",
     )
     .await
     .assert_problem(412, "precondition-failed");
-    app.send_with(
-        Method::DELETE,
-        &path,
-        Some(token),
-        None,
-        &[("If-Match", "\"1\"")],
-    )
-    .await
-    .assert_problem(412, "precondition-failed");
+    app.if_match(Method::DELETE, &path, token, None, "\"1\"")
+        .await
+        .assert_problem(412, "precondition-failed");
     let current = app.get(&path, Some(token)).await;
     assert_eq!(current.header("etag"), Some("\"2\""));
     assert_eq!(current.json(), patched);
@@ -152,21 +114,10 @@ async fn create_get_patch_delete(app: TestApp) {
             .assert_problem(422, "validation-failed");
     }
 
-    app.send_with(
-        Method::DELETE,
-        &path,
-        Some(token),
-        None,
-        &[("If-Match", "\"3\"")],
-    )
-    .await
-    .assert_status(204);
-    app.get(&path, Some(token))
+    app.if_match(Method::DELETE, &path, token, None, "\"3\"")
         .await
-        .assert_problem(404, "not-found");
-    app.delete(&path, Some(token))
-        .await
-        .assert_problem(404, "not-found");
+        .assert_status(204);
+    app.assert_gone(&path, token).await;
     // The elements stay.
     app.get(&element_path(&world, &gandalf), Some(token))
         .await
@@ -174,13 +125,12 @@ async fn create_get_patch_delete(app: TestApp) {
 }
 
 async fn duplicate_relation_is_conflict(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let sam = app.element_id(token, &world, "character", "Sam").await;
     let frodo = app.element_id(token, &world, "character", "Frodo").await;
 
-    relate(&app, token, &world, &sam, &frodo, "serves").await;
+    app.relate(token, &world, &sam, &frodo, "serves").await;
     app.post(
         &relations_path(&world),
         Some(token),
@@ -189,8 +139,8 @@ async fn duplicate_relation_is_conflict(app: TestApp) {
     .await
     .assert_problem(409, "conflict");
     // Other direction or another kind is a different relation.
-    relate(&app, token, &world, &frodo, &sam, "serves").await;
-    let friends = relate(&app, token, &world, &sam, &frodo, "befriends").await;
+    app.relate(token, &world, &frodo, &sam, "serves").await;
+    let friends = app.relate(token, &world, &sam, &frodo, "befriends").await;
 
     // Changing a kind into an existing triple is a conflict too, and changes nothing.
     app.patch(
@@ -201,17 +151,15 @@ async fn duplicate_relation_is_conflict(app: TestApp) {
     .await
     .assert_problem(409, "conflict");
     let current = app
-        .get(&relation_path(&world, &id_of(&friends)), Some(token))
-        .await
-        .json();
+        .get_json(&relation_path(&world, &id_of(&friends)), token)
+        .await;
     assert_eq!(current["kind"], "befriends");
     assert_eq!(current["version"], 1);
 
     let listed = app
-        .get(&element_relations_path(&world, &sam), Some(token))
+        .get_json(&element_relations_path(&world, &sam), token)
         .await;
-    listed.assert_status(200);
-    assert_eq!(listed.json()["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
 
     // Racing creators of the same relation: one wins, the others are told it exists.
     let body = json!({"source_id": frodo, "target_id": sam, "kind": "thanks"});
@@ -228,9 +176,8 @@ async fn duplicate_relation_is_conflict(app: TestApp) {
 }
 
 async fn relating_to_an_element_being_deleted(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Churn").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Churn").await;
     let anchor = app.element_id(token, &world, "place", "anchor").await;
     let path = relations_path(&world);
     for round in 0..10 {
@@ -265,39 +212,20 @@ async fn relating_to_an_element_being_deleted(app: TestApp) {
 }
 
 async fn concurrent_relation_writers_exactly_one_wins(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Race").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Race").await;
     let a = app.element_id(token, &world, "character", "a").await;
     let b = app.element_id(token, &world, "character", "b").await;
-    let relation = relate(&app, token, &world, &a, &b, "knows").await;
+    let relation = app.relate(token, &world, &a, &b, "knows").await;
     let path = relation_path(&world, &id_of(&relation));
 
-    let writers = (0..8).map(|i| {
-        let body = json!({"attributes": {format!("k{i}"): i}});
-        let app = &app;
-        let path = path.clone();
-        async move {
-            app.send_with(
-                Method::PATCH,
-                &path,
-                Some(token),
-                Some(&body),
-                &[("If-Match", "\"1\"")],
-            )
-            .await
-        }
-    });
-    let replies = join_all(writers).await;
-    assert_eq!(
-        replies.iter().filter(|r| r.status.as_u16() == 200).count(),
-        1,
-        "{replies:#?}"
-    );
-    for reply in replies.iter().filter(|r| r.status.as_u16() != 200) {
-        reply.assert_problem(412, "precondition-failed");
-    }
-    let current = app.get(&path, Some(token)).await.json();
+    app.assert_one_of_eight_wins(
+        &path,
+        token,
+        |i| json!({"attributes": {format!("k{i}"): i}}),
+    )
+    .await;
+    let current = app.get_json(&path, token).await;
     assert_eq!(current["version"], 2);
     assert_eq!(current["attributes"].as_object().map(|o| o.len()), Some(1));
 
@@ -306,9 +234,8 @@ async fn concurrent_relation_writers_exactly_one_wins(app: TestApp) {
 }
 
 async fn ends_must_be_elements_of_the_world(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let other = app.new_world(token, "Narnia").await;
     let local = app.element_id(token, &world, "character", "Frodo").await;
     let foreign = app.element_id(token, &other, "character", "Aslan").await;
@@ -328,12 +255,7 @@ async fn ends_must_be_elements_of_the_world(app: TestApp) {
             )
             .await
             .assert_problem(422, "validation-failed");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
+        let fields = error_fields(&problem);
         assert_eq!(fields, [field], "{problem}");
     }
     // Both ends in the other world: still not this world's.
@@ -367,31 +289,29 @@ async fn ends_must_be_elements_of_the_world(app: TestApp) {
 }
 
 async fn element_relations_by_direction_and_kind(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let aragorn = app.element_id(token, &world, "character", "Aragorn").await;
     let arwen = app.element_id(token, &world, "character", "Arwen").await;
     let gondor = app.element_id(token, &world, "realm", "Gondor").await;
     let boromir = app.element_id(token, &world, "character", "Boromir").await;
 
-    let loves = relate(&app, token, &world, &aragorn, &arwen, "loves").await;
-    let rules = relate(&app, token, &world, &aragorn, &gondor, "rules").await;
-    let serves = relate(&app, token, &world, &boromir, &aragorn, "serves").await;
-    let loved = relate(&app, token, &world, &arwen, &aragorn, "loves").await;
+    let loves = app.relate(token, &world, &aragorn, &arwen, "loves").await;
+    let rules = app.relate(token, &world, &aragorn, &gondor, "rules").await;
+    let serves = app
+        .relate(token, &world, &boromir, &aragorn, "serves")
+        .await;
+    let loved = app.relate(token, &world, &arwen, &aragorn, "loves").await;
     // Not Aragorn's.
-    relate(&app, token, &world, &boromir, &gondor, "serves").await;
+    app.relate(token, &world, &boromir, &gondor, "serves").await;
 
     let path = element_relations_path(&world, &aragorn);
     let list = |params: Vec<(&'static str, &'static str)>| {
         let app = &app;
         let path = path.clone();
         async move {
-            let reply = app
-                .get(&format!("{path}{}", query(&params)), Some(token))
-                .await;
-            reply.assert_status(200);
-            reply.json()
+            app.get_json(&format!("{path}{}", query(&params)), token)
+                .await
         }
     };
 
@@ -465,12 +385,11 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
 
     // From the other side, Gondor's one relation points back at Aragorn and Boromir.
     let gondor_in = app
-        .get(
+        .get_json(
             &format!("{}?direction=in", element_relations_path(&world, &gondor)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     let names: Vec<&str> = gondor_in["items"]
         .as_array()
         .expect("items")
@@ -479,12 +398,11 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
         .collect();
     assert_eq!(names, ["Aragorn", "Boromir"]);
     let gondor_out = app
-        .get(
+        .get_json(
             &format!("{}?direction=out", element_relations_path(&world, &gondor)),
-            Some(token),
+            token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(gondor_out["items"], json!([]));
 
     // Paged.
@@ -523,12 +441,11 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
         .assert_problem(400, "bad-request");
     // A cursor from the element list does not fit here.
     let element_cursor = app
-        .get(
+        .get_json(
             &page_url(&crate::helpers::elements_path(&world), &[], 1, None),
-            Some(token),
+            token,
         )
-        .await
-        .json()["next_cursor"]
+        .await["next_cursor"]
         .as_str()
         .expect("cursor")
         .to_owned();
@@ -551,9 +468,8 @@ async fn element_relations_by_direction_and_kind(app: TestApp) {
 }
 
 async fn relation_paging_is_stable_under_inserts(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Crowd").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Crowd").await;
     let hub = app.element_id(token, &world, "place", "hub").await;
     let mut initial = Vec::new();
     for i in 0..7 {
@@ -561,9 +477,9 @@ async fn relation_paging_is_stable_under_inserts(app: TestApp) {
             .element_id(token, &world, "place", &format!("spoke{i}"))
             .await;
         let relation = if i % 2 == 0 {
-            relate(&app, token, &world, &hub, &spoke, "road").await
+            app.relate(token, &world, &hub, &spoke, "road").await
         } else {
-            relate(&app, token, &world, &spoke, &hub, "road").await
+            app.relate(token, &world, &spoke, &hub, "road").await
         };
         initial.push(id_of(&relation));
     }
@@ -577,13 +493,11 @@ async fn relation_paging_is_stable_under_inserts(app: TestApp) {
         let spoke = app
             .element_id(token, &world, "place", &format!("late{round}"))
             .await;
-        relate(&app, token, &world, &spoke, &hub, "road").await;
+        app.relate(token, &world, &spoke, &hub, "road").await;
         round += 1;
-        let reply = app
-            .get(&page_url(&path, &[], 2, cursor.as_deref()), Some(token))
+        let body = app
+            .get_json(&page_url(&path, &[], 2, cursor.as_deref()), token)
             .await;
-        reply.assert_status(200);
-        let body = reply.json();
         seen.extend(ids(body["items"].as_array().expect("items")));
         match body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),

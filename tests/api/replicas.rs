@@ -12,8 +12,11 @@ use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
+use crate::helpers::elements_path;
 use crate::helpers::{Backend, Reply, TestApp, spawn_app_on};
 use crate::on_both_backends;
+
+const WORLDS: &str = "/api/v1/worlds";
 
 const CONSISTENCY: &str = "lorebase-consistency";
 
@@ -142,7 +145,7 @@ async fn a_client_that_sends_the_token_back_always_reads_its_own_writes() {
     let owner = app.register("reader").await;
     let token = owner.access_token.as_str();
     let world = app
-        .post("/api/v1/worlds", Some(token), json!({"name": "Replicated"}))
+        .post(WORLDS, Some(token), json!({"name": "Replicated"}))
         .await;
     world.assert_status(201);
     let world_id = world.json()["id"].as_str().expect("world id").to_owned();
@@ -159,7 +162,7 @@ async fn a_client_that_sends_the_token_back_always_reads_its_own_writes() {
         .expect("pause replay");
     let created = app
         .post(
-            &format!("/api/v1/worlds/{world_id}/elements"),
+            &elements_path(&world_id),
             Some(token),
             json!({"kind": "character", "name": "Ada"}),
         )
@@ -170,7 +173,7 @@ async fn a_client_that_sends_the_token_back_always_reads_its_own_writes() {
         "/api/v1/worlds/{world_id}/elements/{}",
         created.json()["id"].as_str().expect("element id")
     );
-    let list_path = format!("/api/v1/worlds/{world_id}/elements");
+    let list_path = elements_path(&world_id);
 
     // Without the token a stale read is allowed: the replica has not seen the element.
     send(&app, Method::GET, &element_path, token, None)
@@ -187,12 +190,12 @@ async fn a_client_that_sends_the_token_back_always_reads_its_own_writes() {
 
     // Each write's own token covers it, a change as much as a creation.
     let changed = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &element_path,
-            Some(token),
+            token,
             Some(&json!({"name": "Ada Lovelace"})),
-            &[("If-Match", own.header("etag").expect("ETag"))],
+            own.header("etag").expect("ETag"),
         )
         .await;
     changed.assert_status(200);
@@ -269,7 +272,7 @@ async fn the_token_without_a_replica(app: TestApp) {
     let owner = app.register("single").await;
     let token = owner.access_token.as_str();
     let world = app
-        .post("/api/v1/worlds", Some(token), json!({"name": "Alone"}))
+        .post(WORLDS, Some(token), json!({"name": "Alone"}))
         .await;
     world.assert_status(201);
     let consistency = world.header(CONSISTENCY).map(str::to_owned);

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::world_path;
+use crate::helpers::{TestApp, element_row};
 use crate::helpers::{element_path, id_of, ids, query};
 use crate::on_both_backends;
 
@@ -26,16 +27,12 @@ fn hit_ids(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn element(app: &TestApp, token: &str, world: &str, body: Value) -> String {
-    id_of(&app.create_element(token, world, body).await)
-}
-
 /// A world with a few elements that do not mention dragons, so that a word in some
 /// elements is rare enough to rank on every engine.
 async fn world_with_filler(app: &TestApp, token: &str) -> String {
     let world = app.new_world(token, "Arda").await;
     for name in ["Shire", "Bree", "Rivendell", "Moria", "Lorien", "Isengard"] {
-        element(app, token, &world, json!({"kind": "place", "name": name})).await;
+        app.element_id(token, &world, "place", name).await;
     }
     world
 }
@@ -44,34 +41,15 @@ async fn ranking_and_highlights(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
     let world = world_with_filler(&app, token).await;
-    let by_attributes = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "place", "name": "Lonely Mountain", "attributes": {"guardian": "dragon", "height": 3}}),
-    )
-    .await;
-    let by_summary = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "Smaug", "summary": "dragon"}),
-    )
-    .await;
-    let by_tags = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "item", "name": "Hoard", "tags": ["dragon"]}),
-    )
-    .await;
-    let by_name = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "Dragon"}),
-    )
-    .await;
+    let w = app.in_world(token, &world);
+    let by_attributes = w.element(json!({"kind": "place", "name": "Lonely Mountain", "attributes": {"guardian": "dragon", "height": 3}})).await;
+    let by_summary = w
+        .element(json!({"kind": "character", "name": "Smaug", "summary": "dragon"}))
+        .await;
+    let by_tags = w
+        .element(json!({"kind": "item", "name": "Hoard", "tags": ["dragon"]}))
+        .await;
+    let by_name = app.element_id(token, &world, "character", "Dragon").await;
 
     let items = search(&app, Some(token), &world, "dragon").await;
     assert_eq!(
@@ -111,13 +89,7 @@ async fn ranking_and_highlights(app: TestApp) {
     assert_eq!(items[1]["element"]["tags"], json!(["dragon"]));
 
     // Escaped highlights: the text around the marks is HTML-escaped.
-    let escaped = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "lore", "name": "<script>alert(1)</script> Wyrm", "summary": "Fire & <b>wyrm</b> \"quoted\""}),
-    )
-    .await;
+    let escaped = w.element(json!({"kind": "lore", "name": "<script>alert(1)</script> Wyrm", "summary": "Fire & <b>wyrm</b> \"quoted\""})).await;
     let items = search(&app, Some(token), &world, "wyrm").await;
     assert_eq!(hit_ids(&items), vec![escaped]);
     for field in ["name", "summary"] {
@@ -146,20 +118,13 @@ async fn words_stems_prefixes_phrases_and_exclusions(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
     let world = world_with_filler(&app, token).await;
-    let red = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "lore", "name": "Tale one", "summary": "The red dragon sleeps under the hill"}),
-    )
-    .await;
-    let wine = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "lore", "name": "Tale two", "summary": "Red wine, and a dragon flying"}),
-    )
-    .await;
+    let w = app.in_world(token, &world);
+    let red = w.element(json!({"kind": "lore", "name": "Tale one", "summary": "The red dragon sleeps under the hill"})).await;
+    let wine = w
+        .element(
+            json!({"kind": "lore", "name": "Tale two", "summary": "Red wine, and a dragon flying"}),
+        )
+        .await;
     let find = |q: &'static str| {
         let app = &app;
         let world = world.clone();
@@ -197,20 +162,10 @@ async fn accents_and_case_fold(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
     let world = world_with_filler(&app, token).await;
-    let eowyn = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "Éowyn of Rohan"}),
-    )
-    .await;
-    let cafe = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "place", "name": "Cafe Gondor"}),
-    )
-    .await;
+    let eowyn = app
+        .element_id(token, &world, "character", "Éowyn of Rohan")
+        .await;
+    let cafe = app.element_id(token, &world, "place", "Cafe Gondor").await;
     for q in ["eowyn", "ÉOWYN", "Eowyn", "éow", "EOW"] {
         assert_eq!(
             hit_ids(&search(&app, Some(token), &world, q).await),
@@ -239,22 +194,13 @@ async fn kind_limit_and_bounds(app: TestApp) {
     let mut characters = Vec::new();
     for i in 0..3 {
         characters.push(
-            element(
-                &app,
-                token,
-                &world,
-                json!({"kind": "character", "name": format!("Ranger {i}")}),
-            )
-            .await,
+            app.element_id(token, &world, "character", &format!("Ranger {i}"))
+                .await,
         );
     }
-    let place = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "place", "name": "Ranger station"}),
-    )
-    .await;
+    let place = app
+        .element_id(token, &world, "place", "Ranger station")
+        .await;
     let get = |params: Vec<(&'static str, String)>| {
         let app = &app;
         let world = world.clone();
@@ -280,13 +226,8 @@ async fn kind_limit_and_bounds(app: TestApp) {
     assert_eq!(reply.json()["items"].as_array().unwrap().len(), 4);
     // The default limit is 20.
     for i in 3..25 {
-        element(
-            &app,
-            token,
-            &world,
-            json!({"kind": "character", "name": format!("Ranger {i}")}),
-        )
-        .await;
+        app.element_id(token, &world, "character", &format!("Ranger {i}"))
+            .await;
     }
     let reply = get(vec![("q", "ranger".into())]).await;
     assert_eq!(reply.json()["items"].as_array().unwrap().len(), 20);
@@ -321,18 +262,15 @@ async fn index_follows_every_write(app: TestApp) {
     let ada = app.register("ada").await;
     let token = ada.access_token.as_str();
     let world = world_with_filler(&app, token).await;
+    let w = app.in_world(token, &world);
     let found = |q: &'static str| {
         let app = &app;
         let world = world.clone();
         async move { hit_ids(&search(app, Some(token), &world, q).await) }
     };
-    let id = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "item", "name": "Palantir", "attributes": {"maker": "Feanor"}}),
-    )
-    .await;
+    let id = w
+        .element(json!({"kind": "item", "name": "Palantir", "attributes": {"maker": "Feanor"}}))
+        .await;
     assert_eq!(found("palantir").await, vec![id.clone()]);
     assert_eq!(found("feanor").await, vec![id.clone()]);
 
@@ -362,66 +300,31 @@ async fn index_follows_every_write(app: TestApp) {
     assert_eq!(found("stone").await, vec![id.clone()]);
 
     // Revert to version 1: the old words come back.
-    app.post(
-        &format!("{path}/revert"),
-        Some(token),
-        json!({"version": 1}),
-    )
-    .await
-    .assert_status(200);
+    app.revert(&path, token, 1).await.assert_status(200);
     assert_eq!(found("palantir").await, vec![id.clone()]);
     assert_eq!(found("stone").await, Vec::<String>::new());
 
     // The index is written in the transaction of the write: a write rolled back leaves
     // nothing in it.
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, TransactionTrait};
+    use sea_orm::{ActiveModelTrait, TransactionTrait};
     let db = app.db().await;
     let txn = db.begin().await.expect("begin");
-    entity::world_elements::ActiveModel {
-        world_id: Set(Uuid::parse_str(&world).expect("world id")),
-        kind: Set("item".into()),
-        name: Set("Silmaril".into()),
-        summary: Set(None),
-        attributes: Set(json!({})),
-        tags: Set(json!([])),
-        version: Set(1),
-        created_by: Set(None),
-        parent_id: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .expect("insert");
+    let world_id = Uuid::parse_str(&world).expect("world id");
+    element_row(world_id, "item", "Silmaril")
+        .insert(&txn)
+        .await
+        .expect("insert");
     txn.rollback().await.expect("rollback");
     assert_eq!(found("silmaril").await, Vec::<String>::new());
 
     // A world's deletion takes its index with it.
-    app.delete(&format!("/api/v1/worlds/{world}"), Some(token))
+    app.delete(&world_path(&world), Some(token))
         .await
         .assert_status(204);
 }
 
 fn graph_url(world: &str, element: &str, params: &[(&str, &str)]) -> String {
     format!("{}/graph{}", element_path(world, element), query(params))
-}
-
-async fn relate(
-    app: &TestApp,
-    token: &str,
-    world: &str,
-    source: &str,
-    target: &str,
-    kind: &str,
-) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/worlds/{world}/relations"),
-            Some(token),
-            json!({"source_id": source, "target_id": target, "kind": kind}),
-        )
-        .await;
-    reply.assert_status(201);
-    id_of(&reply.json())
 }
 
 /// `(id, depth)` of each node, sorted.
@@ -449,36 +352,24 @@ fn sorted<const N: usize>(items: [(&String, u64); N]) -> Vec<(String, u64)> {
 }
 
 async fn graph_by_depth_direction_and_kind(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Arda").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Arda").await;
+    let w = app.in_world(token, &world);
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "f", "g"] {
-        e.push(
-            element(
-                &app,
-                token,
-                &world,
-                json!({"kind": "character", "name": name}),
-            )
-            .await,
-        );
+        e.push(app.element_id(token, &world, "character", name).await);
     }
     let (a, b, c, d, ee, f, g) = (&e[0], &e[1], &e[2], &e[3], &e[4], &e[5], &e[6]);
     // a -knows-> b -knows-> c -knows-> d; a -enemy_of-> e; f -knows-> a; g elsewhere.
-    let ab = relate(&app, token, &world, a, b, "knows").await;
-    let bc = relate(&app, token, &world, b, c, "knows").await;
-    let cd = relate(&app, token, &world, c, d, "knows").await;
-    let ae = relate(&app, token, &world, a, ee, "enemy_of").await;
-    let fa = relate(&app, token, &world, f, a, "knows").await;
+    let ab = w.relate(a, b, "knows").await;
+    let bc = w.relate(b, c, "knows").await;
+    let cd = w.relate(c, d, "knows").await;
+    let ae = w.relate(a, ee, "enemy_of").await;
+    let fa = w.relate(f, a, "knows").await;
     let get = |params: Vec<(&'static str, &'static str)>| {
         let app = &app;
         let url = graph_url(&world, a, &params);
-        async move {
-            let reply = app.get(&url, Some(token)).await;
-            reply.assert_status(200);
-            reply.json()
-        }
+        async move { app.get_json(&url, token).await }
     };
 
     let graph = get(vec![]).await;
@@ -541,7 +432,7 @@ async fn graph_by_depth_direction_and_kind(app: TestApp) {
     );
 
     // A shortcut: each node's depth is its shortest distance.
-    relate(&app, token, &world, a, c, "knows").await;
+    w.relate(a, c, "knows").await;
     let graph = get(vec![("depth", "4"), ("direction", "out")]).await;
     assert_eq!(
         node_depths(&graph),
@@ -599,31 +490,23 @@ fn path_url(world: &str, params: &[(&str, &str)]) -> String {
 }
 
 async fn shortest_paths(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Arda").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Arda").await;
+    let w = app.in_world(token, &world);
     let mut e = Vec::new();
     for name in ["a", "b", "c", "d", "e", "x", "y", "z"] {
-        e.push(
-            element(
-                &app,
-                token,
-                &world,
-                json!({"kind": "character", "name": name}),
-            )
-            .await,
-        );
+        e.push(app.element_id(token, &world, "character", name).await);
     }
     let (a, b, c, d, ee) = (&e[0], &e[1], &e[2], &e[3], &e[4]);
     let (x, y, z) = (&e[5], &e[6], &e[7]);
     // a -> b -> c <- d, and a longer way round: a <- x <- y <- z -> d.
-    let ab = relate(&app, token, &world, a, b, "knows").await;
-    let bc = relate(&app, token, &world, b, c, "knows").await;
-    let dc = relate(&app, token, &world, d, c, "serves").await;
-    relate(&app, token, &world, x, a, "knows").await;
-    relate(&app, token, &world, y, x, "knows").await;
-    relate(&app, token, &world, z, y, "knows").await;
-    relate(&app, token, &world, z, d, "knows").await;
+    let ab = w.relate(a, b, "knows").await;
+    let bc = w.relate(b, c, "knows").await;
+    let dc = w.relate(d, c, "serves").await;
+    w.relate(x, a, "knows").await;
+    w.relate(y, x, "knows").await;
+    w.relate(z, y, "knows").await;
+    w.relate(z, d, "knows").await;
     let get = |params: Vec<(&'static str, String)>| {
         let app = &app;
         let world = world.clone();
@@ -683,29 +566,18 @@ async fn shortest_paths(app: TestApp) {
     let reply = get(vec![("from", a.clone()), ("to", a.clone())]).await;
     assert_eq!(reply.json(), json!({"elements": [a], "relations": []}));
     // A shortcut wins.
-    let ad = relate(&app, token, &world, a, d, "knows").await;
+    let ad = w.relate(a, d, "knows").await;
     let reply = get(vec![("from", a.clone()), ("to", d.clone())]).await;
     assert_eq!(reply.json(), json!({"elements": [a, d], "relations": [ad]}));
 
     // max_depth defaults to 6: a chain of 7 relations needs it raised.
     let mut chain = vec![a.clone()];
     for i in 0..7 {
-        let next = element(
-            &app,
-            token,
-            &world,
-            json!({"kind": "lore", "name": format!("link {i}")}),
-        )
-        .await;
-        relate(
-            &app,
-            token,
-            &world,
-            chain.last().expect("link"),
-            &next,
-            "leads_to",
-        )
-        .await;
+        let next = app
+            .element_id(token, &world, "lore", &format!("link {i}"))
+            .await;
+        w.relate(chain.last().expect("link"), &next, "leads_to")
+            .await;
         chain.push(next);
     }
     let end = chain.last().expect("end").clone();
@@ -768,41 +640,19 @@ async fn mentions(app: &TestApp, token: &str, world: &str, element: &str) -> Vec
 }
 
 async fn mentions_follow_summaries(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Arda").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Arda").await;
+    let w = app.in_world(token, &world);
     let other_world = app.new_world(token, "Elsewhere").await;
-    let a = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "a"}),
-    )
-    .await;
-    let b = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "b"}),
-    )
-    .await;
-    let stranger = element(
-        &app,
-        token,
-        &other_world,
-        json!({"kind": "character", "name": "s"}),
-    )
-    .await;
+    let a = app.element_id(token, &world, "character", "a").await;
+    let b = app.element_id(token, &world, "character", "b").await;
+    let stranger = app.element_id(token, &other_world, "character", "s").await;
     let summary = format!(
         "Friend of [[{a}]] and [[{b}|Bee]], not of [[{stranger}]] nor [[{}]]; [[{a}|again]].",
         Uuid::now_v7()
     );
-    let c = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "character", "name": "c", "summary": summary}),
-        )
+    let c = w
+        .create(json!({"kind": "character", "name": "c", "summary": summary}))
         .await;
     assert_eq!(
         c["summary"],
@@ -817,7 +667,7 @@ async fn mentions_follow_summaries(app: TestApp) {
             .await
             .is_empty()
     );
-    let page = app.get(&mentions_url(&world, &a), Some(token)).await.json();
+    let page = app.get_json(&mentions_url(&world, &a), token).await;
     assert_eq!(page["items"][0]["name"], "c");
     assert_eq!(page["items"][0]["summary"], summary.as_str());
 
@@ -846,13 +696,7 @@ async fn mentions_follow_summaries(app: TestApp) {
     .await
     .assert_status(200);
     assert_eq!(mentions(&app, token, &world, &b).await, vec![c.clone()]);
-    app.post(
-        &format!("{c_path}/revert"),
-        Some(token),
-        json!({"version": 1}),
-    )
-    .await
-    .assert_status(200);
+    app.revert(&c_path, token, 1).await.assert_status(200);
     assert_eq!(mentions(&app, token, &world, &a).await, vec![c.clone()]);
     app.patch(&c_path, Some(token), json!({"summary": null}))
         .await
@@ -863,13 +707,7 @@ async fn mentions_follow_summaries(app: TestApp) {
     let mut expected = Vec::new();
     for i in 0..5 {
         expected.push(
-            element(
-                &app,
-                token,
-                &world,
-                json!({"kind": "lore", "name": format!("note {i}"), "summary": format!("about [[{a}]]")}),
-            )
-            .await,
+            w.element(json!({"kind": "lore", "name": format!("note {i}"), "summary": format!("about [[{a}]]")})).await,
         );
     }
     expected.sort();
@@ -900,21 +738,12 @@ async fn private_worlds_stay_hidden(app: TestApp) {
     let eve = app.register("eve").await;
     let token = ada.access_token.as_str();
     let world = app.new_world(token, "Secret").await;
-    let a = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "Hidden dragon"}),
-    )
-    .await;
-    let b = element(
-        &app,
-        token,
-        &world,
-        json!({"kind": "character", "name": "b"}),
-    )
-    .await;
-    relate(&app, token, &world, &a, &b, "knows").await;
+    let w = app.in_world(token, &world);
+    let a = app
+        .element_id(token, &world, "character", "Hidden dragon")
+        .await;
+    let b = app.element_id(token, &world, "character", "b").await;
+    w.relate(&a, &b, "knows").await;
     let urls = [
         search_url(&world, &[("q", "dragon")]),
         search_url(&world, &[("q", "")]),
@@ -932,7 +761,7 @@ async fn private_worlds_stay_hidden(app: TestApp) {
     }
     // A public world is read by anyone, also without a token.
     app.patch(
-        &format!("/api/v1/worlds/{world}"),
+        &world_path(&world),
         Some(token),
         json!({"visibility": "public"}),
     )

@@ -5,10 +5,10 @@ use std::process::Command;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Statement};
-use serde_json::json;
 use service::seed::{SeedPlan, seed};
 use uuid::Uuid;
 
+use crate::helpers::text_at;
 use crate::helpers::{Backend, PASSWORD, TestApp, fresh_database};
 
 const WORLDS: u32 = 2;
@@ -170,15 +170,7 @@ async fn seeded_data_keeps_every_invariant(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn seeded_data_keeps_every_invariant_on_postgres() {
-    seeded_data_keeps_every_invariant(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn seeded_data_keeps_every_invariant_on_sqlite() {
-    seeded_data_keeps_every_invariant(Backend::Sqlite).await;
-}
+crate::backend_tests!(seeded_data_keeps_every_invariant: seeded_data_keeps_every_invariant_on_postgres, seeded_data_keeps_every_invariant_on_sqlite);
 
 /// The seeded owner logs in through the API and reads its seeded elements.
 async fn the_owner_can_log_in_and_read_the_seeded_world(app: TestApp) {
@@ -187,18 +179,9 @@ async fn the_owner_can_log_in_and_read_the_seeded_world(app: TestApp) {
     plan.owner_password = Some(PASSWORD.to_owned());
     let report = seed(&db, plan).await.expect("seed");
     assert_eq!(report.owner_password.as_deref(), Some(PASSWORD));
-    let reply = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": report.owner_email, "password": PASSWORD}),
-        )
-        .await;
+    let reply = crate::auth::login(&app, &report.owner_email, PASSWORD).await;
     reply.assert_status(200);
-    let token = reply.json()["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned();
+    let token = text_at(&reply.json(), "access_token");
     let world = entity::worlds::Entity::find()
         .one(&db)
         .await

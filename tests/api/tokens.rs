@@ -1,15 +1,16 @@
 //! Personal access tokens and sessions: a token acts as its user, narrowed by its scope
 //! and worlds, never manages anything, is stored only as a hash, notes its use at most
 //! once a minute, and ends with a password change or the account. Sessions: list, end.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use entity::personal_tokens;
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::{login, refresh, second_login};
-use crate::helpers::{Reply, TestApp, TestUser};
+use crate::auth::{login, logout, refresh, second_login};
+use crate::helpers::{Reply, TestApp, TestUser, error_fields, id_of, ids_in, sorted_keys, time};
+use crate::helpers::{element_path, elements_path, relation_path, relations_path, world_path};
 use crate::on_both_backends;
 
 const TOKENS: &str = "/api/v1/users/me/tokens";
@@ -17,44 +18,13 @@ const SESSIONS: &str = "/api/v1/users/me/sessions";
 const ME: &str = "/api/v1/users/me";
 
 async fn world(app: &TestApp, owner: &TestUser, name: &str, visibility: &str) -> String {
-    let reply = app
-        .post(
-            "/api/v1/worlds",
-            Some(&owner.access_token),
-            json!({"name": name, "visibility": visibility}),
-        )
-        .await;
-    reply.assert_status(201);
-    reply.json()["id"].as_str().expect("id").to_owned()
+    let body = json!({"name": name, "visibility": visibility});
+    id_of(&app.create_world(&owner.access_token, body).await)
 }
 
 async fn element(app: &TestApp, user: &TestUser, world_id: &str, name: &str) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/worlds/{world_id}/elements"),
-            Some(&user.access_token),
-            json!({"kind": "character", "name": name}),
-        )
-        .await;
-    reply.assert_status(201);
-    reply.json()["id"].as_str().expect("id").to_owned()
-}
-
-fn time(value: &Value) -> DateTime<Utc> {
-    value
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .expect("RFC 3339 time")
-        .with_timezone(&Utc)
-}
-
-fn ids_in(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|item| item["id"].as_str().map(str::to_owned))
-        .collect()
+    app.element_id(&user.access_token, world_id, "character", name)
+        .await
 }
 
 #[track_caller]
@@ -96,13 +66,7 @@ async fn a_token_is_shown_once_and_stored_as_a_hash(app: TestApp) {
         time(&created["expires_at"]) - time(&created["created_at"]),
         Duration::days(90)
     );
-    let mut keys: Vec<&str> = created
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
+    let keys = sorted_keys(&created);
     assert_eq!(
         keys,
         [
@@ -138,17 +102,15 @@ async fn a_token_is_shown_once_and_stored_as_a_hash(app: TestApp) {
         Duration::days(1)
     );
     let page = app
-        .get(&format!("{TOKENS}?limit=1"), Some(&ada.access_token))
-        .await
-        .json();
+        .get_json(&format!("{TOKENS}?limit=1"), &ada.access_token)
+        .await;
     let next = page["next_cursor"].as_str().expect("a second page");
     let second = app
-        .get(
+        .get_json(
             &format!("{TOKENS}?limit=1&cursor={next}"),
-            Some(&ada.access_token),
+            &ada.access_token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(ids_in(&second), std::slice::from_ref(&id));
 
     // Only a hash is kept.
@@ -165,9 +127,8 @@ async fn a_token_is_shown_once_and_stored_as_a_hash(app: TestApp) {
     }
 
     // It works as its user; deleted, it stops at once.
-    let me = app.get(ME, Some(&secret)).await;
-    me.assert_status(200);
-    assert_eq!(me.json()["id"], ada.id.to_string());
+    let me = app.get_json(ME, &secret).await;
+    assert_eq!(me["id"], ada.id.to_string());
     let bob = app.register("bob").await;
     app.delete(&format!("{TOKENS}/{id}"), Some(&bob.access_token))
         .await
@@ -224,12 +185,7 @@ async fn token_input_is_checked(app: TestApp) {
     ] {
         let reply = app.post(TOKENS, token, body.clone()).await;
         let problem = reply.assert_problem(422, "validation-failed");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
+        let fields = error_fields(&problem);
         assert!(
             fields.iter().any(|f| f.starts_with(field)) || field == "body",
             "{body} → {problem}"
@@ -268,28 +224,18 @@ async fn a_read_token_only_reads(app: TestApp) {
     let w = world(&app, &ada, "Eldoria", "private").await;
     let a = element(&app, &ada, &w, "A").await;
     let b = element(&app, &ada, &w, "B").await;
-    let rel = app
-        .post(
-            &format!("/api/v1/worlds/{w}/relations"),
-            Some(&ada.access_token),
-            json!({"source_id": a, "target_id": b, "kind": "knows"}),
-        )
-        .await
-        .json()["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let rel = id_of(&app.relate(&ada.access_token, &w, &a, &b, "knows").await);
     let pat = app
         .personal_token(&ada, json!({"name": "reader", "scope": "read"}))
         .await;
     let token = Some(pat.as_str());
 
     for path in [
-        format!("/api/v1/worlds/{w}"),
-        format!("/api/v1/worlds/{w}/elements"),
-        format!("/api/v1/worlds/{w}/elements/{a}"),
+        world_path(&w),
+        elements_path(&w),
+        element_path(&w, &a),
         format!("/api/v1/worlds/{w}/elements/{a}/relations"),
-        format!("/api/v1/worlds/{w}/relations/{rel}"),
+        relation_path(&w, &rel),
         format!("/api/v1/worlds/{w}/members"),
         "/api/v1/worlds".to_owned(),
         ME.to_owned(),
@@ -299,7 +245,7 @@ async fn a_read_token_only_reads(app: TestApp) {
         head.assert_status(200);
     }
     assert_eq!(
-        app.get(&format!("/api/v1/worlds/{w}"), token).await.json()["role"],
+        app.get(&world_path(&w), token).await.json()["role"],
         "owner"
     );
     let writes: Vec<(Method, String, Option<Value>)> = vec![
@@ -310,39 +256,31 @@ async fn a_read_token_only_reads(app: TestApp) {
         ),
         (
             Method::PATCH,
-            format!("/api/v1/worlds/{w}"),
+            world_path(&w),
             Some(json!({"name": "Renamed"})),
         ),
         (
             Method::POST,
-            format!("/api/v1/worlds/{w}/elements"),
+            elements_path(&w),
             Some(json!({"kind": "c", "name": "C"})),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/worlds/{w}/elements/{a}"),
+            element_path(&w, &a),
             Some(json!({"name": "A2"})),
         ),
-        (
-            Method::DELETE,
-            format!("/api/v1/worlds/{w}/elements/{b}"),
-            None,
-        ),
+        (Method::DELETE, element_path(&w, &b), None),
         (
             Method::POST,
-            format!("/api/v1/worlds/{w}/relations"),
+            relations_path(&w),
             Some(json!({"source_id": b, "target_id": a, "kind": "x"})),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/worlds/{w}/relations/{rel}"),
+            relation_path(&w, &rel),
             Some(json!({"kind": "y"})),
         ),
-        (
-            Method::DELETE,
-            format!("/api/v1/worlds/{w}/relations/{rel}"),
-            None,
-        ),
+        (Method::DELETE, relation_path(&w, &rel), None),
     ];
     for (method, path, body) in writes {
         insufficient(&app.send(method, &path, token, body.as_ref()).await);
@@ -350,14 +288,14 @@ async fn a_read_token_only_reads(app: TestApp) {
     // Nothing changed.
     let login = Some(ada.access_token.as_str());
     assert_eq!(
-        app.get(&format!("/api/v1/worlds/{w}"), login).await.json()["name"],
+        app.get(&world_path(&w), login).await.json()["name"],
         "Eldoria"
     );
     assert_eq!(
-        app.get(&format!("/api/v1/worlds/{w}"), login).await.json()["element_count"],
+        app.get(&world_path(&w), login).await.json()["element_count"],
         2
     );
-    app.get(&format!("/api/v1/worlds/{w}/relations/{rel}"), login)
+    app.get(&relation_path(&w, &rel), login)
         .await
         .assert_status(200);
     assert_eq!(
@@ -403,47 +341,26 @@ async fn a_write_token_writes_but_never_manages(app: TestApp) {
     created.assert_status(201);
     assert_eq!(created.json()["owner_id"], ada.id.to_string());
     let a = app
-        .post(
-            &format!("/api/v1/worlds/{w}/elements"),
-            token,
-            json!({"kind": "character", "name": "A"}),
-        )
+        .create_element(&pat, &w, json!({"kind": "character", "name": "A"}))
         .await;
-    a.assert_status(201);
-    assert_eq!(a.json()["created_by"], ada.id.to_string());
-    let a = a.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(a["created_by"], ada.id.to_string());
+    let a = id_of(&a);
     let b = element(&app, &ada, &w, "B").await;
-    app.patch(
-        &format!("/api/v1/worlds/{w}/elements/{a}"),
-        token,
-        json!({"name": "A2"}),
-    )
-    .await
-    .assert_status(200);
-    let rel = app
-        .post(
-            &format!("/api/v1/worlds/{w}/relations"),
-            token,
-            json!({"source_id": a, "target_id": b, "kind": "knows"}),
-        )
-        .await;
-    rel.assert_status(201);
-    let rel = rel.json()["id"].as_str().expect("id").to_owned();
-    app.patch(
-        &format!("/api/v1/worlds/{w}/relations/{rel}"),
-        token,
-        json!({"kind": "likes"}),
-    )
-    .await
-    .assert_status(200);
-    app.delete(&format!("/api/v1/worlds/{w}/relations/{rel}"), token)
+    app.patch(&element_path(&w, &a), token, json!({"name": "A2"}))
+        .await
+        .assert_status(200);
+    let rel = id_of(&app.relate(&pat, &w, &a, &b, "knows").await);
+    app.patch(&relation_path(&w, &rel), token, json!({"kind": "likes"}))
+        .await
+        .assert_status(200);
+    app.delete(&relation_path(&w, &rel), token)
         .await
         .assert_status(204);
-    app.delete(&format!("/api/v1/worlds/{w}/elements/{b}"), token)
+    app.delete(&element_path(&w, &b), token)
         .await
         .assert_status(204);
     app.patch(
-        &format!("/api/v1/worlds/{w}"),
+        &world_path(&w),
         token,
         json!({"name": "Renamed", "description": "d", "settings": {"k": 1}}),
     )
@@ -451,19 +368,15 @@ async fn a_write_token_writes_but_never_manages(app: TestApp) {
     .assert_status(200);
     // As an editor of Bob's world, too; the role still rules.
     app.post(
-        &format!("/api/v1/worlds/{theirs}/elements"),
+        &elements_path(&theirs),
         token,
         json!({"kind": "c", "name": "X"}),
     )
     .await
     .assert_status(201);
-    app.patch(
-        &format!("/api/v1/worlds/{theirs}"),
-        token,
-        json!({"visibility": "public"}),
-    )
-    .await
-    .assert_problem(403, "insufficient-scope");
+    app.patch(&world_path(&theirs), token, json!({"visibility": "public"}))
+        .await
+        .assert_problem(403, "insufficient-scope");
 
     // What needs a login, whatever the scope.
     let invitation = invitation_to_ada.json()["id"]
@@ -473,10 +386,10 @@ async fn a_write_token_writes_but_never_manages(app: TestApp) {
     let refused: Vec<(Method, String, Option<Value>)> = vec![
         (
             Method::PATCH,
-            format!("/api/v1/worlds/{w}"),
+            world_path(&w),
             Some(json!({"visibility": "public"})),
         ),
-        (Method::DELETE, format!("/api/v1/worlds/{w}"), None),
+        (Method::DELETE, world_path(&w), None),
         (
             Method::PUT,
             format!("/api/v1/worlds/{w}/members/{}", bob.id),
@@ -552,7 +465,7 @@ async fn a_write_token_writes_but_never_manages(app: TestApp) {
     }
     // Nothing of it happened.
     let login = Some(ada.access_token.as_str());
-    let world_now = app.get(&format!("/api/v1/worlds/{w}"), login).await.json();
+    let world_now = app.get(&world_path(&w), login).await.json();
     assert_eq!(world_now["visibility"], "private");
     assert_eq!(
         app.get(&format!("/api/v1/worlds/{w}/members"), login)
@@ -563,9 +476,7 @@ async fn a_write_token_writes_but_never_manages(app: TestApp) {
         Some(2)
     );
     assert_eq!(
-        app.get(&format!("/api/v1/worlds/{theirs}"), login)
-            .await
-            .json()["role"],
+        app.get(&world_path(&theirs), login).await.json()["role"],
         "editor"
     );
     assert_eq!(app.get(ME, login).await.json()["display_name"], "ada");
@@ -599,58 +510,35 @@ async fn a_token_limited_to_worlds_sees_no_other(app: TestApp) {
     let list = app.get("/api/v1/worlds", token).await;
     list.assert_status(200);
     assert_eq!(ids_in(&list.json()), std::slice::from_ref(&allowed));
-    app.get(
-        &format!("/api/v1/worlds/{allowed}/elements/{in_allowed}"),
-        token,
-    )
-    .await
-    .assert_status(200);
+    app.get(&element_path(&allowed, &in_allowed), token)
+        .await
+        .assert_status(200);
     for (method, path, body) in [
-        (Method::GET, format!("/api/v1/worlds/{other}"), None),
-        (
-            Method::GET,
-            format!("/api/v1/worlds/{other}/elements"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/worlds/{other}/elements/{in_other}"),
-            None,
-        ),
+        (Method::GET, world_path(&other), None),
+        (Method::GET, elements_path(&other), None),
+        (Method::GET, element_path(&other, &in_other), None),
         (Method::GET, format!("/api/v1/worlds/{other}/members"), None),
-        (Method::GET, format!("/api/v1/worlds/{public}"), None),
-        (
-            Method::GET,
-            format!("/api/v1/worlds/{public}/elements"),
-            None,
-        ),
-        (Method::GET, format!("/api/v1/worlds/{shared}"), None),
+        (Method::GET, world_path(&public), None),
+        (Method::GET, elements_path(&public), None),
+        (Method::GET, world_path(&shared), None),
         (
             Method::POST,
-            format!("/api/v1/worlds/{other}/elements"),
+            elements_path(&other),
             Some(json!({"kind": "c", "name": "N"})),
         ),
         (
             Method::POST,
-            format!("/api/v1/worlds/{shared}/elements"),
+            elements_path(&shared),
             Some(json!({"kind": "c", "name": "N"})),
         ),
         (
             Method::PATCH,
-            format!("/api/v1/worlds/{other}/elements/{in_other}"),
+            element_path(&other, &in_other),
             Some(json!({"name": "N"})),
         ),
-        (
-            Method::DELETE,
-            format!("/api/v1/worlds/{other}/elements/{in_other}"),
-            None,
-        ),
-        (
-            Method::PATCH,
-            format!("/api/v1/worlds/{other}"),
-            Some(json!({"name": ""})),
-        ),
-        (Method::DELETE, format!("/api/v1/worlds/{other}"), None),
+        (Method::DELETE, element_path(&other, &in_other), None),
+        (Method::PATCH, world_path(&other), Some(json!({"name": ""}))),
+        (Method::DELETE, world_path(&other), None),
     ] {
         let reply = app.send(method.clone(), &path, token, body.as_ref()).await;
         assert_eq!(reply.status, 404, "{method} {path}: {}", reply.text);
@@ -664,12 +552,9 @@ async fn a_token_limited_to_worlds_sees_no_other(app: TestApp) {
             .map(Vec::len),
         Some(3)
     );
-    app.get(
-        &format!("/api/v1/worlds/{other}/elements/{in_other}"),
-        login,
-    )
-    .await
-    .assert_status(200);
+    app.get(&element_path(&other, &in_other), login)
+        .await
+        .assert_status(200);
     // A token for a public world of someone else reads it and nothing else.
     let reader = app
         .personal_token(
@@ -677,17 +562,17 @@ async fn a_token_limited_to_worlds_sees_no_other(app: TestApp) {
             json!({"name": "public", "scope": "read", "world_ids": [public]}),
         )
         .await;
-    app.get(&format!("/api/v1/worlds/{public}"), Some(&reader))
+    app.get(&world_path(&public), Some(&reader))
         .await
         .assert_status(200);
-    assert!(ids_in(&app.get("/api/v1/worlds", Some(&reader)).await.json()).is_empty());
+    assert!(ids_in(&app.get_json("/api/v1/worlds", &reader).await).is_empty());
 }
 
 async fn password_change_and_account_deletion_end_every_token(app: TestApp) {
     let ada = app.register("ada").await;
     let w = world(&app, &ada, "Eldoria", "public").await;
     let a = element(&app, &ada, &w, "A").await;
-    let element_path = format!("/api/v1/worlds/{w}/elements/{a}");
+    let element_path = element_path(&w, &a);
     let pat = app
         .personal_token(&ada, json!({"name": "t", "scope": "read"}))
         .await;
@@ -703,7 +588,7 @@ async fn password_change_and_account_deletion_end_every_token(app: TestApp) {
     // 401 everywhere, also on a public world anyone may read, and on no world at all.
     for path in [
         element_path.clone(),
-        format!("/api/v1/worlds/{w}"),
+        world_path(&w),
         format!("/api/v1/worlds/{}", Uuid::now_v7()),
         ME.to_owned(),
     ] {
@@ -718,7 +603,7 @@ async fn password_change_and_account_deletion_end_every_token(app: TestApp) {
         .expect("token")
         .to_owned();
     assert!(
-        app.get(TOKENS, Some(&access)).await.json()["items"]
+        app.get_json(TOKENS, &access).await["items"]
             .as_array()
             .is_some_and(Vec::is_empty)
     );
@@ -742,7 +627,7 @@ async fn password_change_and_account_deletion_end_every_token(app: TestApp) {
     app.get(ME, Some(&pat))
         .await
         .assert_problem(401, "unauthorized");
-    app.get(&format!("/api/v1/worlds/{w}"), Some(&pat))
+    app.get(&world_path(&w), Some(&pat))
         .await
         .assert_problem(401, "unauthorized");
     let db = app.db().await;
@@ -765,8 +650,8 @@ async fn bad_and_expired_tokens_are_401(app: TestApp) {
     let truncated = pat[..pat.len() - 1].to_owned();
     for bad in [forged.as_str(), truncated.as_str(), "lb_pat_"] {
         for path in [
-            format!("/api/v1/worlds/{w}"),
-            format!("/api/v1/worlds/{w}/elements"),
+            world_path(&w),
+            elements_path(&w),
             format!("/api/v1/worlds/{}", Uuid::now_v7()),
             ME.to_owned(),
             "/api/v1/worlds".to_owned(),
@@ -788,7 +673,7 @@ async fn bad_and_expired_tokens_are_401(app: TestApp) {
         .await
         .expect("expire");
     for path in [
-        format!("/api/v1/worlds/{w}"),
+        world_path(&w),
         ME.to_owned(),
         format!("/api/v1/worlds/{}", Uuid::now_v7()),
     ] {
@@ -816,18 +701,18 @@ async fn last_use_is_noted_at_most_once_a_minute(app: TestApp) {
     };
     assert_eq!(stored().await, None);
     // Through both paths: a world read (checked in its world query) and /users/me.
-    app.get(&format!("/api/v1/worlds/{w}/elements/{a}"), Some(&pat))
+    app.get(&element_path(&w, &a), Some(&pat))
         .await
         .assert_status(200);
     let first = stored().await.expect("noted");
     for _ in 0..5 {
-        app.get(&format!("/api/v1/worlds/{w}/elements/{a}"), Some(&pat))
+        app.get(&element_path(&w, &a), Some(&pat))
             .await
             .assert_status(200);
         app.get(ME, Some(&pat)).await.assert_status(200);
     }
     assert_eq!(stored().await, Some(first), "no write within the minute");
-    let listed = app.get(TOKENS, Some(&ada.access_token)).await.json();
+    let listed = app.get_json(TOKENS, &ada.access_token).await;
     assert_eq!(
         time(&listed["items"][0]["last_used_at"]),
         first.with_timezone(&Utc)
@@ -849,27 +734,15 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     let ada = app.register("ada").await;
     let phone = second_login(&app, &ada).await;
     let logged_out = second_login(&app, &ada).await;
-    app.post(
-        "/api/v1/auth/logout",
-        None,
-        json!({"refresh_token": logged_out.refresh_token}),
-    )
-    .await
-    .assert_status(204);
+    logout(&app, &logged_out.refresh_token)
+        .await
+        .assert_status(204);
 
-    let list = app.get(SESSIONS, Some(&ada.access_token)).await;
-    list.assert_status(200);
-    let list = list.json();
+    let list = app.get_json(SESSIONS, &ada.access_token).await;
     let sessions = list.as_array().expect("array");
     assert_eq!(sessions.len(), 2, "{list}");
     for session in sessions {
-        let mut keys: Vec<&str> = session
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort();
+        let keys = sorted_keys(session);
         assert_eq!(keys, ["created_at", "current", "id", "last_used_at"]);
         assert!(time(&session["last_used_at"]) >= time(&session["created_at"]));
     }
@@ -878,7 +751,7 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     assert_eq!(sessions[1]["current"], true);
     let phone_session = sessions[0]["id"].as_str().expect("id").to_owned();
     let this_session = sessions[1]["id"].as_str().expect("id").to_owned();
-    let from_phone = app.get(SESSIONS, Some(&phone.access_token)).await.json();
+    let from_phone = app.get_json(SESSIONS, &phone.access_token).await;
     assert_eq!(from_phone[0]["current"], true);
     assert_eq!(from_phone[0]["id"], phone_session);
 
@@ -914,7 +787,7 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
     )
     .await
     .assert_problem(404, "not-found");
-    let list = app.get(SESSIONS, Some(&ada.access_token)).await.json();
+    let list = app.get_json(SESSIONS, &ada.access_token).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 
     // A refresh moves last_used_at.
@@ -925,7 +798,7 @@ async fn sessions_are_listed_and_ended(app: TestApp) {
         .as_str()
         .expect("token")
         .to_owned();
-    let list = app.get(SESSIONS, Some(&access)).await.json();
+    let list = app.get_json(SESSIONS, &access).await;
     assert_eq!(list[0]["id"], this_session);
     assert!(time(&list[0]["last_used_at"]) > before);
     // Ending one's own login is a logout.

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::auth::{
     LOGIN, ME, assert_no_secrets, assert_token_pair, assert_unauthorized, assert_user_shape, login,
-    me_status, refresh, second_login, strong_password,
+    logout, me_status, refresh, second_login, strong_password,
 };
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, element_row};
 use crate::on_both_backends;
 
 const PASSWORD_PATH: &str = "/api/v1/users/me/password";
@@ -78,7 +78,7 @@ async fn me_returns_the_callers_account(app: TestApp) {
 
 async fn patch_me_changes_the_display_name(app: TestApp) {
     let user = app.register("patch").await;
-    let before = app.get(ME, Some(&user.access_token)).await.json();
+    let before = app.get_json(ME, &user.access_token).await;
 
     let reply = app
         .patch(
@@ -97,7 +97,7 @@ async fn patch_me_changes_the_display_name(app: TestApp) {
     let stamp = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     assert!(stamp(&body["updated_at"]) >= stamp(&before["updated_at"]));
     assert_eq!(
-        app.get(ME, Some(&user.access_token)).await.json(),
+        app.get_json(ME, &user.access_token).await,
         body,
         "persisted"
     );
@@ -124,7 +124,7 @@ async fn patch_me_changes_the_display_name(app: TestApp) {
     reply.assert_status(200);
     assert_eq!(reply.json()["display_name"], Value::Null);
     assert_eq!(
-        app.get(ME, Some(&user.access_token)).await.json()["display_name"],
+        app.get_json(ME, &user.access_token).await["display_name"],
         Value::Null
     );
 
@@ -146,7 +146,7 @@ async fn patch_me_changes_the_display_name(app: TestApp) {
             "{bad}: {problem}"
         );
     }
-    let me = app.get(ME, Some(&user.access_token)).await.json();
+    let me = app.get_json(ME, &user.access_token).await;
     assert_eq!(me["display_name"], Value::Null);
     assert_eq!(me["email"], user.email);
     login(&app, &user.email, &user.password)
@@ -252,7 +252,7 @@ async fn patch_me_merges_preferences(app: TestApp) {
     .await
     .assert_status(200);
     assert_eq!(
-        app.get(ME, Some(&other.access_token)).await.json()["preferences"],
+        app.get_json(ME, &other.access_token).await["preferences"],
         json!({})
     );
 }
@@ -488,16 +488,10 @@ async fn add_element(
     name: &str,
 ) -> Uuid {
     world_elements::ActiveModel {
-        world_id: Set(world_id),
-        parent_id: Set(None),
-        kind: Set("character".to_owned()),
-        name: Set(name.to_owned()),
-        summary: Set(None),
         attributes: Set(json!({"age": 36})),
         tags: Set(json!(["hero"])),
-        version: Set(1),
         created_by: Set(Some(created_by)),
-        ..Default::default()
+        ..element_row(world_id, "character", name)
     }
     .insert(db)
     .await
@@ -682,13 +676,7 @@ async fn delete_me_needs_a_live_token(app: TestApp) {
     let user = app.register("token").await;
     assert_unauthorized(&delete_me(&app, None, &user.password).await);
     assert_unauthorized(&delete_me(&app, Some(&user.refresh_token), &user.password).await);
-    app.post(
-        "/api/v1/auth/logout",
-        None,
-        json!({"refresh_token": user.refresh_token}),
-    )
-    .await
-    .assert_status(204);
+    logout(&app, &user.refresh_token).await.assert_status(204);
     assert_unauthorized(&delete_me(&app, Some(&user.access_token), &user.password).await);
     // The account still exists.
     app.post(

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::helpers::{TestApp, TestUser, spawn_app_on};
 use crate::helpers::{element_path, id_of};
+use crate::helpers::{relations_path, world_path};
 use crate::{on_both_backends, on_both_backends_with};
 
 /// For the timeout: a 10 s attempt must fit well inside the scaled 24 hours (86 s).
@@ -220,26 +221,12 @@ fn assert_signed(delivery: &Captured, secret: &str) {
 
 async fn deliveries(app: &TestApp, owner: &TestUser, world: &str, hook: &str) -> Vec<Value> {
     let reply = app
-        .get(
+        .get_json(
             &format!("{}/{hook}/deliveries?limit=200", webhooks_path(world)),
-            Some(&owner.access_token),
+            &owner.access_token,
         )
         .await;
-    reply.assert_status(200);
-    reply.json()["items"].as_array().expect("items").clone()
-}
-
-async fn add_member(app: &TestApp, world: &str, user: &TestUser, role: &str) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    entity::world_members::ActiveModel {
-        world_id: Set(world.parse().expect("world id")),
-        user_id: Set(user.id),
-        role: Set(role.to_owned()),
-        ..Default::default()
-    }
-    .insert(&app.db().await)
-    .await
-    .expect("add member");
+    reply["items"].as_array().expect("items").clone()
 }
 
 async fn management_is_the_owners_alone(app: TestApp) {
@@ -247,7 +234,7 @@ async fn management_is_the_owners_alone(app: TestApp) {
     let editor = app.register("editor").await;
     let stranger = app.register("stranger").await;
     let world = app.new_world(&owner.access_token, "Hooked").await;
-    add_member(&app, &world, &editor, "editor").await;
+    app.add_member(&world, &editor, "editor").await;
 
     let reply = app
         .post(
@@ -256,13 +243,8 @@ async fn management_is_the_owners_alone(app: TestApp) {
             json!({"url": "https://93.184.216.34/hook", "events": ["element.*", "relation.created", "element.*"], "description": "sync"}),
         )
         .await;
-    reply.assert_status(201);
-    let created = reply.json();
+    let created = reply.assert_created(&webhooks_path(&world));
     let id = id_of(&created);
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/v1/worlds/{world}/webhooks/{id}").as_str())
-    );
     let secret = created["secret"].as_str().expect("secret shown once");
     let raw = STANDARD
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
@@ -278,10 +260,8 @@ async fn management_is_the_owners_alone(app: TestApp) {
     }
 
     let listed = app
-        .get(&webhooks_path(&world), Some(&owner.access_token))
+        .get_json(&webhooks_path(&world), &owner.access_token)
         .await;
-    listed.assert_status(200);
-    let listed = listed.json();
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert!(
         listed[0].get("secret").is_none(),
@@ -493,12 +473,8 @@ async fn non_public_targets_are_refused(app: TestApp) {
             .await
             .expect("point the webhook at loopback");
     }
-    app.create_element(
-        &owner.access_token,
-        &world,
-        json!({"kind": "place", "name": "Gate"}),
-    )
-    .await;
+    let w = app.in_world(&owner.access_token, &world);
+    w.create(json!({"kind": "place", "name": "Gate"})).await;
     let log = wait_for_log(&app, &owner, &world, &hook, 1).await;
     let refused = &log[0];
     assert_eq!(refused["status_code"], Value::Null, "{refused}");
@@ -574,24 +550,11 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
     .await
     .assert_status(200);
 
-    let a = id_of(
-        &app.create_element(
-            &owner.access_token,
-            &world,
-            json!({"kind": "person", "name": "Ada"}),
-        )
-        .await,
-    );
-    let b = id_of(
-        &app.create_element(
-            &owner.access_token,
-            &world,
-            json!({"kind": "person", "name": "Bo"}),
-        )
-        .await,
-    );
+    let w = app.in_world(&owner.access_token, &world);
+    let a = w.element(json!({"kind": "person", "name": "Ada"})).await;
+    let b = w.element(json!({"kind": "person", "name": "Bo"})).await;
     app.post(
-        &format!("/api/v1/worlds/{world}/relations"),
+        &relations_path(&world),
         Some(&owner.access_token),
         json!({"source_id": a, "target_id": b, "kind": "knows"}),
     )
@@ -605,7 +568,7 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
     .await
     .assert_status(200);
     app.patch(
-        &format!("/api/v1/worlds/{world}"),
+        &world_path(&world),
         Some(&owner.access_token),
         json!({"name": "Delivered!"}),
     )
@@ -616,12 +579,11 @@ async fn deliveries_are_signed_filtered_and_in_order(app: TestApp) {
         .assert_status(204);
 
     let feed = app
-        .get(
+        .get_json(
             &format!("/api/v1/worlds/{world}/changes?limit=1000"),
-            Some(&owner.access_token),
+            &owner.access_token,
         )
-        .await
-        .json()["items"]
+        .await["items"]
         .as_array()
         .expect("feed")
         .clone();
@@ -704,13 +666,9 @@ async fn failures_are_retried_in_order(app: TestApp) {
         json!({"url": receiver.url, "events": ["element.created"]}),
     )
     .await;
+    let w = app.in_world(&owner.access_token, &world);
     for name in ["One", "Two", "Three"] {
-        app.create_element(
-            &owner.access_token,
-            &world,
-            json!({"kind": "place", "name": name}),
-        )
-        .await;
+        w.create(json!({"kind": "place", "name": name})).await;
     }
     let got = receiver.wait_for(6, Duration::from_secs(20)).await;
     let seqs: Vec<i64> = got.iter().map(Captured::seq).collect();
@@ -758,18 +716,16 @@ async fn failures_are_retried_in_order(app: TestApp) {
     // The log pages, newest first, with a cursor.
     let path = format!("{}/{}/deliveries", webhooks_path(&world), id_of(&hook));
     let first = app
-        .get(&format!("{path}?limit=4"), Some(&owner.access_token))
-        .await
-        .json();
+        .get_json(&format!("{path}?limit=4"), &owner.access_token)
+        .await;
     assert_eq!(first["items"].as_array().map(Vec::len), Some(4));
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let second = app
-        .get(
+        .get_json(
             &format!("{path}?limit=4&cursor={cursor}"),
-            Some(&owner.access_token),
+            &owner.access_token,
         )
-        .await
-        .json();
+        .await;
     assert_eq!(second["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(second["next_cursor"], Value::Null);
     assert_eq!(second["items"][1]["attempt"], 1);
@@ -791,20 +747,15 @@ async fn failing_for_24_hours_deactivates(app: TestApp) {
         json!({"url": receiver.url, "events": ["*"]}),
     )
     .await;
+    let w = app.in_world(&owner.access_token, &world);
     let hook_id = id_of(&hook);
-    app.create_element(
-        &owner.access_token,
-        &world,
-        json!({"kind": "place", "name": "Doom"}),
-    )
-    .await;
+    w.create(json!({"kind": "place", "name": "Doom"})).await;
     let path = format!("{}/{hook_id}", webhooks_path(&world));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     let listed = loop {
         let listed = app
-            .get(&webhooks_path(&world), Some(&owner.access_token))
-            .await
-            .json();
+            .get_json(&webhooks_path(&world), &owner.access_token)
+            .await;
         if listed[0]["active"] == false {
             break listed;
         }
@@ -832,13 +783,7 @@ async fn failing_for_24_hours_deactivates(app: TestApp) {
         .await;
     reply.assert_status(200);
     assert_eq!(reply.json()["disabled_reason"], Value::Null);
-    let next = app
-        .create_element(
-            &owner.access_token,
-            &world,
-            json!({"kind": "place", "name": "Hope"}),
-        )
-        .await;
+    let next = w.create(json!({"kind": "place", "name": "Hope"})).await;
     let got = receiver
         .wait_for(attempts + 1, Duration::from_secs(20))
         .await;
@@ -857,12 +802,8 @@ async fn a_silent_receiver_times_out(app: TestApp) {
         json!({"url": receiver.url, "events": ["*"]}),
     )
     .await;
-    app.create_element(
-        &owner.access_token,
-        &world,
-        json!({"kind": "place", "name": "Quiet"}),
-    )
-    .await;
+    let w = app.in_world(&owner.access_token, &world);
+    w.create(json!({"kind": "place", "name": "Quiet"})).await;
     let log = wait_for_log(&app, &owner, &world, &id_of(&hook), 1).await;
     let first = &log[log.len() - 1];
     assert_eq!(first["status_code"], Value::Null);

@@ -7,6 +7,14 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::helpers::{Backend, fresh_database};
 
 /// One connection, as the migrate commands use: the advisory lock is per session.
+/// The names of every revision, oldest first.
+pub fn names() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
 pub async fn single_connection(url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(url.to_owned());
     options.max_connections(1).sqlx_logging(false);
@@ -151,10 +159,7 @@ async fn check_reports_types_nullability_and_foreign_key_actions() {
 async fn check_reports_pending_and_unknown_revisions() {
     let (_, db) = migrated().await;
     // Down to before the revision that creates `rate_limit_events`.
-    let names: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
+    let names = names();
     let creating = names
         .iter()
         .position(|n| n.ends_with("_create_rate_limit_events"))

@@ -1,6 +1,7 @@
 //! Ready for sharding by world (issue 19): every key between the tables of a world carries
 //! `world_id`, so that a parent, a relation or a mention across worlds is refused by the
 //! database itself, not only by the service.
+use crate::helpers::element_path;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 use chrono::Utc;
@@ -106,14 +107,9 @@ async fn keys_across_worlds_are_refused_by_the_database(app: TestApp) {
         "a mention filed under another world was stored"
     );
 
-    let reply = app
-        .get(
-            &format!("/api/v1/worlds/{arda}/elements/{frodo}"),
-            Some(token),
-        )
-        .await;
-    reply.assert_status(200);
-    assert_eq!(reply.json()["parent_id"], json!(shire.to_string()));
+    let path = element_path(&arda.to_string(), &frodo.to_string());
+    let reply = app.get_json(&path, token).await;
+    assert_eq!(reply["parent_id"], json!(shire.to_string()));
 }
 
 /// On PostgreSQL, from the catalog: every table with a `world_id` has it in each of its

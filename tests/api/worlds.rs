@@ -4,6 +4,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{
+    element_path, elements_path, error_fields, id_of, relation_path, relations_path, world_path,
+};
 use crate::on_both_backends;
 
 async fn create_world(app: &TestApp, owner: &TestUser, body: Value) -> Value {
@@ -17,7 +20,7 @@ async fn create_world(app: &TestApp, owner: &TestUser, body: Value) -> Value {
 async fn create_element(app: &TestApp, user: &TestUser, world_id: &str, name: &str) -> Value {
     let reply = app
         .post(
-            &format!("/api/v1/worlds/{world_id}/elements"),
+            &elements_path(world_id),
             Some(&user.access_token),
             json!({"kind": "character", "name": name}),
         )
@@ -55,10 +58,7 @@ async fn create_and_read_a_world(app: TestApp) {
     reply.assert_status(201);
     let world = reply.json();
     let id = world["id"].as_str().expect("id");
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/api/v1/worlds/{id}").as_str())
-    );
+    assert_eq!(reply.header("location"), Some(world_path(id).as_str()));
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(world["owner_id"], ada.id.to_string());
     assert_eq!(world["visibility"], "private");
@@ -72,17 +72,13 @@ async fn create_and_read_a_world(app: TestApp) {
             .is_some_and(|t| t.ends_with('Z'))
     );
 
-    let read = app
-        .get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token))
-        .await;
+    let read = app.get(&world_path(id), Some(&ada.access_token)).await;
     read.assert_status(200);
     assert_eq!(read.header("etag"), Some("\"1\""));
     assert_eq!(read.json()["name"], "Eldoria");
 
     create_element(&app, &ada, id, "Ada").await;
-    let read = app
-        .get(&format!("/api/v1/worlds/{id}"), Some(&ada.access_token))
-        .await;
+    let read = app.get(&world_path(id), Some(&ada.access_token)).await;
     assert_eq!(read.json()["element_count"], 1);
 }
 
@@ -106,12 +102,7 @@ async fn world_input_is_validated(app: TestApp) {
         .post("/api/v1/worlds", token, json!({"name": "", "settings": 3}))
         .await;
     let problem = reply.assert_problem(422, "validation-failed");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields = error_fields(&problem);
     assert_eq!(fields, ["name", "settings"]);
     assert_eq!(
         app.post("/api/v1/worlds", None, json!({"name": "x"}))
@@ -147,9 +138,7 @@ async fn list_worlds_shows_only_mine_newest_first(app: TestApp) {
             Some(c) => format!("/api/v1/worlds?limit=2&cursor={c}"),
             None => "/api/v1/worlds?limit=2".to_owned(),
         };
-        let page = app.get(&path, Some(&ada.access_token)).await;
-        page.assert_status(200);
-        let page = page.json();
+        let page = app.get_json(&path, &ada.access_token).await;
         for world in page["items"].as_array().expect("items") {
             seen.push((world["id"].clone(), world["role"].clone()));
         }
@@ -192,16 +181,17 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
     )
     .await;
     let path = format!("/api/v1/worlds/{}", world["id"].as_str().expect("id"));
-    let token = Some(ada.access_token.as_str());
+    let ada_token = ada.access_token.as_str();
+    let token = Some(ada_token);
 
     let patch = json!({"description": null, "settings": {"calendar": {"moons": null, "era": "third"}, "theme": "light"}});
     let reply = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &path,
-            token,
+            &ada.access_token,
             Some(&patch),
-            &[("If-Match", "\"1\"")],
+            "\"1\"",
         )
         .await;
     reply.assert_status(200);
@@ -215,19 +205,19 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
     assert_eq!(updated["version"], 2);
 
     let stale = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &path,
-            token,
+            &ada.access_token,
             Some(&json!({"name": "Lost"})),
-            &[("If-Match", "\"1\"")],
+            "\"1\"",
         )
         .await;
     stale.assert_problem(412, "precondition-failed");
     assert_eq!(app.get(&path, token).await.json()["name"], "Eldoria");
 
     let stale_delete = app
-        .send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"1\"")])
+        .if_match(Method::DELETE, &path, &ada.access_token, None, "\"1\"")
         .await;
     stale_delete.assert_problem(412, "precondition-failed");
     app.get(&path, token).await.assert_status(200);
@@ -238,16 +228,10 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
         let app = &app;
         let path = &path;
         async move {
-            app.send_with(
-                Method::PATCH,
-                path,
-                token,
-                Some(&body),
-                &[("If-Match", "\"2\"")],
-            )
-            .await
-            .status
-            .as_u16()
+            app.if_match(Method::PATCH, path, ada_token, Some(&body), "\"2\"")
+                .await
+                .status
+                .as_u16()
         }
     });
     let mut statuses = join_all(attempts).await;
@@ -268,7 +252,7 @@ async fn patch_world_merges_settings_and_checks_versions(app: TestApp) {
         assert_eq!(settings[format!("key{i}")], i, "{settings}");
     }
 
-    app.send_with(Method::DELETE, &path, token, None, &[("If-Match", "\"9\"")])
+    app.if_match(Method::DELETE, &path, &ada.access_token, None, "\"9\"")
         .await
         .assert_status(204);
     app.get(&path, token).await.assert_problem(404, "not-found");
@@ -284,62 +268,37 @@ async fn deleting_a_world_removes_everything_in_it(app: TestApp) {
     let b = create_element(&app, &bob, world_id, "B").await;
     let relation = app
         .post(
-            &format!("/api/v1/worlds/{world_id}/relations"),
+            &relations_path(world_id),
             Some(&ada.access_token),
             json!({"source_id": a["id"], "target_id": b["id"], "kind": "knows"}),
         )
         .await;
     relation.assert_status(201);
 
-    app.delete(
-        &format!("/api/v1/worlds/{world_id}"),
-        Some(&bob.access_token),
-    )
-    .await
-    .assert_problem(403, "forbidden");
-    app.delete(
-        &format!("/api/v1/worlds/{world_id}"),
-        Some(&ada.access_token),
-    )
-    .await
-    .assert_status(204);
-    app.get(
-        &format!("/api/v1/worlds/{world_id}"),
-        Some(&ada.access_token),
-    )
-    .await
-    .assert_problem(404, "not-found");
+    app.delete(&world_path(world_id), Some(&bob.access_token))
+        .await
+        .assert_problem(403, "forbidden");
+    app.delete(&world_path(world_id), Some(&ada.access_token))
+        .await
+        .assert_status(204);
+    app.get(&world_path(world_id), Some(&ada.access_token))
+        .await
+        .assert_problem(404, "not-found");
 
-    use sea_orm::{EntityTrait, PaginatorTrait};
     let db = app.db().await;
-    assert_eq!(
-        entity::world_elements::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::element_relations::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::world_members::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        0
-    );
-    assert_eq!(
-        entity::users::Entity::find()
-            .count(&db)
-            .await
-            .expect("count"),
-        2
-    );
+    assert_eq!(rows::<entity::world_elements::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::element_relations::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::world_members::Entity>(&db).await, 0);
+    assert_eq!(rows::<entity::users::Entity>(&db).await, 2);
+}
+
+/// How many rows the table of `E` holds.
+async fn rows<E: sea_orm::EntityTrait>(db: &sea_orm::DatabaseConnection) -> u64
+where
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    E::find().count(db).await.expect("count")
 }
 
 async fn members_are_managed_by_the_owner(app: TestApp) {
@@ -379,9 +338,7 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     grant(&app, &ada, world_id, &cy, "editor").await;
     grant(&app, &ada, world_id, &cy, "viewer").await;
 
-    let list = app.get(&members_path, Some(&cy.access_token)).await;
-    list.assert_status(200);
-    let list = list.json();
+    let list = app.get_json(&members_path, &cy.access_token).await;
     let roles: Vec<(String, String)> = list
         .as_array()
         .expect("array")
@@ -403,34 +360,19 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     );
 
     let token = Some(ada.access_token.as_str());
-    app.put(
-        &format!("{members_path}/{}", bob.id),
-        token,
-        json!({"role": "owner"}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    app.put(
-        &format!("{members_path}/{}", ada.id),
-        token,
-        json!({"role": "viewer"}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    app.put(
-        &format!("{members_path}/{}", uuid::Uuid::now_v7()),
-        token,
-        json!({"role": "viewer"}),
-    )
-    .await
-    .assert_problem(404, "not-found");
-    app.put(
-        &format!("{members_path}/{}", cy.id),
-        Some(&bob.access_token),
-        json!({"role": "editor"}),
-    )
-    .await
-    .assert_problem(403, "forbidden");
+    // Refused role changes: a second owner, the owner's own role, someone who is no
+    // member, and anyone but the owner.
+    for (by, member, role, status, slug) in [
+        (&ada, bob.id, "owner", 422, "validation-failed"),
+        (&ada, ada.id, "viewer", 422, "validation-failed"),
+        (&ada, uuid::Uuid::now_v7(), "viewer", 404, "not-found"),
+        (&bob, cy.id, "editor", 403, "forbidden"),
+    ] {
+        let path = format!("{members_path}/{member}");
+        app.put(&path, Some(&by.access_token), json!({ "role": role }))
+            .await
+            .assert_problem(status, slug);
+    }
 
     // Only the owner removes others; anyone may leave; the owner cannot.
     app.delete(
@@ -442,12 +384,9 @@ async fn members_are_managed_by_the_owner(app: TestApp) {
     app.delete(&format!("{members_path}/{}", cy.id), Some(&cy.access_token))
         .await
         .assert_status(204);
-    app.get(
-        &format!("/api/v1/worlds/{world_id}"),
-        Some(&cy.access_token),
-    )
-    .await
-    .assert_problem(404, "not-found");
+    app.get(&world_path(world_id), Some(&cy.access_token))
+        .await
+        .assert_problem(404, "not-found");
     app.delete(&format!("{members_path}/{}", ada.id), token)
         .await
         .assert_problem(422, "validation-failed");
@@ -535,17 +474,7 @@ async fn authorization_matrix(app: TestApp) {
             .as_str()
             .expect("id")
             .to_owned();
-        let rel = app
-            .post(
-                &format!("/api/v1/worlds/{w}/relations"),
-                Some(&owner.access_token),
-                json!({"source_id": a, "target_id": b, "kind": "knows"}),
-            )
-            .await
-            .json()["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let rel = id_of(&app.relate(&owner.access_token, &w, &a, &b, "knows").await);
 
         for (who, user) in [
             (Who::Owner, Some(&owner)),
@@ -562,17 +491,10 @@ async fn authorization_matrix(app: TestApp) {
                 .as_str()
                 .expect("id")
                 .to_owned();
-            let victim_rel = app
-                .post(
-                    &format!("/api/v1/worlds/{w}/relations"),
-                    Some(&owner.access_token),
-                    json!({"source_id": a, "target_id": victim, "kind": "doomed"}),
-                )
-                .await
-                .json()["id"]
-                .as_str()
-                .expect("id")
-                .to_owned();
+            let victim_rel = id_of(
+                &app.relate(&owner.access_token, &w, &a, &victim, "doomed")
+                    .await,
+            );
             let throwaway = create_world(
                 &app,
                 &owner,
@@ -587,27 +509,9 @@ async fn authorization_matrix(app: TestApp) {
 
             let rel_kind = format!("rel_{}", format!("{who:?}").to_lowercase());
             let checks: Vec<(Method, String, Option<Value>, Need, u16)> = vec![
-                (
-                    Method::GET,
-                    format!("/api/v1/worlds/{w}"),
-                    None,
-                    Need::Read,
-                    200,
-                ),
-                (
-                    Method::GET,
-                    format!("/api/v1/worlds/{w}/elements"),
-                    None,
-                    Need::Read,
-                    200,
-                ),
-                (
-                    Method::GET,
-                    format!("/api/v1/worlds/{w}/elements/{a}"),
-                    None,
-                    Need::Read,
-                    200,
-                ),
+                (Method::GET, world_path(&w), None, Need::Read, 200),
+                (Method::GET, elements_path(&w), None, Need::Read, 200),
+                (Method::GET, element_path(&w, &a), None, Need::Read, 200),
                 (
                     Method::GET,
                     format!("/api/v1/worlds/{w}/elements/{a}/relations"),
@@ -615,13 +519,7 @@ async fn authorization_matrix(app: TestApp) {
                     Need::Read,
                     200,
                 ),
-                (
-                    Method::GET,
-                    format!("/api/v1/worlds/{w}/relations/{rel}"),
-                    None,
-                    Need::Read,
-                    200,
-                ),
+                (Method::GET, relation_path(&w, &rel), None, Need::Read, 200),
                 (
                     Method::GET,
                     format!("/api/v1/worlds/{w}/members"),
@@ -631,56 +529,56 @@ async fn authorization_matrix(app: TestApp) {
                 ),
                 (
                     Method::PATCH,
-                    format!("/api/v1/worlds/{w}"),
+                    world_path(&w),
                     Some(json!({"name": "Renamed"})),
                     Need::Edit,
                     200,
                 ),
                 (
                     Method::PATCH,
-                    format!("/api/v1/worlds/{w}"),
+                    world_path(&w),
                     Some(json!({"visibility": visibility})),
                     Need::Own,
                     200,
                 ),
                 (
                     Method::POST,
-                    format!("/api/v1/worlds/{w}/elements"),
+                    elements_path(&w),
                     Some(json!({"kind": "place", "name": "P"})),
                     Need::Edit,
                     201,
                 ),
                 (
                     Method::PATCH,
-                    format!("/api/v1/worlds/{w}/elements/{a}"),
+                    element_path(&w, &a),
                     Some(json!({"summary": "s"})),
                     Need::Edit,
                     200,
                 ),
                 (
                     Method::POST,
-                    format!("/api/v1/worlds/{w}/relations"),
+                    relations_path(&w),
                     Some(json!({"source_id": a, "target_id": b, "kind": rel_kind})),
                     Need::Edit,
                     201,
                 ),
                 (
                     Method::PATCH,
-                    format!("/api/v1/worlds/{w}/relations/{rel}"),
+                    relation_path(&w, &rel),
                     Some(json!({"attributes": {"x": 1}})),
                     Need::Edit,
                     200,
                 ),
                 (
                     Method::DELETE,
-                    format!("/api/v1/worlds/{w}/relations/{victim_rel}"),
+                    relation_path(&w, &victim_rel),
                     None,
                     Need::Edit,
                     204,
                 ),
                 (
                     Method::DELETE,
-                    format!("/api/v1/worlds/{w}/elements/{victim}"),
+                    element_path(&w, &victim),
                     None,
                     Need::Edit,
                     204,
@@ -699,13 +597,7 @@ async fn authorization_matrix(app: TestApp) {
                     Need::Own,
                     204,
                 ),
-                (
-                    Method::DELETE,
-                    format!("/api/v1/worlds/{throwaway}"),
-                    None,
-                    Need::Own,
-                    204,
-                ),
+                (Method::DELETE, world_path(&throwaway), None, Need::Own, 204),
             ];
             for (method, path, body, need, success) in checks {
                 let reply = app.send(method.clone(), &path, token, body.as_ref()).await;
@@ -724,7 +616,7 @@ async fn authorization_matrix(app: TestApp) {
                 }
             }
             // The owner's view of the world is unchanged by whatever was refused.
-            let role = app.get(&format!("/api/v1/worlds/{w}"), token).await;
+            let role = app.get(&world_path(&w), token).await;
             if role.status == 200 {
                 let expected_role = match who {
                     Who::Owner => json!("owner"),
@@ -751,7 +643,7 @@ async fn extreme_json_values_round_trip_and_nul_is_refused(app: TestApp) {
     assert_eq!(world["settings"], settings);
     let path = format!("/api/v1/worlds/{}", world["id"].as_str().expect("id"));
     assert_eq!(
-        app.get(&path, Some(&ada.access_token)).await.json()["settings"],
+        app.get_json(&path, &ada.access_token).await["settings"],
         settings
     );
 
@@ -804,22 +696,14 @@ async fn strangers_get_404_before_any_validation(app: TestApp) {
         ),
         (
             Method::POST,
-            format!("/api/v1/worlds/{w}/elements"),
+            elements_path(w),
             Some(json!({"kind": "BAD", "name": ""})),
         ),
-        (
-            Method::PATCH,
-            format!("/api/v1/worlds/{w}/elements/{a}"),
-            Some(json!({"name": ""})),
-        ),
-        (
-            Method::PATCH,
-            format!("/api/v1/worlds/{w}"),
-            Some(json!({"name": ""})),
-        ),
+        (Method::PATCH, element_path(w, a), Some(json!({"name": ""}))),
+        (Method::PATCH, world_path(w), Some(json!({"name": ""}))),
         (
             Method::POST,
-            format!("/api/v1/worlds/{w}/relations"),
+            relations_path(w),
             Some(json!({"source_id": a, "target_id": a, "kind": "BAD"})),
         ),
     ];

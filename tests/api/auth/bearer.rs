@@ -16,27 +16,11 @@ async fn requests_without_a_usable_authorization_header_are_401(app: TestApp) {
         "Bearer not.a.jwt".to_owned(),
         "Bearer garbage".to_owned(),
     ] {
-        let reply = app
-            .send_with(
-                Method::GET,
-                ME,
-                None,
-                None,
-                &[("authorization", value.as_str())],
-            )
-            .await;
+        let reply = me_with_authorization(&app, value.as_str()).await;
         assert_unauthorized(&reply);
     }
     // The scheme is case-insensitive.
-    let reply = app
-        .send_with(
-            Method::GET,
-            ME,
-            None,
-            None,
-            &[("authorization", &format!("bearer {}", user.access_token))],
-        )
-        .await;
+    let reply = me_with_authorization(&app, &format!("bearer {}", user.access_token)).await;
     reply.assert_status(200);
 }
 
@@ -270,35 +254,25 @@ async fn world_reads_refuse_stale_tokens_in_the_same_query(app: TestApp) {
     let hero = app.element_id(token, &public, "character", "Hero").await;
     let place = app.element_id(token, &public, "place", "Keep").await;
     let secret = app.element_id(token, &private, "item", "Key").await;
-    let relation = app
-        .post(
-            &format!("/api/v1/worlds/{public}/relations"),
-            Some(token),
-            json!({"source_id": hero, "target_id": place, "kind": "lives_in"}),
-        )
-        .await
-        .json()["id"]
-        .as_str()
-        .expect("relation id")
-        .to_owned();
+    let relation = id_of(&app.relate(token, &public, &hero, &place, "lives_in").await);
     let missing = Uuid::now_v7().to_string();
     let readable = [
-        format!("/api/v1/worlds/{public}"),
+        world_path(&public),
         element_path(&public, &hero),
         elements_path(&public),
         format!("{}?where=%7B%22a%22%3A1%7D&limit=5", elements_path(&public)),
-        format!("/api/v1/worlds/{public}/relations/{relation}"),
+        relation_path(&public, &relation),
         format!("{}/relations", element_path(&public, &hero)),
-        format!("/api/v1/worlds/{private}"),
+        world_path(&private),
         element_path(&private, &secret),
         elements_path(&private),
     ];
     let absent = [
-        format!("/api/v1/worlds/{missing}"),
+        world_path(&missing),
         element_path(&missing, &hero),
         element_path(&public, &missing),
         elements_path(&missing),
-        format!("/api/v1/worlds/{public}/relations/{missing}"),
+        relation_path(&public, &missing),
     ];
     // The genuine token reads everything and gets 404 for what is not there.
     for path in &readable {
@@ -334,9 +308,7 @@ async fn world_reads_refuse_stale_tokens_in_the_same_query(app: TestApp) {
     let mut cases: Vec<(&str, String)> = stale.iter().map(|(n, c)| (*n, sign(c))).collect();
     // A second login of the owner, logged out: its own token must stop at once.
     let ended = second_login(&app, &owner).await;
-    app.post(LOGOUT, None, json!({"refresh_token": ended.refresh_token}))
-        .await
-        .assert_status(204);
+    logout(&app, &ended.refresh_token).await.assert_status(204);
     cases.push(("logged out", ended.access_token.clone()));
     for (name, bad) in &cases {
         for path in readable.iter().chain(absent.iter()) {
@@ -367,3 +339,9 @@ on_both_backends!(
     access_tokens_must_match_a_live_session_and_token_version,
     world_reads_refuse_stale_tokens_in_the_same_query,
 );
+
+/// `GET /users/me` with this `Authorization` header.
+async fn me_with_authorization(app: &TestApp, value: &str) -> Reply {
+    let header = [("authorization", value)];
+    app.send_with(Method::GET, ME, None, None, &header).await
+}

@@ -143,13 +143,11 @@ async fn failed_logins_are_limited_per_ip(app: TestApp) {
 async fn registrations_are_limited_per_ip(app: TestApp) {
     app.register("one").await;
     app.register("two").await;
-    let reply = app
-        .post(
-            REGISTER,
-            None,
-            json!({"email": unique_email("three"), "password": PASSWORD}),
-        )
-        .await;
+    let reply = register_with(
+        &app,
+        json!({"email": unique_email("three"), "password": PASSWORD}),
+    )
+    .await;
     assert_rate_limited(&reply, 3600);
     let db = app.db().await;
     assert_eq!(users::Entity::find().all(&db).await.unwrap().len(), 2);

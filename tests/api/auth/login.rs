@@ -24,13 +24,9 @@ async fn login_returns_a_new_token_pair(app: TestApp) {
 
 async fn login_email_is_case_and_space_insensitive(app: TestApp) {
     let email = format!("Grace.Hopper-{}@Example.org", Uuid::now_v7().simple());
-    app.post(
-        REGISTER,
-        None,
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await
-    .assert_status(201);
+    register_with(&app, json!({"email": email, "password": PASSWORD}))
+        .await
+        .assert_status(201);
     for variant in [
         email.clone(),
         email.to_lowercase(),

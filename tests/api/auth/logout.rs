@@ -5,9 +5,7 @@ async fn logout_ends_that_login_only(app: TestApp) {
     let user = app.register("logout").await;
     let other = second_login(&app, &user).await;
 
-    let reply = app
-        .post(LOGOUT, None, json!({"refresh_token": user.refresh_token}))
-        .await;
+    let reply = logout(&app, &user.refresh_token).await;
     reply.assert_status(204);
     assert!(reply.text.is_empty());
 
@@ -16,11 +14,7 @@ async fn logout_ends_that_login_only(app: TestApp) {
     assert_unauthorized(&refresh(&app, &user.refresh_token).await);
 
     // The other login goes on.
-    assert_eq!(me_status(&app, &other.access_token).await, 200);
-    let reply = refresh(&app, &other.refresh_token).await;
-    reply.assert_status(200);
-    let (access, _) = tokens_of(&reply);
-    assert_eq!(me_status(&app, &access).await, 200);
+    assert_login_lives(&app, &other).await;
 
     // Logging in again works.
     login(&app, &user.email, &user.password)
@@ -42,9 +36,7 @@ async fn logout_with_a_spent_refresh_token_ends_the_login(app: TestApp) {
     let rotated = refresh(&app, &user.refresh_token).await;
     rotated.assert_status(200);
     let (access2, refresh2) = tokens_of(&rotated);
-    app.post(LOGOUT, None, json!({"refresh_token": user.refresh_token}))
-        .await
-        .assert_status(204);
+    logout(&app, &user.refresh_token).await.assert_status(204);
     assert_unauthorized(&app.get(ME, Some(&access2)).await);
     assert_unauthorized(&refresh(&app, &refresh2).await);
 }

@@ -1,14 +1,10 @@
 //! Registration, login, refresh, logout, access-token validation and the abuse limits,
 //! through HTTP on both backends; a file per concern, with the helpers they (and
 //! `users.rs`) share here.
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::{refresh_tokens, users};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use lorebase::config::Config;
-use lorebase::startup::Application;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -16,6 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{JWT_SECRET, PASSWORD, Reply, TestApp, TestUser};
+use crate::helpers::{error_fields, id_of, relation_path, sorted_keys, text_at, world_path};
 use crate::on_both_backends;
 
 pub const REGISTER: &str = "/api/v1/auth/register";
@@ -93,13 +90,7 @@ pub fn assert_unauthorized(reply: &Reply) {
 /// Checks the `{user, access_token, refresh_token, token_type, expires_in}` shape.
 #[track_caller]
 pub fn assert_token_pair(body: &Value) {
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = sorted_keys(body);
     assert_eq!(
         keys,
         [
@@ -135,13 +126,7 @@ pub fn assert_token_pair(body: &Value) {
 /// `User`: exactly `{id, email, display_name, preferences, created_at, updated_at}`.
 #[track_caller]
 pub fn assert_user_shape(user: &Value) {
-    let mut keys: Vec<&str> = user
-        .as_object()
-        .expect("user object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = sorted_keys(user);
     assert_eq!(
         keys,
         [
@@ -181,16 +166,30 @@ pub async fn second_login(app: &TestApp, user: &TestUser) -> TestUser {
     reply.assert_status(200);
     let body = reply.json();
     TestUser {
-        access_token: body["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_owned(),
-        refresh_token: body["refresh_token"]
-            .as_str()
-            .expect("refresh token")
-            .to_owned(),
+        access_token: text_at(&body, "access_token"),
+        refresh_token: text_at(&body, "refresh_token"),
         ..user.clone()
     }
+}
+
+/// `user`'s login still works: its access token reads, and its refresh token refreshes
+/// into an access token that reads.
+pub async fn assert_login_lives(app: &TestApp, user: &TestUser) {
+    assert_eq!(me_status(app, &user.access_token).await, 200);
+    let reply = refresh(app, &user.refresh_token).await;
+    reply.assert_status(200);
+    let (access, _) = tokens_of(&reply);
+    assert_eq!(me_status(app, &access).await, 200);
+}
+
+pub async fn logout(app: &TestApp, refresh_token: &str) -> Reply {
+    app.post(LOGOUT, None, json!({ "refresh_token": refresh_token }))
+        .await
+}
+
+/// A registration attempt with `body`.
+pub async fn register_with(app: &TestApp, body: Value) -> Reply {
+    app.post(REGISTER, None, body).await
 }
 
 pub async fn refresh(app: &TestApp, refresh_token: &str) -> Reply {

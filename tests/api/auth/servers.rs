@@ -1,28 +1,18 @@
 //! Authentication: several server processes sharing one database.
 use super::*;
 
-/// Starts another server on `app`'s database; returns its base URL.
+/// Starts another server on `app`'s database, which it does not migrate; returns its
+/// base URL.
 async fn second_server(app: &TestApp, extra: &[(&str, &str)]) -> String {
-    let mut vars: HashMap<String, String> = [
-        ("DATABASE_URL", app.database_url.as_str()),
-        ("JWT_SECRET", JWT_SECRET),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("LOREBASE_WORKERS", "1"),
-        ("REGISTRATIONS_PER_IP", "1000"),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    vars.insert("LOREBASE_AUTO_MIGRATE".into(), "false".into());
-    let config = Config::from_map(&vars).expect("configuration");
-    let server = Application::build(config)
-        .await
-        .expect("second server starts");
-    let address = format!("http://127.0.0.1:{}", server.port());
-    tokio::spawn(server.run_until_stopped());
-    address
+    let mut vars = extra.to_vec();
+    vars.push(("LOREBASE_AUTO_MIGRATE", "false"));
+    app.spawn_beside_with(&vars).await.address
+}
+
+/// A login at the server at `base`.
+async fn login_at(app: &TestApp, base: &str, email: &str, password: &str) -> Reply {
+    let body = json!({"email": email, "password": password});
+    call(app, base, Method::POST, LOGIN, None, body).await
 }
 
 async fn call(
@@ -154,30 +144,15 @@ async fn hashes_with_old_parameters_are_upgraded_at_login(app: TestApp) {
         before.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"),
         "{before}"
     );
-    let me_before = app.get(ME, Some(&user.access_token)).await.json();
+    let me_before = app.get_json(ME, &user.access_token).await;
 
     // A server with the default (OWASP) parameters re-hashes on the next good login.
     let upgraded = second_server(&app, &[]).await;
-    call(
-        &app,
-        &upgraded,
-        Method::POST,
-        LOGIN,
-        None,
-        json!({"email": user.email, "password": strong_password(16, 41)}),
-    )
-    .await
-    .assert_problem(401, "invalid-credentials");
+    login_at(&app, &upgraded, &user.email, &strong_password(16, 41))
+        .await
+        .assert_problem(401, "invalid-credentials");
     assert_eq!(stored(&db).await, before, "a failed login must not re-hash");
-    let reply = call(
-        &app,
-        &upgraded,
-        Method::POST,
-        LOGIN,
-        None,
-        json!({"email": user.email, "password": user.password}),
-    )
-    .await;
+    let reply = login_at(&app, &upgraded, &user.email, &user.password).await;
     reply.assert_status(200);
     assert_no_secrets(&reply, &user.password);
     let after = stored(&db).await;
@@ -186,24 +161,14 @@ async fn hashes_with_old_parameters_are_upgraded_at_login(app: TestApp) {
         "{after}"
     );
     // Re-hashing is not a change the user made.
-    assert_eq!(
-        app.get(ME, Some(&user.access_token)).await.json(),
-        me_before
-    );
+    assert_eq!(app.get_json(ME, &user.access_token).await, me_before);
     // Still the same password, on both servers.
     login(&app, &user.email, &user.password)
         .await
         .assert_status(200);
-    call(
-        &app,
-        &upgraded,
-        Method::POST,
-        LOGIN,
-        None,
-        json!({"email": user.email, "password": user.password}),
-    )
-    .await
-    .assert_status(200);
+    login_at(&app, &upgraded, &user.email, &user.password)
+        .await
+        .assert_status(200);
 }
 
 crate::on_both_backends_with!(

@@ -2,25 +2,21 @@
 use super::*;
 
 async fn if_match_guards_updates_and_deletes(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Versions").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Versions").await;
-    let element = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "thing", "name": "v1", "attributes": {"a": 1}}),
-        )
+    let w = app.in_world(token, &world);
+    let element = w
+        .create(json!({"kind": "thing", "name": "v1", "attributes": {"a": 1}}))
         .await;
     let path = element_path(&world, &id_of(&element));
 
     let reply = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &path,
-            Some(token),
+            token,
             Some(&json!({"name": "v2"})),
-            &[("If-Match", "\"1\"")],
+            "\"1\"",
         )
         .await;
     reply.assert_status(200);
@@ -29,24 +25,18 @@ async fn if_match_guards_updates_and_deletes(app: TestApp) {
 
     // The same If-Match again is stale now: 412 and nothing changes.
     for stale in ["\"1\"", "\"3\"", "\"abc\"", "W/\"1\""] {
-        app.send_with(
+        app.if_match(
             Method::PATCH,
             &path,
-            Some(token),
+            token,
             Some(&json!({"name": "lost", "attributes": {"a": null}})),
-            &[("If-Match", stale)],
+            stale,
         )
         .await
         .assert_problem(412, "precondition-failed");
-        app.send_with(
-            Method::DELETE,
-            &path,
-            Some(token),
-            None,
-            &[("If-Match", stale)],
-        )
-        .await
-        .assert_problem(412, "precondition-failed");
+        app.if_match(Method::DELETE, &path, token, None, stale)
+            .await
+            .assert_problem(412, "precondition-failed");
     }
     let current = app.get(&path, Some(token)).await;
     assert_eq!(current.header("etag"), Some("\"2\""));
@@ -57,35 +47,35 @@ async fn if_match_guards_updates_and_deletes(app: TestApp) {
 
     // A weak tag never matches (If-Match compares strongly), nor does a list.
     for never in ["W/\"2\"", "\"1\", \"2\""] {
-        app.send_with(
+        app.if_match(
             Method::PATCH,
             &path,
-            Some(token),
+            token,
             Some(&json!({"name": "never"})),
-            &[("If-Match", never)],
+            never,
         )
         .await
         .assert_problem(412, "precondition-failed");
     }
     // The current ETag works, and so does `*`.
     let reply = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &path,
-            Some(token),
+            token,
             Some(&json!({"name": "v3"})),
-            &[("If-Match", "\"2\"")],
+            "\"2\"",
         )
         .await;
     reply.assert_status(200);
     assert_eq!(reply.json()["version"], 3);
     let reply = app
-        .send_with(
+        .if_match(
             Method::PATCH,
             &path,
-            Some(token),
+            token,
             Some(&json!({"name": "v4"})),
-            &[("If-Match", "*")],
+            "*",
         )
         .await;
     reply.assert_status(200);
@@ -95,55 +85,31 @@ async fn if_match_guards_updates_and_deletes(app: TestApp) {
     reply.assert_status(200);
     assert_eq!(reply.json()["version"], 5);
 
-    app.send_with(
-        Method::DELETE,
-        &path,
-        Some(token),
-        None,
-        &[("If-Match", "\"5\"")],
-    )
-    .await
-    .assert_status(204);
+    app.if_match(Method::DELETE, &path, token, None, "\"5\"")
+        .await
+        .assert_status(204);
     app.get(&path, Some(token))
         .await
         .assert_problem(404, "not-found");
 }
 
 async fn eight_concurrent_writers_exactly_one_wins(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Race").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Race").await;
-    let element = app
-        .create_element(token, &world, json!({"kind": "thing", "name": "contested"}))
+    let w = app.in_world(token, &world);
+    let element = w
+        .create(json!({"kind": "thing", "name": "contested"}))
         .await;
     let path = element_path(&world, &id_of(&element));
 
-    let writers = (0..8).map(|i| {
-        let body = json!({"name": format!("writer-{i}"), "attributes": {format!("k{i}"): i}});
-        let app = &app;
-        let path = path.clone();
-        async move {
-            app.send_with(
-                Method::PATCH,
-                &path,
-                Some(token),
-                Some(&body),
-                &[("If-Match", "\"1\"")],
-            )
-            .await
-        }
-    });
-    let replies = join_all(writers).await;
-    let winners: Vec<&Reply> = replies
-        .iter()
-        .filter(|r| r.status.as_u16() == 200)
-        .collect();
-    assert_eq!(winners.len(), 1, "exactly one writer wins: {replies:#?}");
-    for reply in replies.iter().filter(|r| r.status.as_u16() != 200) {
-        reply.assert_problem(412, "precondition-failed");
-    }
-    let winner = winners[0].json();
-    let current = app.get(&path, Some(token)).await.json();
+    let winner = app
+        .assert_one_of_eight_wins(
+            &path,
+            token,
+            |i| json!({"name": format!("writer-{i}"), "attributes": {format!("k{i}"): i}}),
+        )
+        .await;
+    let current = app.get_json(&path, token).await;
     assert_eq!(current["version"], 2);
     assert_eq!(current["name"], winner["name"]);
     assert_eq!(current["attributes"], winner["attributes"]);
@@ -160,13 +126,8 @@ async fn patch_answers_role_before_element_before_body(app: TestApp) {
     let bran = app.register("bran").await;
     let cara = app.register("cara").await;
     let world = app.new_world(&ada.access_token, "Order").await;
-    let element = app
-        .create_element(
-            &ada.access_token,
-            &world,
-            json!({"kind": "item", "name": "Lamp"}),
-        )
-        .await;
+    let w = app.in_world(&ada.access_token, &world);
+    let element = w.create(json!({"kind": "item", "name": "Lamp"})).await;
     let element = element["id"].as_str().expect("element id").to_owned();
     app.join(&ada, &world, &bran, "viewer").await;
     let missing = element_path(&world, "0190a5c4-0000-7000-8000-000000000000");
@@ -200,17 +161,13 @@ async fn patch_answers_role_before_element_before_body(app: TestApp) {
 }
 
 async fn concurrent_deletes_and_updates_stay_consistent(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Churn").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Churn").await;
     let keep = app.element_id(token, &world, "thing", "keep").await;
+    let w = app.in_world(token, &world);
     for round in 0..3 {
-        let victim = app
-            .create_element(
-                token,
-                &world,
-                json!({"kind": "thing", "name": format!("victim{round}")}),
-            )
+        let victim = w
+            .create(json!({"kind": "thing", "name": format!("victim{round}")}))
             .await;
         let path = element_path(&world, &id_of(&victim));
         let requests = (0..8).map(|i| {
@@ -228,14 +185,8 @@ async fn concurrent_deletes_and_updates_stay_consistent(app: TestApp) {
                         .await
                     }
                     _ => {
-                        app.send_with(
-                            Method::DELETE,
-                            &path,
-                            Some(token),
-                            None,
-                            &[("If-Match", "\"1\"")],
-                        )
-                        .await
+                        app.if_match(Method::DELETE, &path, token, None, "\"1\"")
+                            .await
                     }
                 }
             }
@@ -261,9 +212,8 @@ async fn concurrent_deletes_and_updates_stay_consistent(app: TestApp) {
 }
 
 async fn concurrent_moves_cannot_close_a_cycle(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Moves").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Moves").await;
     for round in 0..4 {
         let a = app
             .element_id(token, &world, "place", &format!("a{round}"))
@@ -291,9 +241,8 @@ async fn concurrent_moves_cannot_close_a_cycle(app: TestApp) {
 /// Lists copy the stored JSON text of `attributes` into the response instead of
 /// re-encoding it: whatever was written comes back equal from create, GET and list.
 async fn attributes_come_back_as_written_from_every_read(app: TestApp) {
-    let user = app.register("raw-json").await;
+    let (user, world) = app.user_with_world("raw-json", "Raw").await;
     let token = user.access_token.as_str();
-    let world = app.new_world(token, "Raw").await;
     let attributes = json!({
         "quote": "she said \"run\"\\ now\n\ttab",
         "unicode": "Zoë · 龍 · 🐉",
@@ -305,24 +254,15 @@ async fn attributes_come_back_as_written_from_every_read(app: TestApp) {
         "b": 1, "a": 2, "aa": 3,
     });
     let tags = json!(["zeta", "alpha", "Ünïcode"]);
-    let created = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "item", "name": "Codex", "attributes": attributes, "tags": tags}),
-        )
+    let w = app.in_world(token, &world);
+    let created = w
+        .create(json!({"kind": "item", "name": "Codex", "attributes": attributes, "tags": tags}))
         .await;
     let id = created["id"].as_str().expect("id");
-    let fetched = app.get(&element_path(&world, id), Some(token)).await;
-    fetched.assert_status(200);
-    let listed = app.get(&elements_path(&world), Some(token)).await;
-    listed.assert_status(200);
-    let listed = listed.json()["items"][0].clone();
-    for (read, body) in [
-        ("create", &created),
-        ("get", &fetched.json()),
-        ("list", &listed),
-    ] {
+    let fetched = app.get_json(&element_path(&world, id), token).await;
+    let listed = app.get_json(&elements_path(&world), token).await;
+    let listed = listed["items"][0].clone();
+    for (read, body) in [("create", &created), ("get", &fetched), ("list", &listed)] {
         assert_eq!(
             body["attributes"], attributes,
             "{read} on {:?}",
@@ -331,8 +271,7 @@ async fn attributes_come_back_as_written_from_every_read(app: TestApp) {
         assert_eq!(body["tags"], tags, "{read} on {:?}", app.backend);
     }
     assert_eq!(
-        listed,
-        fetched.json(),
+        listed, fetched,
         "list and GET disagree on {:?}",
         app.backend
     );

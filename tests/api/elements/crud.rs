@@ -2,9 +2,8 @@
 use super::*;
 
 async fn create_returns_location_and_etag(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     assert_eq!(element_count(&app, token, &world).await, 0);
 
     let reply = app
@@ -14,13 +13,8 @@ async fn create_returns_location_and_etag(app: TestApp) {
             json!({"kind": "character", "name": "Aragorn", "summary": "Ranger", "attributes": {"race": "human"}, "tags": ["hero", "human"]}),
         )
         .await;
-    reply.assert_status(201);
-    let element = reply.json();
+    let element = reply.assert_created(&elements_path(&world));
     let id = id_of(&element);
-    assert_eq!(
-        reply.header("location"),
-        Some(element_path(&world, &id).as_str())
-    );
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(element["world_id"], world.as_str());
     assert_eq!(element["parent_id"], Value::Null);
@@ -39,9 +33,8 @@ async fn create_returns_location_and_etag(app: TestApp) {
     assert_eq!(fetched.json(), element);
 
     // Defaults: no summary, empty attributes and tags.
-    let minimal = app
-        .create_element(token, &world, json!({"kind": "place", "name": "Bree"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let minimal = w.create(json!({"kind": "place", "name": "Bree"})).await;
     assert_eq!(minimal["summary"], Value::Null);
     assert_eq!(minimal["attributes"], json!({}));
     assert_eq!(minimal["tags"], json!([]));
@@ -69,20 +62,16 @@ async fn create_returns_location_and_etag(app: TestApp) {
 }
 
 async fn patch_merges_attributes_and_replaces_the_rest(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
-    let element = app.create_element(token,
-        &world,
-        json!({
+    let w = app.in_world(token, &world);
+    let element = w.create(json!({
             "kind": "character",
             "name": "Strider",
             "summary": "A ranger",
             "attributes": {"race": "human", "title": "ranger", "stats": {"level": 3, "hp": 10}, "langs": ["common"]},
             "tags": ["hero", "ranger"]
-        }),
-    )
-    .await;
+        })).await;
     let path = element_path(&world, &id_of(&element));
 
     let reply = app
@@ -161,61 +150,30 @@ async fn patch_merges_attributes_and_replaces_the_rest(app: TestApp) {
 }
 
 async fn delete_takes_relations_and_orphans_children(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let gondor = app.element_id(token, &world, "realm", "Gondor").await;
-    let minas = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "city", "name": "Minas Tirith", "parent_id": gondor}),
-        )
-        .await;
-    let osgiliath = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "city", "name": "Osgiliath", "parent_id": gondor}),
-        )
-        .await;
+    let w = app.in_world(token, &world);
+    let minas = w.child("city", "Minas Tirith", &gondor).await;
+    let osgiliath = w.child("city", "Osgiliath", &gondor).await;
     let rohan = app.element_id(token, &world, "realm", "Rohan").await;
     assert_eq!(minas["parent_id"], gondor.as_str());
     assert_eq!(element_count(&app, token, &world).await, 4);
 
-    let relations = format!("/api/v1/worlds/{world}/relations");
-    let allies = app
-        .post(
-            &relations,
-            Some(token),
-            json!({"source_id": gondor, "target_id": rohan, "kind": "ally"}),
-        )
-        .await;
-    allies.assert_status(201);
-    let back = app
-        .post(
-            &relations,
-            Some(token),
-            json!({"source_id": rohan, "target_id": gondor, "kind": "ally"}),
-        )
-        .await;
-    back.assert_status(201);
+    let relations = relations_path(&world);
+    let allies = app.relate(token, &world, &gondor, &rohan, "ally").await;
+    let back = app.relate(token, &world, &rohan, &gondor, "ally").await;
     let kept = app
-        .post(
-            &relations,
-            Some(token),
-            json!({"source_id": rohan, "target_id": id_of(&minas), "kind": "guards"}),
-        )
+        .relate(token, &world, &rohan, &id_of(&minas), "guards")
         .await;
-    kept.assert_status(201);
 
     // A stale If-Match deletes nothing.
-    app.send_with(
+    app.if_match(
         Method::DELETE,
         &element_path(&world, &gondor),
-        Some(token),
+        token,
         None,
-        &[("If-Match", "\"7\"")],
+        "\"7\"",
     )
     .await
     .assert_problem(412, "precondition-failed");
@@ -251,24 +209,20 @@ async fn delete_takes_relations_and_orphans_children(app: TestApp) {
         assert!(ts(&fetched.json()["updated_at"]) > ts(&child["updated_at"]));
     }
     for gone in [&allies, &back] {
-        app.get(&format!("{relations}/{}", id_of(&gone.json())), Some(token))
+        app.get(&format!("{relations}/{}", id_of(gone)), Some(token))
             .await
             .assert_problem(404, "not-found");
     }
-    app.get(&format!("{relations}/{}", id_of(&kept.json())), Some(token))
+    app.get(&format!("{relations}/{}", id_of(&kept)), Some(token))
         .await
         .assert_status(200);
     let rohan_relations = app
-        .get(
+        .get_json(
             &format!("{}/relations", element_path(&world, &rohan)),
-            Some(token),
+            token,
         )
         .await;
-    rohan_relations.assert_status(200);
-    assert_eq!(
-        rohan_relations.json()["items"].as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(rohan_relations["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(element_count(&app, token, &world).await, 3);
     let listed = names(&app, token, &world, &[]).await;
     assert_eq!(listed, ["Minas Tirith", "Osgiliath", "Rohan"]);

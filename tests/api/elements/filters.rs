@@ -2,9 +2,8 @@
 use super::*;
 
 async fn every_filter_alone_and_combined(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let other_world = app.new_world(token, "Narnia").await;
     app.create_element(token, &other_world, json!({"kind": "character", "name": "Aslan", "tags": ["hero"], "attributes": {"race": "elf"}})).await;
 
@@ -238,27 +237,17 @@ async fn every_filter_alone_and_combined(app: TestApp) {
             .await
         }
     };
-    bad(vec![("kind", "Character".into())])
-        .await
-        .assert_problem(422, "validation-failed");
-    bad(vec![("tag", "x".repeat(65))])
-        .await
-        .assert_problem(422, "validation-failed");
-    bad(vec![("where", "[1]".into())])
-        .await
-        .assert_problem(422, "validation-failed");
-    bad(vec![("where", "1".into())])
-        .await
-        .assert_problem(422, "validation-failed");
-    bad(vec![("where", "{not json".into())])
-        .await
-        .assert_problem(400, "bad-request");
-    bad(vec![("parent_id", "not-a-uuid".into())])
-        .await
-        .assert_problem(400, "bad-request");
-    bad(vec![("sort", "kind".into())])
-        .await
-        .assert_problem(422, "validation-failed");
+    for (key, value, status, slug) in [
+        ("kind", "Character".to_owned(), 422, "validation-failed"),
+        ("tag", "x".repeat(65), 422, "validation-failed"),
+        ("where", "[1]".into(), 422, "validation-failed"),
+        ("where", "1".into(), 422, "validation-failed"),
+        ("where", "{not json".into(), 400, "bad-request"),
+        ("parent_id", "not-a-uuid".into(), 400, "bad-request"),
+        ("sort", "kind".into(), 422, "validation-failed"),
+    ] {
+        bad(vec![(key, value)]).await.assert_problem(status, slug);
+    }
     let problem = bad(vec![("where", r#"{"a'b":1}"#.into())]).await;
     problem.assert_problem(422, "validation-failed");
     assert!(

@@ -2,9 +2,8 @@
 use super::*;
 
 async fn parent_must_be_in_the_same_world(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let other = app.new_world(token, "Narnia").await;
     let foreign = app.element_id(token, &other, "place", "Cair Paravel").await;
     let local = app.element_id(token, &world, "place", "Shire").await;
@@ -43,101 +42,47 @@ async fn parent_must_be_in_the_same_world(app: TestApp) {
     )
     .await
     .assert_problem(422, "validation-failed");
-    let hobbiton = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "Hobbiton", "parent_id": local}),
-        )
-        .await;
+    let w = app.in_world(token, &world);
+    let hobbiton = w.child("place", "Hobbiton", &local).await;
     assert_eq!(hobbiton["parent_id"], local.as_str());
 }
 
 async fn cycles_are_refused(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Middle-earth").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Middle-earth").await;
     let a = app.element_id(token, &world, "place", "a").await;
-    let b = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "b", "parent_id": a}),
-        )
-        .await;
-    let b = id_of(&b);
-    let c = app
-        .create_element(
-            token,
-            &world,
-            json!({"kind": "place", "name": "c", "parent_id": b}),
-        )
-        .await;
-    let c = id_of(&c);
+    let w = app.in_world(token, &world);
+    let b = id_of(&w.child("place", "b", &a).await);
+    let c = id_of(&w.child("place", "c", &b).await);
 
-    // A -> B -> C; making C the parent of A would close the loop.
-    let problem = app
-        .patch(
-            &element_path(&world, &a),
-            Some(token),
-            json!({"parent_id": c}),
-        )
-        .await
-        .assert_problem(422, "validation-failed");
-    assert_eq!(problem["errors"][0]["field"], "parent_id");
-    app.patch(
-        &element_path(&world, &a),
-        Some(token),
-        json!({"parent_id": b}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    // An element cannot be its own parent.
-    app.patch(
-        &element_path(&world, &a),
-        Some(token),
-        json!({"parent_id": a}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    app.patch(
-        &element_path(&world, &c),
-        Some(token),
-        json!({"parent_id": c}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
-    let a_now = app.get(&element_path(&world, &a), Some(token)).await.json();
+    // A -> B -> C; making C (or B) the parent of A would close the loop, and an element
+    // cannot be its own parent.
+    let set_parent = async |child: &str, parent: Value| {
+        let body = json!({ "parent_id": parent });
+        app.patch(&element_path(&world, child), Some(token), body)
+            .await
+    };
+    for (child, parent) in [(&a, &c), (&a, &b), (&a, &a), (&c, &c)] {
+        let problem = set_parent(child, json!(parent))
+            .await
+            .assert_problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["field"], "parent_id");
+    }
+    let a_now = app.get_json(&element_path(&world, &a), token).await;
     assert_eq!(a_now["parent_id"], Value::Null);
     assert_eq!(a_now["version"], 1);
 
     // Detach B; now C -> B is a separate tree and A may go under C.
-    let detached = app
-        .patch(
-            &element_path(&world, &b),
-            Some(token),
-            json!({"parent_id": null}),
-        )
-        .await;
+    let detached = set_parent(&b, Value::Null).await;
     detached.assert_status(200);
     assert_eq!(detached.json()["parent_id"], Value::Null);
-    let moved = app
-        .patch(
-            &element_path(&world, &a),
-            Some(token),
-            json!({"parent_id": c}),
-        )
-        .await;
+    let moved = set_parent(&a, json!(c)).await;
     moved.assert_status(200);
     assert_eq!(moved.json()["parent_id"], c.as_str());
     // ... and then B under A would be a cycle B -> A -> C -> B.
-    app.patch(
-        &element_path(&world, &b),
-        Some(token),
-        json!({"parent_id": a}),
-    )
-    .await
-    .assert_problem(422, "validation-failed");
+    set_parent(&b, json!(a))
+        .await
+        .assert_problem(422, "validation-failed");
     assert_eq!(
         names(&app, token, &world, &[("parent_id", &c)]).await,
         ["a"]

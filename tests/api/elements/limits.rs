@@ -11,9 +11,8 @@ fn nested(levels: usize) -> Value {
 }
 
 async fn input_limits(app: TestApp) {
-    let ada = app.register("ada").await;
+    let (ada, world) = app.user_with_world("ada", "Limits").await;
     let token = ada.access_token.as_str();
-    let world = app.new_world(token, "Limits").await;
     let path = elements_path(&world);
     let post = |body: Value| {
         let app = &app;
@@ -121,9 +120,8 @@ async fn input_limits(app: TestApp) {
         });
         post(body).await.assert_problem(422, "validation-failed");
     }
-    let existing = app
-        .create_element(token, &world, json!({"kind": "thing", "name": "target"}))
-        .await;
+    let w = app.in_world(token, &world);
+    let existing = w.create(json!({"kind": "thing", "name": "target"})).await;
     let element = element_path(&world, &id_of(&existing));
     for body in [
         json!({"version": 9}),
@@ -136,7 +134,7 @@ async fn input_limits(app: TestApp) {
             .await
             .assert_problem(422, "validation-failed");
     }
-    assert_eq!(app.get(&element, Some(token)).await.json()["version"], 1);
+    assert_eq!(app.get_json(&element, token).await["version"], 1);
 
     // Nesting: the body may nest 32 levels, not 33.
     let deep =
@@ -164,40 +162,26 @@ async fn input_limits(app: TestApp) {
     post(stored).await.assert_status(201);
 
     // Malformed JSON, wrong or missing content type.
-    app.raw(
-        Method::POST,
-        &path,
-        token,
-        Some("application/json"),
-        b"{\"kind\": \"thing\",".to_vec(),
-    )
-    .await
-    .assert_problem(400, "bad-request");
-    app.raw(
-        Method::POST,
-        &path,
-        token,
-        Some("application/json"),
-        b"{\"kind\": \"thing\", \"name\": \"x\"} trailing".to_vec(),
-    )
-    .await
-    .assert_problem(400, "bad-request");
+    for malformed in [
+        r#"{"kind": "thing","#,
+        r#"{"kind": "thing", "name": "x"} trailing"#,
+    ] {
+        let raw = malformed.as_bytes().to_vec();
+        app.raw(Method::POST, &path, token, Some("application/json"), raw)
+            .await
+            .assert_problem(400, "bad-request");
+    }
     let body = br#"{"kind": "thing", "name": "plain"}"#.to_vec();
-    app.raw(Method::POST, &path, token, Some("text/plain"), body.clone())
-        .await
-        .assert_problem(415, "unsupported-media-type");
-    app.raw(Method::POST, &path, token, None, body.clone())
-        .await
-        .assert_problem(415, "unsupported-media-type");
-    app.raw(
-        Method::PATCH,
-        &element,
-        token,
-        Some("text/plain"),
-        br#"{"name": "y"}"#.to_vec(),
-    )
-    .await
-    .assert_problem(415, "unsupported-media-type");
+    let rename = br#"{"name": "y"}"#.to_vec();
+    for (method, target, content_type, raw) in [
+        (Method::POST, &path, Some("text/plain"), &body),
+        (Method::POST, &path, None, &body),
+        (Method::PATCH, &element, Some("text/plain"), &rename),
+    ] {
+        app.raw(method, target, token, content_type, raw.clone())
+            .await
+            .assert_problem(415, "unsupported-media-type");
+    }
     app.raw(
         Method::POST,
         &path,

@@ -8,9 +8,8 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, Reply, TestApp, element_path, elements_path, id_of, ids, page_url, query,
-};
+use crate::helpers::{Backend, TestApp, element_path, elements_path, id_of, ids, page_url, query};
+use crate::helpers::{relations_path, world_path};
 use crate::on_both_backends;
 
 pub(super) fn ts(value: &Value) -> DateTime<FixedOffset> {
@@ -18,13 +17,8 @@ pub(super) fn ts(value: &Value) -> DateTime<FixedOffset> {
 }
 
 pub(super) async fn element_count(app: &TestApp, token: &str, world: &str) -> i64 {
-    let reply = app
-        .get(&format!("/api/v1/worlds/{world}"), Some(token))
-        .await;
-    reply.assert_status(200);
-    reply.json()["element_count"]
-        .as_i64()
-        .expect("element_count")
+    let reply = app.get_json(&world_path(world), token).await;
+    reply["element_count"].as_i64().expect("element_count")
 }
 
 /// The names a list query returns (one page of up to 200).
