@@ -54,6 +54,7 @@ DATABASE_URL="${SERVER_URL%/*}/$DB_NAME" \
 JWT_SECRET="schemathesis-run-secret-$(date +%s%N)-padding-to-32-bytes" \
 HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn \
 REGISTRATIONS_PER_IP=100000 LOGIN_FAILURES_PER_IP=100000 \
+LOGIN_FAILURES_PER_ACCOUNT=100000 LOGIN_FAILURES_PER_ACCOUNT_TOTAL=100000 \
     "$TARGET_DIR/release/lorebase" serve >"$LOG" 2>&1 &
 SERVER_PID=$!
 BASE=http://127.0.0.1:$PORT
@@ -78,7 +79,8 @@ run_schemathesis() {
     # The import takes an NDJSON body, which schemathesis cannot serialize ("no supported
     # serializers for application/x-ndjson"); tests/api/bulk.rs covers it. Its path also
     # matches /worlds/{world_id}, so other methods on it reach those handlers (404).
-    "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/api-docs/openapi.json" \
+    SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py \
+        "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$BASE/api-docs/openapi.json" \
         --max-examples "$MAX_EXAMPLES" --workers 2 \
         --header "Authorization: Bearer $TOKEN" --seed 42 \
         --exclude-path /api/v1/worlds/import "$@"

@@ -210,7 +210,7 @@ pub struct IfMatch(pub Option<i32>);
 pub struct IfMatchHeader {
     /// The `ETag` last seen (`"<version>"`, or `*` for any): the write happens only if
     /// the resource is still at that version, else 412.
-    #[param(rename = "If-Match")]
+    #[param(rename = "If-Match", nullable = false)]
     #[allow(dead_code)]
     if_match: Option<String>,
 }

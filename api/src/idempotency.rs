@@ -40,7 +40,7 @@ pub struct IdempotencyKeyHeader {
     /// key on the same path with the same body gets the first answer again (status,
     /// headers and body) without a second effect; with another body or path it is 422
     /// `idempotency-key-reused`; while the first request still runs, 409.
-    #[param(rename = "Idempotency-Key", max_length = 255)]
+    #[param(rename = "Idempotency-Key", max_length = 255, nullable = false)]
     #[allow(dead_code)]
     idempotency_key: Option<String>,
 }

@@ -146,8 +146,29 @@ pub fn json() -> &'static str {
         let mut document = serde_json::to_value(document()).unwrap_or_default();
         correct_links(&mut document);
         refer_page_items(&mut document);
+        where_as_json(&mut document);
         document.to_string()
     })
+}
+
+/// The element list's `where` is a JSON object sent as text: OpenAPI says so with
+/// `content: application/json` on the parameter (a `schema` of `type: string` would call
+/// any text valid), which utoipa's `IntoParams` cannot write.
+fn where_as_json(document: &mut serde_json::Value) {
+    let parameters =
+        document["paths"]["/api/v1/worlds/{world_id}/elements"]["get"]["parameters"].as_array_mut();
+    for parameter in parameters.into_iter().flatten() {
+        if parameter["name"] != "where" || parameter["in"] != "query" {
+            continue;
+        }
+        if let Some(parameter) = parameter.as_object_mut() {
+            parameter.remove("schema");
+            parameter.insert(
+                "content".into(),
+                serde_json::json!({"application/json": {"schema": {"type": "object"}}}),
+            );
+        }
+    }
 }
 
 fn correct_links(document: &mut serde_json::Value) {

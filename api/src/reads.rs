@@ -85,6 +85,7 @@ pub struct ConsistencyTokenHeader {
     /// A value that is not such a token is 400.
     #[param(
         rename = "Lorebase-Consistency",
+        nullable = false,
         max_length = 17,
         pattern = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$",
         example = "0/16B3740"

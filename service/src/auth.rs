@@ -111,7 +111,7 @@ pub struct RegisterRequest {
     #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub display_name: Option<String>,
 }
 

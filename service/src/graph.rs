@@ -112,6 +112,7 @@ fn check_range(checks: &mut Checks, field: &str, value: u32, max: u32) {
 pub struct GraphRequest {
     /// How many relations away from the element, 1 to 4 (default 1).
     #[param(minimum = 1, maximum = 4)]
+    #[serde(default, deserialize_with = "crate::values::query_number")]
     pub depth: Option<u32>,
     /// Follow relations from source to target (`out`), target to source (`in`) or both
     /// ways (`both`, the default).
@@ -119,10 +120,11 @@ pub struct GraphRequest {
     pub direction: Option<Direction>,
     /// Repeatable: follow only relations of these kinds (at most 32).
     #[serde(default, rename = "kind")]
-    #[param(style = Form, explode)]
+    #[param(style = Form, explode, value_type = Vec<crate::elements::KindSchema>, inline)]
     pub kinds: Vec<String>,
     /// At most this many nodes, the start element included: 1 to 1000 (default 200).
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::values::query_number")]
     pub max_nodes: Option<u32>,
 }
 
@@ -328,10 +330,11 @@ pub struct PathRequest {
     pub to: Option<Uuid>,
     /// At most this many relations, 1 to 8 (default 6).
     #[param(minimum = 1, maximum = 8)]
+    #[serde(default, deserialize_with = "crate::values::query_number")]
     pub max_depth: Option<u32>,
     /// Repeatable: follow only relations of these kinds (at most 32).
     #[serde(default, rename = "kind")]
-    #[param(style = Form, explode)]
+    #[param(style = Form, explode, value_type = Vec<crate::elements::KindSchema>, inline)]
     pub kinds: Vec<String>,
 }
 

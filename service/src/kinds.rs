@@ -14,8 +14,9 @@ use chrono::{DateTime, Utc};
 use entity::{element_kinds, relation_kinds, world_elements};
 use jsonschema::Validator;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait,
+    ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Iterable, ModelTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -424,6 +425,44 @@ async fn find_kind<C: ConnectionTrait>(
     find_row::<element_kinds::Entity, _>(db, world_id, kind).await
 }
 
+/// Gives kind `kind` of table `E` the values set in `fields`: a new row at version 1, or a
+/// new version of the row there when a value differs (a PUT equal to the current kind
+/// keeps its version). 412 when `If-Match` names another version, or any version of a
+/// kind that does not exist (RFC 9110: no current representation fails the
+/// precondition). Returns the row, whether it was created, and whether it changed.
+async fn put_row<E: KindTable>(
+    w: &mut WorldWrite,
+    kind: Kind,
+    if_match: Option<i32>,
+    mut fields: E::ActiveModel,
+) -> Result<(E::Model, bool, bool)>
+where
+    E::Model: IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelBehavior + Send,
+{
+    let world_id = w.world_id();
+    let Some(current) = find_row::<E, _>(w.txn(), world_id, kind.as_str()).await? else {
+        if if_match.is_some() {
+            return Err(Error::PreconditionFailed);
+        }
+        fields.set(E::WORLD, world_id.into());
+        fields.set(E::KIND, kind.into_inner().into());
+        fields.set(E::version_column(), 1.into());
+        return Ok((fields.insert(w.txn()).await?, true, true));
+    };
+    let (id, version) = E::id_and_version(&current);
+    check_if_match(if_match, version)?;
+    let unchanged = E::Column::iter().all(|column| match fields.get(column) {
+        ActiveValue::Set(value) => current.get(column) == value,
+        _ => true,
+    });
+    if unchanged {
+        return Ok((current, false, false));
+    }
+    let row = update_versioned::<E, _>(w.txn(), id, version, fields).await?;
+    Ok((row, false, true))
+}
+
 /// Removes a kind of table `E` (editor), at the version `If-Match` names if it names one.
 async fn delete_row<E: KindTable>(
     db: &DatabaseConnection,
@@ -478,10 +517,7 @@ pub async fn put_kind_in(
     let world_id = w.world_id();
     let kind = path_kind(kind)?;
     let mut checks = Checks::default();
-    let description = match request.description {
-        Some(d) => checks.check(parse_text("description", d)).map(Some),
-        None => Some(None),
-    };
+    let description = checks.optional(request.description, |d| parse_text("description", d));
     let schema = match KindSchema::parse("schema", request.schema) {
         Ok(schema) => Some(schema),
         Err(errors) => {
@@ -495,47 +531,13 @@ pub async fn put_kind_in(
     };
     let schema = schema.into_inner();
 
-    let existing = find_kind(w.txn(), world_id, kind.as_str()).await?;
-    let (row, created, changed) = match existing {
-        None => {
-            // If-Match names a version of a kind that does not exist (RFC 9110: no
-            // current representation fails the precondition).
-            if if_match.is_some() {
-                return Err(Error::PreconditionFailed);
-            }
-            let row = element_kinds::ActiveModel {
-                world_id: Set(world_id),
-                kind: Set(kind.into_inner()),
-                description: Set(description),
-                schema: Set(schema),
-                version: Set(1),
-                ..Default::default()
-            }
-            .insert(w.txn())
-            .await?;
-            (row, true, true)
-        }
-        Some(current) => {
-            check_if_match(if_match, current.version)?;
-            if current.description == description && current.schema == schema {
-                (current, false, false)
-            } else {
-                let changes = element_kinds::ActiveModel {
-                    description: Set(description),
-                    schema: Set(schema),
-                    ..Default::default()
-                };
-                let row = update_versioned::<element_kinds::Entity, _>(
-                    w.txn(),
-                    current.id,
-                    current.version,
-                    changes,
-                )
-                .await?;
-                (row, false, true)
-            }
-        }
+    let fields = element_kinds::ActiveModel {
+        description: Set(description),
+        schema: Set(schema),
+        ..Default::default()
     };
+    let (row, created, changed) =
+        put_row::<element_kinds::Entity>(w, kind, if_match, fields).await?;
     let count = count_elements(w.txn(), world_id, &row.kind).await?;
     let dto = KindDto::new(row.clone(), count);
     if changed {
@@ -824,24 +826,14 @@ pub async fn put_relation_kind(
     access.require(Role::Editor)?;
     let kind = path_kind(kind)?;
     let mut checks = Checks::default();
-    let description = match request.description {
-        Some(d) => checks.check(parse_text("description", d)).map(Some),
-        None => Some(None),
-    };
-    let source_kinds = match request.source_kinds {
-        Some(k) => checks.check(parse_end_kinds("source_kinds", k)).map(Some),
-        None => Some(None),
-    };
-    let target_kinds = match request.target_kinds {
-        Some(k) => checks.check(parse_end_kinds("target_kinds", k)).map(Some),
-        None => Some(None),
-    };
-    let inverse = match request.inverse {
-        Some(i) => checks
-            .check(Kind::parse("inverse", i))
-            .map(|k| Some(k.into_inner())),
-        None => Some(None),
-    };
+    let description = checks.optional(request.description, |d| parse_text("description", d));
+    let source_kinds =
+        checks.optional(request.source_kinds, |k| parse_end_kinds("source_kinds", k));
+    let target_kinds =
+        checks.optional(request.target_kinds, |k| parse_end_kinds("target_kinds", k));
+    let inverse = checks.optional(request.inverse, |i| {
+        Kind::parse("inverse", i).map(Kind::into_inner)
+    });
     checks.finish()?;
     let (Some(description), Some(source_kinds), Some(target_kinds), Some(inverse)) =
         (description, source_kinds, target_kinds, inverse)
@@ -849,53 +841,15 @@ pub async fn put_relation_kind(
         return Err(Error::Internal("validated fields missing".into()));
     };
 
-    let existing = find_relation_kind(w.txn(), world_id, kind.as_str()).await?;
-    let (row, created, changed) = match existing {
-        None => {
-            if if_match.is_some() {
-                return Err(Error::PreconditionFailed);
-            }
-            let row = relation_kinds::ActiveModel {
-                world_id: Set(world_id),
-                kind: Set(kind.into_inner()),
-                description: Set(description),
-                source_kinds: Set(source_kinds),
-                target_kinds: Set(target_kinds),
-                inverse: Set(inverse),
-                version: Set(1),
-                ..Default::default()
-            }
-            .insert(w.txn())
-            .await?;
-            (row, true, true)
-        }
-        Some(current) => {
-            check_if_match(if_match, current.version)?;
-            if current.description == description
-                && current.source_kinds == source_kinds
-                && current.target_kinds == target_kinds
-                && current.inverse == inverse
-            {
-                (current, false, false)
-            } else {
-                let changes = relation_kinds::ActiveModel {
-                    description: Set(description),
-                    source_kinds: Set(source_kinds),
-                    target_kinds: Set(target_kinds),
-                    inverse: Set(inverse),
-                    ..Default::default()
-                };
-                let row = update_versioned::<relation_kinds::Entity, _>(
-                    w.txn(),
-                    current.id,
-                    current.version,
-                    changes,
-                )
-                .await?;
-                (row, false, true)
-            }
-        }
+    let fields = relation_kinds::ActiveModel {
+        description: Set(description),
+        source_kinds: Set(source_kinds),
+        target_kinds: Set(target_kinds),
+        inverse: Set(inverse),
+        ..Default::default()
     };
+    let (row, created, changed) =
+        put_row::<relation_kinds::Entity>(&mut w, kind, if_match, fields).await?;
     let dto = RelationKindDto::from(row.clone());
     if changed {
         let data =

@@ -64,7 +64,7 @@ pub struct CreatedPersonalTokenDto {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePersonalTokenRequest {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     pub scope: TokenScope,
     /// Limits the token to these worlds (each one the user can read; at most 100).

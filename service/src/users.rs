@@ -47,7 +47,7 @@ impl From<users::Model> for UserDto {
 pub struct UpdateMeRequest {
     /// A new display name, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "\\S")]
     pub display_name: Option<Option<String>>,
     /// A JSON Merge Patch (RFC 7396) applied to the stored preferences.
     #[serde(default, deserialize_with = "reject_null")]

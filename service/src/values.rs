@@ -268,6 +268,18 @@ impl Checks {
         }
     }
 
+    /// An optional field: absent is valid (`Some(None)`), a given value must parse.
+    pub fn optional<T, U>(
+        &mut self,
+        value: Option<T>,
+        parse: impl FnOnce(T) -> Result<U, FieldError>,
+    ) -> Option<Option<U>> {
+        match value {
+            Some(value) => self.check(parse(value)).map(Some),
+            None => Some(None),
+        }
+    }
+
     /// Adds errors a parse reported several at a time.
     pub fn extend(&mut self, errors: Vec<FieldError>) {
         self.0.extend(errors);
@@ -281,6 +293,20 @@ impl Checks {
             Err(Error::Validation(self.0))
         }
     }
+}
+
+/// A number in a query string that, when the parameter is given, must be there: `?limit=`
+/// is 400 like any other value that is not a number (the form decoder would take an empty
+/// value for none). Use as `#[serde(default, deserialize_with = "query_number")]`.
+pub fn query_number<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    let raw = <String as serde::Deserialize>::deserialize(d)?;
+    raw.parse()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{raw}` is not a number")))
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ impl WorldDto {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorldRequest {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 10000)]
@@ -74,7 +74,7 @@ pub struct CreateWorldRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorldRequest {
     #[serde(default, deserialize_with = "reject_null")]
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    #[schema(nullable = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// A new description, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]
@@ -111,10 +111,7 @@ pub async fn create_in<C: sea_orm::ConnectionTrait>(
 ) -> Result<worlds::Model> {
     let mut checks = Checks::default();
     let name = checks.check(Name::parse("name", request.name));
-    let description = match request.description {
-        Some(d) => checks.check(parse_text("description", d)).map(Some),
-        None => Some(None),
-    };
+    let description = checks.optional(request.description, |d| parse_text("description", d));
     let settings = checks.check(parse_document(
         "settings",
         request.settings.unwrap_or_else(|| serde_json::json!({})),

@@ -165,6 +165,37 @@ async fn openapi_document_and_docs_page_are_served(app: TestApp) {
             .map(|p| p["schema"]["enum"].as_array().map_or(0, Vec::len)),
         Some(6)
     );
+    // Every path parameter is declared (they come from the handlers' `web::Path`), and
+    // every value the server parses is described: `where` as a JSON object, headers that
+    // are never null, cursors by their alphabet.
+    let element = &doc["paths"]["/api/v1/worlds/{world_id}/elements/{element_id}"]["get"];
+    let param = |op: &serde_json::Value, name: &str| {
+        op["parameters"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("parameter {name} is not documented"))
+    };
+    for name in ["world_id", "element_id"] {
+        let p = param(element, name);
+        assert_eq!(
+            (p["in"].as_str(), p["schema"]["format"].as_str()),
+            (Some("path"), Some("uuid"))
+        );
+    }
+    let token = param(element, "Lorebase-Consistency");
+    assert_eq!(token["schema"]["type"], "string");
+    assert!(token["schema"]["pattern"].is_string());
+    let list = &doc["paths"]["/api/v1/worlds/{world_id}/elements"]["get"];
+    assert_eq!(
+        param(list, "where")["content"]["application/json"]["schema"]["type"],
+        "object"
+    );
+    assert_eq!(
+        param(list, "cursor")["schema"]["pattern"],
+        "^[A-Za-z0-9_-]*$"
+    );
+    let update = &doc["paths"]["/api/v1/worlds/{world_id}/elements/{element_id}"]["patch"];
+    assert_eq!(param(update, "If-Match")["schema"]["type"], "string");
     // Error answers are documented as problem+json.
     let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"];
     assert_eq!(login["$ref"], "#/components/responses/Unauthorized");
@@ -215,7 +246,37 @@ async fn wrong_method_is_405_with_allow(app: TestApp) {
     assert_eq!(reply.header("allow"), Some("GET, PATCH, DELETE"));
 }
 
+/// A number parameter given empty is 400 like any other value that is not a number, not
+/// "left out" (schemathesis found `?version=` answered with the current element).
+async fn empty_number_parameters_are_400(app: TestApp) {
+    let ada = app.register("ada").await;
+    let token = Some(ada.access_token.as_str());
+    let world = app.new_world(&ada.access_token, "Arda").await;
+    let element = app
+        .element_id(&ada.access_token, &world, "character", "Frodo")
+        .await;
+    let base = format!("/api/v1/worlds/{world}");
+    for query in [
+        format!("{base}/elements/{element}?version="),
+        format!("{base}/elements?limit="),
+        format!("{base}/changes?after="),
+        format!("{base}/changes?limit="),
+        format!("{base}/search?q=frodo&limit="),
+        format!("{base}/elements/{element}/graph?depth="),
+        format!("{base}/elements/{element}/graph?max_nodes="),
+        format!("{base}/path?from={element}&to={element}&max_depth="),
+    ] {
+        let reply = app.get(&query, token).await;
+        assert_eq!(reply.status, 400, "{query}");
+    }
+    // Left out, each has its default.
+    app.get(&format!("{base}/elements/{element}"), token)
+        .await
+        .assert_status(200);
+}
+
 on_both_backends!(
+    empty_number_parameters_are_400,
     head_is_answered_like_get_without_a_body,
     probes_answer,
     wrong_method_is_405_with_allow,

@@ -21,9 +21,11 @@ use crate::state::AppState;
 pub struct FeedParams {
     /// The last `seq` the client has seen (default 0: from the start).
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub after: Option<i64>,
     /// Changes per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub limit: Option<u64>,
 }
 

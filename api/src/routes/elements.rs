@@ -26,13 +26,13 @@ pub struct ElementListParams {
     pub kind: Option<String>,
     /// Repeatable: the element must carry every given tag.
     #[serde(default)]
-    #[param(style = Form, explode)]
+    #[param(style = Form, explode, value_type = Vec<service::elements::TagSchema>, inline)]
     pub tag: Vec<String>,
     /// Direct children of this element.
     pub parent_id: Option<Uuid>,
     /// Case-insensitive text in name or summary; `%` and `_` are literal. At most 200
-    /// characters.
-    #[param(max_length = 200)]
+    /// characters, no NUL (a NUL anywhere in the query string is 400).
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
     pub q: Option<String>,
     /// A JSON object the attributes must contain (`attributes @> where`): at most 4 KiB,
     /// 128 JSON values, 32 array items in all, nested at most 32 levels.
@@ -44,8 +44,11 @@ pub struct ElementListParams {
     pub sort: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (base64url; empty: the first page; a cursor the
+    /// server did not issue is 400).
+    #[param(pattern = "^[A-Za-z0-9_-]*$", nullable = false)]
     pub cursor: Option<String>,
 }
 
@@ -122,6 +125,7 @@ pub async fn create_element(
 pub struct ElementVersionParams {
     /// An earlier version: the element as it was then, from its history (no `ETag`).
     #[param(minimum = 1)]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub version: Option<i32>,
 }
 
@@ -248,8 +252,11 @@ pub struct ElementRelationsParams {
     pub kind: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (base64url; empty: the first page; a cursor the
+    /// server did not issue is 400).
+    #[param(pattern = "^[A-Za-z0-9_-]*$", nullable = false)]
     pub cursor: Option<String>,
 }
 

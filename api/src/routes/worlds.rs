@@ -19,19 +19,12 @@ use crate::state::AppState;
 pub struct PageParams {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
-    #[serde(default, deserialize_with = "number_if_given")]
+    #[serde(default, deserialize_with = "service::values::query_number")]
     pub limit: Option<u64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (base64url; empty: the first page; a cursor the
+    /// server did not issue is 400).
+    #[param(pattern = "^[A-Za-z0-9_-]*$", nullable = false)]
     pub cursor: Option<String>,
-}
-
-/// A number that, when the parameter is given, must be there: `?limit=` is 400 like any
-/// other value that is not a number (the form decoder would take an empty value for none).
-fn number_if_given<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let raw = <String as Deserialize>::deserialize(d)?;
-    raw.parse()
-        .map(Some)
-        .map_err(|_| serde::de::Error::custom(format!("`{raw}` is not a number")))
 }
 
 impl PageParams {

@@ -140,7 +140,8 @@ impl TryFrom<ElementText> for ElementDto {
     }
 }
 
-/// A tag, as the document states it: 1 to 64 characters (`values::Tags` enforces it).
+/// A tag, as the document states it: 1 to 64 characters, no NUL (`values::Tags` enforces
+/// it).
 pub struct TagSchema;
 
 impl utoipa::PartialSchema for TagSchema {
@@ -149,7 +150,27 @@ impl utoipa::PartialSchema for TagSchema {
             .schema_type(utoipa::openapi::schema::Type::String)
             .min_length(Some(1))
             .max_length(Some(64))
+            .pattern(Some("^[^\\u0000]*$"))
             .into()
+    }
+}
+
+/// A kind named in a query parameter, as the document states it (`values::Kind` enforces
+/// it).
+pub struct KindSchema;
+
+impl utoipa::PartialSchema for KindSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z][a-z0-9_]{0,63}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for KindSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "KindName".into()
     }
 }
 
@@ -164,7 +185,7 @@ impl utoipa::ToSchema for TagSchema {
 pub struct CreateElementRequest {
     #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: String,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     #[schema(max_length = 10000)]
@@ -187,7 +208,7 @@ pub struct UpdateElementRequest {
     #[schema(nullable = false, pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "reject_null")]
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    #[schema(nullable = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// A new summary, or `null` to remove it.
     #[serde(default, deserialize_with = "double_option")]

@@ -23,7 +23,9 @@ mod list;
 mod list_plan;
 
 pub(crate) use dto::ElementText;
-pub use dto::{CreateElementRequest, ElementDto, JsonDocument, TagSchema, UpdateElementRequest};
+pub use dto::{
+    CreateElementRequest, ElementDto, JsonDocument, KindSchema, TagSchema, UpdateElementRequest,
+};
 pub(crate) use list::in_order;
 pub use list::{ElementFilter, ElementListQuery, ElementSort, MAX_Q_CHARS, SortOrder, list};
 
@@ -188,10 +190,7 @@ pub fn parse_create(request: CreateElementRequest) -> Result<NewElement> {
     let mut checks = Checks::default();
     let kind = checks.check(Kind::parse("kind", request.kind));
     let name = checks.check(Name::parse("name", request.name));
-    let summary = match request.summary {
-        Some(s) => checks.check(parse_text("summary", s)).map(Some),
-        None => Some(None),
-    };
+    let summary = checks.optional(request.summary, |s| parse_text("summary", s));
     let attributes = checks.check(parse_document(
         "attributes",
         request.attributes.unwrap_or_else(|| serde_json::json!({})),

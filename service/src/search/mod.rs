@@ -61,13 +61,14 @@ pub struct SearchRequest {
     /// What to look for, 1 to 200 characters: words (all must appear; English stemming,
     /// case and accents ignored), `"quoted phrases"`, `-excluded` words, `or` between
     /// alternatives. The last word also matches as a prefix (`drag` finds `dragon`).
-    #[param(min_length = 1, max_length = 200)]
+    #[param(min_length = 1, max_length = 200, pattern = "^[^\\u0000]*$")]
     pub q: Option<String>,
     /// Only elements of this kind.
     #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub kind: Option<String>,
     /// Results, 1 to 50 (default 20).
     #[param(minimum = 1, maximum = 50)]
+    #[serde(default, deserialize_with = "crate::values::query_number")]
     pub limit: Option<u64>,
 }
 
