@@ -65,8 +65,10 @@ START=$(date +%s)
 # The GIN indexes are rebuilt after the load, as their definitions say (much faster than
 # maintaining them row by row).
 q "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'world_elements'::regclass
-   AND indexrelid::regclass::text IN ('world_elements_attributes_idx', 'world_elements_tags_idx')" >"$WORK/gin.sql"
-q "DROP INDEX world_elements_attributes_idx, world_elements_tags_idx"
+   AND indexrelid::regclass::text IN ('world_elements_attributes_idx', 'world_elements_tags_idx',
+       'world_elements_name_trgm_idx', 'world_elements_summary_trgm_idx')" >"$WORK/gin.sql"
+q "DROP INDEX world_elements_attributes_idx, world_elements_tags_idx,
+   world_elements_name_trgm_idx, world_elements_summary_trgm_idx"
 q "
 INSERT INTO world_elements (id, world_id, parent_id, kind, name, summary, attributes, tags,
                             version, created_at, updated_at)

@@ -71,6 +71,9 @@ pub struct DeclaredIndex {
     pub unique: bool,
 }
 
+/// PostgreSQL extensions that declared indexes need (their operator classes).
+pub const EXTENSIONS: &[&str] = &["pg_trgm"];
+
 /// A CHECK constraint the database enforces; `expression` as `CHECK (...)` takes it.
 pub struct DeclaredCheck {
     pub table: &'static str,
@@ -235,6 +238,17 @@ pub const DECLARED_INDEXES: &[DeclaredIndex] = &[
         &["attributes jsonb_path_ops"],
     ),
     gin("world_elements", "world_elements_tags_idx", &["tags"]),
+    // The list's `q`, a substring match of the folded name or summary (needs `pg_trgm`).
+    gin(
+        "world_elements",
+        "world_elements_name_trgm_idx",
+        &["lower(name) gin_trgm_ops"],
+    ),
+    gin(
+        "world_elements",
+        "world_elements_summary_trgm_idx",
+        &["lower(summary) gin_trgm_ops"],
+    ),
     gin(
         "element_search",
         "element_search_document_idx",

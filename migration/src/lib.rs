@@ -33,6 +33,8 @@ mod m20261130_190016_element_depth_backfill;
 mod m20261130_190016_element_depth_concurrently;
 mod m20261130_190101_world_id_in_primary_keys;
 mod m20261130_190102_world_id_in_primary_keys_concurrently;
+mod m20261130_210001_trigram_extension;
+mod m20261130_210002_element_text_trigrams;
 pub mod schema_util;
 pub mod workflow;
 
@@ -80,6 +82,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_190016_element_depth_concurrently::Migration),
             Box::new(m20261130_190101_world_id_in_primary_keys::Migration),
             Box::new(m20261130_190102_world_id_in_primary_keys_concurrently::Migration),
+            Box::new(m20261130_210001_trigram_extension::Migration),
+            Box::new(m20261130_210002_element_text_trigrams::Migration),
         ]
     }
 }

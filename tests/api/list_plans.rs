@@ -177,6 +177,22 @@ async fn rare_filters_page_through_the_probe_and_the_fallback(app: TestApp) {
         .collect();
     assert_eq!(names, expected);
 
+    // `q`'s `%` and `_` stay literal through the trigram fallback too: `_` is no wildcard
+    // for the space, and the two matches past the probe's window come from the index.
+    let underscore = pages(&app, token, &format!("{base}?limit=50&q=zyxwand_1")).await;
+    assert_eq!(underscore, vec![Vec::<String>::new()]);
+    let spaced = pages(
+        &app,
+        token,
+        &format!("{base}?limit=50&q={}", enc("zyxwand 1")),
+    )
+    .await;
+    assert_eq!(
+        spaced,
+        vec![vec![rare[0].clone(), rare[2].clone()]],
+        "q with a space"
+    );
+
     // A filter nothing matches ends at once, with an empty page.
     let none = pages(&app, token, &format!("{base}?where={}", enc(r#"{"n":-1}"#))).await;
     assert_eq!(none, vec![Vec::<String>::new()]);
@@ -219,7 +235,7 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
     // Everything matches while ANALYZE looks...
     db.execute_unprepared(
         "UPDATE world_elements SET attributes = attributes || '{\"rare\": true}', \
-         tags = '[\"rare\"]', kind = 'relic', parent_id = NULL",
+         tags = '[\"rare\"]', kind = 'relic', parent_id = NULL, name = 'Zyxwand ' || name",
     )
     .await
     .expect("make common");
@@ -229,7 +245,7 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
     // ...then almost nothing does.
     db.execute_unprepared(&format!(
         "UPDATE world_elements SET attributes = attributes || '{{\"rare\": false}}', \
-         tags = '[\"common\"]', kind = 'thing' WHERE id <> '{}'",
+         tags = '[\"common\"]', kind = 'thing', name = 'Thing' WHERE id <> '{}'",
         ids[RARE[0]]
     ))
     .await
@@ -242,36 +258,55 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
     .expect("one child");
 
     let sort = service::elements::SortOrder::parse(None).expect("sort");
-    // (where, kind, tag, parent, the index the fallback must read). The kind comes last,
+    // (where, kind, tag, parent, q, the index the fallback must read). The kind comes last,
     // after a fresh ANALYZE: its index leads with the world, so the planner weighs it
     // against the world's keyset index by the kind's estimate, which for a plain column's
     // equality comes from its most-common-values list and holds across samples (the
     // JSON containment estimates are the ones that swing).
+    // `q` reads both trigram indexes, the name's and the summary's.
     let cases = [
         (
             Some(r#"{"rare":true}"#),
             None,
             None,
             None,
+            None,
             "world_elements_attributes_idx",
         ),
-        (None, None, Some("rare"), None, "world_elements_tags_idx"),
+        (
+            None,
+            None,
+            Some("rare"),
+            None,
+            None,
+            "world_elements_tags_idx",
+        ),
         (
             None,
             None,
             None,
             Some(ids[0]),
+            None,
             "world_elements_parent_id_idx",
+        ),
+        (
+            None,
+            None,
+            None,
+            None,
+            Some("zyxw"),
+            "world_elements_name_trgm_idx",
         ),
         (
             None,
             Some("relic"),
             None,
             None,
+            None,
             "world_elements_world_kind_idx",
         ),
     ];
-    for (where_json, kind, tag, parent, index) in cases {
+    for (where_json, kind, tag, parent, text, index) in cases {
         if kind.is_some() {
             db.execute_unprepared("ANALYZE world_elements")
                 .await
@@ -281,7 +316,7 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
             kind.map(str::to_owned),
             tag.map(str::to_owned).into_iter().collect(),
             parent,
-            None,
+            text.map(str::to_owned),
             where_json.map(str::to_owned),
         )
         .expect("filter");
@@ -334,5 +369,11 @@ async fn filtered_list_plans_are_bounded_on_postgres() {
                 && !fallback_plan.contains("Seq Scan"),
             "the fallback reads the filter's index ({index}):\n{fallback_plan}"
         );
+        if text.is_some() {
+            assert!(
+                fallback_plan.contains("Bitmap Index Scan on world_elements_summary_trgm_idx"),
+                "q reads the summary's trigrams too:\n{fallback_plan}"
+            );
+        }
     }
 }

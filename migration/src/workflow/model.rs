@@ -4,12 +4,12 @@
 //! read from there. Nothing is left behind; the role needs the right to create a schema in
 //! the database.
 use entity::schema::{
-    DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, DeclaredColumn, SERVER_DEFAULTS,
-    model_tables,
+    DECLARED_CHECKS, DECLARED_COLUMNS, DECLARED_INDEXES, DeclaredColumn, EXTENSIONS,
+    SERVER_DEFAULTS, model_tables,
 };
 use sea_orm_migration::sea_orm::sea_query::{Table, TableCreateStatement};
 use sea_orm_migration::sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait,
 };
 
 use super::WorkflowError;
@@ -80,8 +80,32 @@ pub async fn entities_catalog(db: &DatabaseConnection) -> Result<Catalog, Workfl
     let txn = db.begin().await?;
     txn.execute_unprepared(&format!("CREATE SCHEMA {}", quote(&scratch)))
         .await?;
-    txn.execute_unprepared(&format!("SET LOCAL search_path TO {}", quote(&scratch)))
+    // Declared indexes may name an extension's operator class (`gin_trgm_ops`): a missing
+    // extension is created (and rolled back with the rest), and the schemas the extensions
+    // live in are searched after the scratch one.
+    let mut search_path = vec![quote(&scratch)];
+    for extension in EXTENSIONS {
+        txn.execute_unprepared(&format!(
+            "CREATE EXTENSION IF NOT EXISTS {}",
+            quote(extension)
+        ))
         .await?;
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT n.nspname AS name FROM pg_extension e \
+                 JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1",
+                [(*extension).into()],
+            ))
+            .await?
+            .ok_or_else(|| WorkflowError::new(format!("extension {extension} is missing")))?;
+        search_path.push(quote(&row.try_get::<String>("", "name")?));
+    }
+    txn.execute_unprepared(&format!(
+        "SET LOCAL search_path TO {}",
+        search_path.join(", ")
+    ))
+    .await?;
     let built = async {
         // Foreign keys go last: a composite one references a unique key that is an index
         // of its table (`(id, world_id)`), which must exist before the key does.

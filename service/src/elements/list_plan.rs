@@ -16,15 +16,17 @@
 //!    `missing / rate` and the matches the filter's index would read `rate × world size`;
 //!    when walking on is the cheaper, the probe goes on (at most 20,000 rows).
 //! 3. **Fallback**: otherwise the filter is rare, and the rest of the page is read through
-//!    the filter's own index (GIN for `where` and tags, btree for kind and parent), after
+//!    the filter's own index (GIN for `where` and tags, btree for kind and parent, trigram
+//!    GIN of `lower(name)` and `lower(summary)` for `q`), after
 //!    the last probed row, with plain index scans and sequential scans switched off for
 //!    that one statement, so that the planner cannot walk the world in order whatever it
 //!    estimates.
 //!
 //! So a rare filter costs 512 rows walked plus its matches, a common one its page, and
-//! one in between the cheaper of the two plans as its own rate predicts it. `q` alone has
-//! no index to fall back on, so it stays the ordered walk, and so does every filtered list
-//! on SQLite, which has no index over JSON contents or tags.
+//! one in between the cheaper of the two plans as its own rate predicts it. A `q` without
+//! three letters or digits in a row gives the trigram indexes nothing to look up (they
+//! would hand back every row), so alone it stays the ordered walk, and so does every
+//! filtered list on SQLite, which has no index over JSON contents, tags or substrings.
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
@@ -53,7 +55,31 @@ impl ElementFilter {
             || !self.tags.is_empty()
             || self.parent_id.is_some()
             || self.kind.is_some()
+            || self.text.as_deref().is_some_and(has_trigram)
     }
+
+    /// Whether the fallback must test the world outside its subquery: every index it may
+    /// read but the kind's `(world_id, kind, id)` spans all worlds, and inside,
+    /// `world_id = $1` would offer the planner a bitmap of the whole world instead.
+    fn world_outside(&self) -> bool {
+        self.kind.is_none()
+            || self.attributes.is_some()
+            || !self.tags.is_empty()
+            || self.parent_id.is_some()
+    }
+}
+
+/// Whether pg_trgm finds a trigram to look up in `%text%`: only within a run of three
+/// word characters (letters, digits) that no wildcard ends.
+fn has_trigram(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        if run == 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Rows the first probe reads at most: it stops as soon as the page is full, so a common
@@ -97,9 +123,9 @@ pub(super) async fn fetch(
         Some(condition) if backend == DatabaseBackend::Postgres && filter.has_own_index() => {
             condition
         }
-        // No filter: the keyset index serves the page as it is. Only `q`: no index can
-        // find its matches, and the walk in order is the plan that stops at the page's
-        // end. SQLite: see above.
+        // No filter: the keyset index serves the page as it is. Only a `q` without a
+        // trigram: no index can find its matches, and the walk in order is the plan that
+        // stops at the page's end. SQLite: see above.
         condition => {
             let mut query = in_order(world_id, sort, cursor)?;
             if let Some(condition) = condition {
@@ -227,10 +253,8 @@ pub fn probe_statement(
 ///
 /// The matches are found in a subquery the keyset order cannot reach (`OFFSET 0` keeps
 /// the cursor and the order outside it), so the planner's only way in is the filter's
-/// own index, whatever it believes the filter matches. The GIN indexes (`where`, tags)
-/// and the parent index do not hold the world, so with one of those filters the world is
-/// tested outside too: inside, `world_id = $1` would offer a bitmap of the whole world.
-/// Without them (kind, `q`), the world goes inside, where the kind index serves it.
+/// own index, whatever it believes the filter matches. The world goes inside only with
+/// the kind as the one filter with an index, which serves it (`ElementFilter::world_outside`).
 pub fn fallback_statement(
     world_id: Uuid,
     filter: &ElementFilter,
@@ -243,9 +267,7 @@ pub fn fallback_statement(
     if let Some(condition) = filter.condition(backend)? {
         matches = QueryFilter::filter(matches, condition);
     }
-    let world_outside =
-        filter.attributes.is_some() || !filter.tags.is_empty() || filter.parent_id.is_some();
-    if !world_outside {
+    if !filter.world_outside() {
         matches = QueryFilter::filter(matches, world_elements::Column::WorldId.eq(world_id));
     }
     let mut matches = matches.into_query();
@@ -291,5 +313,15 @@ mod tests {
         assert_eq!(second_probe_rows(10, 512, 51, 1_000), None);
         // Never more than the cap.
         assert_eq!(second_probe_rows(2, 512, 200, 100_000_000), None);
+    }
+
+    #[test]
+    fn only_a_run_of_three_word_characters_gives_a_trigram() {
+        assert!(has_trigram("zyxw"));
+        assert!(has_trigram("a%bcd"));
+        assert!(has_trigram("Éow"));
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("a_b%c d"));
+        assert!(!has_trigram(""));
     }
 }
