@@ -475,7 +475,9 @@ fn index_changes(differences: &[Difference]) -> Vec<IndexChange> {
 
 /// The revision that builds and drops indexes on existing tables outside a transaction
 /// (`CREATE INDEX CONCURRENTLY` on PostgreSQL); `None` when there are none.
-pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
+/// `missing_extensions`: the extensions the entities declare that the database lacks (a
+/// declared index may use one's operator class, such as `gin_trgm_ops`).
+pub fn plan_indexes(differences: &[Difference], missing_extensions: &[&str]) -> Option<Revision> {
     let changes = index_changes(differences);
     if changes.is_empty() {
         return None;
@@ -483,6 +485,19 @@ pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
     let prelude = "        let concurrently = if manager.get_database_backend() == DatabaseBackend::Postgres {\n            \" CONCURRENTLY\"\n        } else {\n            \"\"\n        };\n";
     let mut up = prelude.to_owned();
     let mut down = prelude.to_owned();
+    let mut postgres_sql = Vec::new();
+    if changes.iter().any(|change| change.create) {
+        // The extensions exist before an index that may use them is built; they stay on
+        // the way down, like every extension a revision makes.
+        for extension in missing_extensions {
+            let statement = format!("CREATE EXTENSION IF NOT EXISTS {}", quote(extension));
+            up.push_str(&format!(
+                "        if manager.get_database_backend() == DatabaseBackend::Postgres {{\n    {}        }}\n",
+                raw(&statement)
+            ));
+            postgres_sql.push(statement);
+        }
+    }
     for change in &changes {
         up.push_str(&change.code(change.create));
     }
@@ -497,7 +512,10 @@ pub fn plan_indexes(differences: &[Difference]) -> Option<Revision> {
         uses_raw_sql: true,
         uses_backend: true,
         outside_transaction: true,
-        postgres_sql: changes.iter().map(IndexChange::postgres_sql).collect(),
+        postgres_sql: postgres_sql
+            .into_iter()
+            .chain(changes.iter().map(IndexChange::postgres_sql))
+            .collect(),
         lint: Vec::new(),
     })
 }

@@ -317,6 +317,29 @@ async fn check(db: &DatabaseConnection) -> Result<Verdict, WorkflowError> {
     Ok(Verdict::Drift)
 }
 
+/// The extensions the entities declare (`entity::schema::EXTENSIONS`) that the database
+/// has not installed; none on SQLite.
+async fn missing_extensions(db: &DatabaseConnection) -> Result<Vec<&'static str>, WorkflowError> {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    for extension in entity::schema::EXTENSIONS {
+        let installed = db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT 1 AS installed FROM pg_extension WHERE extname = $1",
+                [(*extension).into()],
+            ))
+            .await
+            .map_err(|e| WorkflowError::new(format!("reading the installed extensions: {e}")))?;
+        if installed.is_none() {
+            missing.push(*extension);
+        }
+    }
+    Ok(missing)
+}
+
 async fn autogenerate(
     db: &DatabaseConnection,
     name: &str,
@@ -332,7 +355,8 @@ async fn autogenerate(
     }
     let rebuilds = autogen::sqlite_rebuilds(&differences, &entities, &live);
     let mut planned = vec![(name.clone(), autogen::plan(&differences, &rebuilds))];
-    if let Some(indexes) = autogen::plan_indexes(&differences) {
+    let missing_extensions = missing_extensions(db).await?;
+    if let Some(indexes) = autogen::plan_indexes(&differences, &missing_extensions) {
         let (main, _) = &planned[0];
         let main_is_empty = planned[0].1.up.is_empty() && planned[0].1.todos.is_empty();
         let index_name = format!("{main}_concurrently");
