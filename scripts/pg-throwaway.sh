@@ -25,10 +25,20 @@ start)
     mkdir -p "$DATA"
     [ "$(id -u)" = 0 ] && chown postgres: "$DATA"
     as_postgres "$PG/bin/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    # The server is reachable on loopback only, its socket in the data directory.
-    as_postgres timeout 60 "$PG/bin/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 50 \
-        -o "-p $PORT -c listen_addresses=127.0.0.1 -k $DATA -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC" \
-        start >/dev/null || { tail -n 20 "$DATA/server.log" >&2; exit 1; }
+    # The server is reachable on loopback only, its socket in the data directory. The port
+    # can be held for a moment by a client connection of the run before (the kernel hands
+    # out local ports from the same range): try again a few times before giving up.
+    for attempt in 1 2 3 4 5; do
+        as_postgres timeout 60 "$PG/bin/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 50 \
+            -o "-p $PORT -c listen_addresses=127.0.0.1 -k $DATA -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c TimeZone=UTC" \
+            start >/dev/null && break
+        if [ "$attempt" = 5 ] || ! grep -q "Address already in use" "$DATA/server.log"; then
+            tail -n 20 "$DATA/server.log" >&2
+            exit 1
+        fi
+        echo "pg-throwaway: port $PORT is busy; trying again in 5 s" >&2
+        sleep 5
+    done
     echo "postgres://postgres@127.0.0.1:$PORT/postgres"
     ;;
 stop)
