@@ -9,9 +9,10 @@
 #   - the server's p50/p99 at BENCH_CLIENTS (4) connections over BENCH_DURATION s (wrk);
 #   - what the server's statements cost in the database per request ("ours", from
 #     PostgreSQL's own log of statement durations, one request at a time);
-#   - what the one-query plan costs as the planner chooses it after this ANALYZE ("as
-#     planned": the list before this change), and forced each way: the keyset order walked
-#     ("walk") and the filter's index read ("index"); "best" is the faster of the two;
+#   - what the one-query plan costs (planning plus execution) as the planner chooses it
+#     after this ANALYZE ("as planned": the list before this change), and forced each way:
+#     the keyset order walked ("walk") and the filter's index read ("index"); "best" is the
+#     faster of the two;
 #   - ours / best.
 # Bounded: every wrk run lasts BENCH_DURATION s; the whole run about 10 minutes at 1M.
 set -euo pipefail
@@ -110,6 +111,8 @@ FROM (SELECT id, created_at, row_number() OVER (ORDER BY created_at, id) AS n
 "
 while read -r definition; do q "$definition"; done <"$WORK/gin.sql"
 q "VACUUM ANALYZE world_elements" ; q "VACUUM ANALYZE element_relations"
+# The load's writes are flushed now, not by a checkpoint in the middle of the first lists.
+q "CHECKPOINT"
 echo "loaded in $(( $(date +%s) - START )) s"
 
 enc() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
@@ -141,11 +144,13 @@ url_of() {
         *) echo "$ELEMENTS_URL?limit=50&$1" ;;
     esac
 }
-# Execution time (ms, median of 3, warm) of the one-query list under `settings`.
+# Planning plus execution time (ms, median of 3, warm) of the one-query list under
+# `settings`: a request plans its statement too, and "ours" (the logged parse, bind and
+# execute durations) includes that.
 one_query_ms() {
     local settings=$1 condition=$2 times=()
     for _ in 1 2 3 4; do
-        times+=("$(psql "$DB_URL" -Atq <<SQL | sed -n 's/.*Execution Time: \([0-9.]*\) ms.*/\1/p'
+        times+=("$(psql "$DB_URL" -Atq <<SQL | sed -n 's/.*\(Planning\|Execution\) Time: \([0-9.]*\) ms.*/\2/p' | awk '{s += $1} END {printf "%.3f", s}'
 BEGIN; $settings
 EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM world_elements
   WHERE world_id = '$WORLD' AND $condition ORDER BY created_at, id LIMIT 51;
@@ -178,6 +183,10 @@ bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 print(f"{ms('50'):.2f} {ms('99'):.2f} {bad.group(1) if bad else 0}")
 PY
 }
+
+# Warm-up, not measured: the pool opens its connections (each a new PostgreSQL backend
+# that fills its caches on its first statements), which the first list measured paid for.
+wrk -t2 -c"$CLIENTS" -d2s -H "Authorization: Bearer $TOKEN" "$ELEMENTS_URL?limit=50" >/dev/null 2>&1
 
 for round in $(seq 1 "$ANALYZES"); do
     q "ANALYZE world_elements"; q "ANALYZE element_relations"

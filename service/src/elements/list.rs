@@ -84,15 +84,6 @@ impl SortOrder {
         }
     }
 
-    /// This order as SQL, for a window function over `world_elements`' rows.
-    pub(super) fn order_sql(self) -> String {
-        let direction = if self.descending { "DESC" } else { "ASC" };
-        format!(
-            r#""world_elements"."{}" {direction}, "world_elements"."id" {direction}"#,
-            sea_orm::IdenStatic::as_str(&self.column())
-        )
-    }
-
     pub(super) fn key_of(self, e: &ElementDto) -> String {
         match self.key {
             ElementSort::CreatedAt => e.created_at.to_rfc3339(),

@@ -11,7 +11,7 @@
 //!
 //! 1. **Probe**: the next rows of the world in list order (the keyset index, no sort),
 //!    each tested against the filter, under a `LIMIT`: the probe stops when the page is
-//!    full, so a common filter costs its page. The first probe reads at most 512 rows.
+//!    full, so a common filter costs its page. The first probe reads at most 1,024 rows.
 //! 2. **Second probe**: from the first probe's hit rate, the rows still to walk are
 //!    `missing / rate` and the matches the filter's index would read `rate × world size`;
 //!    when walking on is the cheaper, the probe goes on (at most 20,000 rows).
@@ -22,15 +22,17 @@
 //!    that one statement, so that the planner cannot walk the world in order whatever it
 //!    estimates.
 //!
-//! So a rare filter costs 512 rows walked plus its matches, a common one its page, and
+//! So a rare filter costs 1,024 rows walked plus its matches, a common one its page, and
 //! one in between the cheaper of the two plans as its own rate predicts it. A `q` without
 //! three letters or digits in a row gives the trigram indexes nothing to look up (they
 //! would hand back every row), so alone it stays the ordered walk, and so does every
 //! filtered list on SQLite, which has no index over JSON contents, tags or substrings.
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Query, QueryStatementBuilder, UnionType,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryResult, QuerySelect, QueryTrait, Statement,
+    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Statement,
     TransactionTrait,
 };
 use uuid::Uuid;
@@ -46,7 +48,6 @@ pub const FALLBACK_SETTINGS: &str = "SET LOCAL enable_indexscan = off; \
      SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_seqscan = off";
 
 const HIT: &str = "lb_hit";
-const POSITION: &str = "lb_position";
 
 impl ElementFilter {
     /// Whether some part of the filter has an index of its own to fall back on.
@@ -83,13 +84,19 @@ fn has_trigram(text: &str) -> bool {
 }
 
 /// Rows the first probe reads at most: it stops as soon as the page is full, so a common
-/// filter costs its page and a rare one at most this.
-pub const FIRST_PROBE_ROWS: u64 = 512;
+/// filter costs its page and a rare one at most this (about 1 ms at 1,000,000 elements).
+/// Its hit rate decides the next step, so it must tell a filter of 0.1% from one of 0.5%:
+/// 1 hit expected against 5 here. At 512 rows (0.5 against 2.6) one unlucky sample sent
+/// the 0.1% filter walking 20,000 rows before its index (27.6 against 10 ms); 2,048 rows
+/// cost the rarest filters 1 to 2 ms more each (`bench/README.md`).
+pub const FIRST_PROBE_ROWS: u64 = 1_024;
 /// Rows a second probe reads at most.
 pub const PROBE_ROWS: u64 = 20_000;
 /// Reading a match through a filter's index costs about this many rows walked in order
-/// (`bench/stability.sh`: 5 to 7 µs a match through GIN against about 2 µs a row walked).
-const INDEX_MATCH_COST: f64 = 3.0;
+/// (`bench/stability.sh` at 1,000,000 elements: 3.7 to 5 µs a match through GIN, each on
+/// a heap page of its own, against about 0.9 µs a row walked, whose neighbours share
+/// its page).
+const INDEX_MATCH_COST: f64 = 5.0;
 
 /// The next step after a first probe that read `probed` rows and found `found` of the
 /// `need` matches, in a world of `world_size` elements: how many more rows to walk in
@@ -202,49 +209,72 @@ async fn probe(
     let mut end = None;
     for probed in Probed::find_by_statement(statement).all(db).await? {
         let element = ElementDto::try_from(probed.row)?;
-        if probed.position == window as i64 {
-            end = Some(sort.cursor_at(&element));
-        }
         if probed.hit {
             rows.push(element);
+        } else {
+            end = Some(sort.cursor_at(&element));
         }
     }
-    rows.truncate(need as usize);
     Ok((rows, end))
 }
 
-/// The probe: the next `probe` rows of the world in order, numbered, each marked with
-/// whether it passes `condition`; of those, the first `need` that pass, and the last row
-/// read (so the fallback knows where to go on).
+/// The probe, as one statement of two parts:
+/// - the hits: the next `window` rows of the world in order (the keyset index under a
+///   `LIMIT`), tested against `condition` as the walk reads them, up to `need` that pass;
+/// - the end: the window's last row, when the world has that many after `cursor`, found
+///   by counting through the keyset index alone (an index-only scan), so the caller knows
+///   where to go on.
+///
+/// The window is not numbered with `row_number()`: that copied every row read into the
+/// window function's store and tripled the walk's cost (30 against 11 ms for 11,500 rows,
+/// `bench/README.md`).
 pub fn probe_statement(
     world_id: Uuid,
     condition: Expr,
     sort: SortOrder,
     cursor: Option<&Cursor>,
     need: u64,
-    probe: u64,
+    window: u64,
 ) -> Result<Statement> {
-    let window = in_order(world_id, sort, cursor)?.limit(probe).into_query();
-    let mut marked = Query::select();
-    marked
-        .column(Asterisk)
-        .expr_as(condition, Alias::new(HIT))
-        .expr_as(
-            Expr::cust(format!("row_number() OVER (ORDER BY {})", sort.order_sql())),
-            Alias::new(POSITION),
-        )
-        .from_subquery(window, world_elements::Entity);
-    // The outer query reads the marked rows under the table's own name, so the list's
-    // columns and order apply to them as written; its world filter repeats the window's.
-    let mut query = ElementText::select(in_order(world_id, sort, None)?);
-    QueryTrait::query(&mut query)
+    let next_rows = in_order(world_id, sort, cursor)?.limit(window).into_query();
+    // Read under the table's own name, so the list's columns and order apply as written;
+    // the world filter repeats the window's.
+    let mut hits =
+        ElementText::select(in_order(world_id, sort, None)?).expr_as(Expr::val(true), HIT);
+    QueryTrait::query(&mut hits)
         .from_clear()
-        .from_subquery(marked, world_elements::Entity)
-        .column(Alias::new(HIT))
-        .column(Alias::new(POSITION))
-        .and_where(Expr::col(Alias::new(HIT)).or(Expr::col(Alias::new(POSITION)).eq(probe as i64)))
-        .limit(need + 1);
-    Ok(query.build(DatabaseBackend::Postgres))
+        .from_subquery(next_rows, world_elements::Entity)
+        .and_where(condition)
+        .limit(need);
+    let last_id = in_order(world_id, sort, cursor)?
+        .select_only()
+        .column(world_elements::Column::Id)
+        .offset(window.saturating_sub(1))
+        .limit(1)
+        .into_query();
+    let end = ElementText::select(world_elements::Entity::find().filter(
+        Expr::col((world_elements::Entity, world_elements::Column::Id)).eq(Expr::SubQuery(
+            None,
+            Box::new(last_id.into_sub_query_statement()),
+        )),
+    ))
+    .expr_as(Expr::val(false), HIT)
+    .into_query();
+    let mut both = Query::select();
+    both.column(Asterisk)
+        .from_subquery(hits.into_query(), Alias::new("lb_hits"))
+        .union(UnionType::All, end);
+    // The hits in list order, then the end.
+    let mut query = sort
+        .keyset()
+        .order(world_elements::Entity::find().order_by_desc(Expr::col(Alias::new(HIT))))
+        .into_query();
+    query
+        .clear_selects()
+        .column(Asterisk)
+        .from_clear()
+        .from_subquery(both, world_elements::Entity);
+    Ok(DatabaseBackend::Postgres.build(&query))
 }
 
 /// The fallback: the first `need` rows after `after` that pass `filter`, for a
@@ -280,19 +310,17 @@ pub fn fallback_statement(
     Ok(query.build(backend))
 }
 
-/// A probed row: the element, whether it passed the filter, and its position in the probe.
+/// A probed row: the element, and whether it passed the filter (or is the window's end).
 struct Probed {
     row: ElementText,
     hit: bool,
-    position: i64,
 }
 
 impl FromQueryResult for Probed {
     fn from_query_result(row: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
         Ok(Self {
             row: ElementText::from_query_result(row, pre)?,
-            hit: row.try_get::<Option<bool>>(pre, HIT)?.unwrap_or(false),
-            position: row.try_get(pre, POSITION)?,
+            hit: row.try_get(pre, HIT)?,
         })
     }
 }
@@ -303,16 +331,23 @@ mod tests {
 
     #[test]
     fn the_second_probe_walks_on_only_where_walking_is_cheaper() {
+        let first = FIRST_PROBE_ROWS;
         // Nothing found: the filter's index.
-        assert_eq!(second_probe_rows(0, 512, 51, 1_000_000), None);
-        // 2%: about 2,300 more rows against 60,000 index reads.
-        assert_eq!(second_probe_rows(10, 512, 51, 1_000_000), Some(4_199));
-        // 0.2%: 50,000 more rows against 6,000 index reads.
-        assert_eq!(second_probe_rows(1, 512, 51, 1_000_000), None);
+        assert_eq!(second_probe_rows(0, first, 51, 1_000_000), None);
+        // 2%: about 1,600 more rows against 100,000 index reads; twice that.
+        assert_eq!(second_probe_rows(20, first, 51, 1_000_000), Some(3_175));
+        // 0.5%: about 9,400 more rows against 24,000 index reads.
+        assert_eq!(second_probe_rows(5, first, 51, 1_000_000), Some(18_842));
+        // 0.3%: 16,400 more rows against 14,600 index reads.
+        assert_eq!(second_probe_rows(3, first, 51, 1_000_000), None);
+        // 0.1%: 51,000 more rows, over the cap.
+        assert_eq!(second_probe_rows(1, first, 51, 1_000_000), None);
+        // 0.5% for a smaller page: 4,100 more rows.
+        assert_eq!(second_probe_rows(5, first, 25, 1_000_000), Some(8_192));
         // A small world: its index is the cheaper.
-        assert_eq!(second_probe_rows(10, 512, 51, 1_000), None);
+        assert_eq!(second_probe_rows(5, first, 51, 3_000), None);
         // Never more than the cap.
-        assert_eq!(second_probe_rows(2, 512, 200, 100_000_000), None);
+        assert_eq!(second_probe_rows(5, first, 200, 100_000_000), None);
     }
 
     #[test]
