@@ -87,7 +87,7 @@ fn has_trigram(text: &str) -> bool {
 /// filter costs its page and a rare one at most this (about 1 ms at 1,000,000 elements).
 /// Its hit rate decides the next step, so it must tell a filter of 0.1% from one of 0.5%:
 /// 1 hit expected against 5 here. At 512 rows (0.5 against 2.6) one unlucky sample sent
-/// the 0.1% filter walking 20,000 rows before its index (27.6 against 10 ms); 2,048 rows
+/// the 0.1% filter walking 20,000 rows before its index (27.6 against 7.2 ms); 2,048 rows
 /// cost the rarest filters 1 to 2 ms more each (`bench/README.md`).
 pub const FIRST_PROBE_ROWS: u64 = 1_024;
 /// Rows a second probe reads at most.
